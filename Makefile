@@ -1,0 +1,125 @@
+# memvm: a small, fast KVM VMM with a strong memory story.
+#   make            build build/memvm and build/memvm-ctl
+#   make run        install what is missing, build memvm and the tiny guest, boot it
+#   make check      install what is missing, run every test (SAN=1: ASan+UBSan)
+#   make bench      benchmarks (ratios against peers and limits)
+#   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
+
+SAN ?= 0
+CC ?= gcc
+BUILD := build
+
+# Debian packages the build, tests and guest need; `make deps` installs the
+# missing ones (as root) and does nothing when all are present.
+DEB_PKGS := pkg-config libfdt-dev libseccomp-dev libcap-dev check libjansson-dev \
+	libinih-dev device-tree-compiler gcc make binutils
+GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
+	libssl-dev cpio xz-utils
+FUZZ_DEB_PKGS := clang libclang-rt-14-dev
+
+PKG_LIBS := libseccomp libcap jansson inih
+
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -MMD -MP \
+	-fno-strict-aliasing -pthread
+LDFLAGS := -pthread
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+# Recursively expanded so pkg-config runs only after `deps` has installed it.
+LIBS = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lfdt
+
+MAIN_SRCS := vmm/main.c vmm/ctl.c
+LIB_SRCS := $(filter-out $(MAIN_SRCS),$(wildcard vmm/*.c memory/*.c devices/*.c balloon/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 10
+
+.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz guest payloads
+
+all: $(BUILD)/memvm $(if $(wildcard vmm/ctl.c),$(BUILD)/memvm-ctl)
+
+# Rebuild everything when the flags change (e.g. SAN=1 after a plain build).
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmemvm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/memvm: $(BUILD)/obj/vmm/main.o $(BUILD)/libmemvm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/memvm-ctl: $(BUILD)/obj/vmm/ctl.o $(BUILD)/libmemvm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/obj/tests/%.o: tests/%.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libmemvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check 2>/dev/null) $(LIBS)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS) $(EXTRA_DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "memvm: missing packages:$$missing; run 'make deps' as root or apt-get install them" >&2; exit 1; fi; \
+		echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+deps-guest:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(GUEST_DEB_PKGS)"
+
+deps-fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(FUZZ_DEB_PKGS)"
+
+-include guests/guest.mk
+include guests/payloads/payloads.mk
+
+check: deps deps-guest deps-fuzz
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) payloads guest
+	@SAN=$(SAN) BUILD=$(BUILD) bash tests/run.sh
+
+check-unit: all $(UNIT_BINS)
+	@SAN=$(SAN) BUILD=$(BUILD) ONLY=unit bash tests/run.sh
+
+run: deps deps-guest
+	@$(MAKE) --no-print-directory all guest
+	$(BUILD)/memvm -m 256M -smp 2 -kernel $(BUILD)/guest/vmlinux \
+		-initrd $(BUILD)/guest/init-nosys.cpio \
+		-device virtio-balloon -qmp unix:$(BUILD)/qmp.sock,server=on,wait=off \
+		-monitor unix:$(BUILD)/monitor.sock,server=on,wait=off -serial stdio
+
+# libFuzzer targets are built with clang from source, separate from $(BUILD)/obj.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -I. -pthread -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(LIB_SRCS) $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+		echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -3; \
+	done
+
+bench: deps all
+	@BUILD=$(BUILD) bash tests/bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Runs every test: Check unit tests, fuzz targets (bounded), integration
+# tests on bare-metal payloads and end-to-end tests on the tiny Linux guest.
+# Ends with one line "N passed, N failed" for the whole run.
+set -u
+cd "$(dirname "$0")/.."
+export BUILD=${BUILD:-build}
+ONLY=${ONLY:-}
+passed=0 failed=0 skipped=0
+log=$BUILD/test-logs
+mkdir -p "$log"
+
+count_unit() {
+	local bin=$1 out=$log/$(basename "$1").log
+	"$bin" >"$out" 2>&1
+	local rc=$?
+	# Check's summary: "100%: Checks: 12, Failures: 0, Errors: 0"
+	local line
+	line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -1)
+	echo "$(basename "$bin"): ${line:-no summary (exit $rc)}"
+	if [ -z "$line" ]; then
+		failed=$((failed + 1)); tail -20 "$out"; return
+	fi
+	local n f e
+	n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+	f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+	e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+	passed=$((passed + n - f - e)); failed=$((failed + f + e))
+	[ $((f + e)) -gt 0 ] && grep -E ':[EF]:' "$out" | head -20
+	[ "$rc" -ne 0 ] && [ $((f + e)) -eq 0 ] && { echo "  exit status $rc"; failed=$((failed + 1)); }
+	return 0
+}
+
+count_script() {
+	local script=$1 name out
+	name=$(basename "$script" .sh)
+	out=$log/$name.log
+	local t0=$SECONDS
+	bash "$script" >"$out" 2>&1
+	local rc=$?
+	local p f s
+	p=$(grep -c '^PASS: ' "$out"); f=$(grep -c '^FAIL: ' "$out"); s=$(grep -c '^SKIP: ' "$out")
+	echo "$name: $p passed, $f failed, $s skipped ($((SECONDS - t0))s)"
+	grep -E '^(FAIL|SKIP): ' "$out" | sed 's/^/  /'
+	if [ "$rc" -ne 0 ]; then echo "  $script exited $rc"; tail -5 "$out" | sed 's/^/  | /'; f=$((f + 1)); fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then echo "  no assertions ran"; f=$((f + 1)); fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+}
+
+if [ -z "$ONLY" ] || [ "$ONLY" = unit ]; then
+	for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && count_unit "$t"; done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = fuzz ]; then
+	for f in "$BUILD"/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=$(basename "$f")
+		mkdir -p "$BUILD/fuzz/corpus-$name"
+		if "$f" -max_total_time="${FUZZ_SECONDS:-5}" "$BUILD/fuzz/corpus-$name" >"$log/$name.log" 2>&1; then
+			echo "$name: $(grep -Eo '#[0-9]+ +DONE.*' "$log/$name.log" | head -1 || echo ok)"; passed=$((passed + 1))
+		else
+			echo "$name: FAILED"; tail -20 "$log/$name.log"; failed=$((failed + 1))
+		fi
+	done
+fi
+for kind in integration e2e; do
+	if [ -z "$ONLY" ] || [ "$ONLY" = "$kind" ]; then
+		for s in tests/$kind/*.sh; do [ -f "$s" ] && count_script "$s"; done
+	fi
+done
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

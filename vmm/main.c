@@ -1,0 +1,44 @@
+/* memvm entry point: parse the command line, build the VM, run it. The
+ * only place that exits. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "vmm/cli.h"
+#include "vmm/console.h"
+#include "vmm/vm.h"
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	char err[512];
+	struct vm *vm = NULL;
+
+	cli_defaults(&cfg);
+	if (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "memvm: error: %s\n", err);
+		return EXIT_STATUS_ERROR;
+	}
+	if (cfg.want_help) {
+		cli_usage(stdout);
+		return EXIT_STATUS_OK;
+	}
+	if (cfg.want_version) {
+		printf("memvm version " MEMVM_VERSION "\n");
+		return EXIT_STATUS_OK;
+	}
+	if (!cfg.kernel && !cfg.dumpdtb) {
+		fprintf(stderr, "memvm: error: no guest to run: give -kernel FILE (see -help)\n");
+		return EXIT_STATUS_ERROR;
+	}
+	int ret = vm_create(&cfg, &vm, err, sizeof(err));
+	if (ret) {
+		console_restore_terminal();
+		fprintf(stderr, "memvm: error: %s\n", err);
+		vm_destroy(vm);
+		return EXIT_STATUS_ERROR;
+	}
+	int status = vm_run(vm);
+	vm_destroy(vm);
+	fflush(stdout);
+	return status;
+}
