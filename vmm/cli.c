@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SMP 1024
+#define MAX_SMP 4096
 
 void cli_defaults(struct vm_config *cfg)
 {

@@ -1,0 +1,140 @@
+#!/bin/bash
+# Integration tests: memvm on bare-metal payloads (guests/payloads), checking
+# exact console output and exit statuses. Needs /dev/kvm.
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+P=$BUILD/payloads
+T=$TESTS_TMP
+
+if ! have_kvm; then
+	skip payloads "/dev/kvm is not usable by $(id -un)"
+	exit 0
+fi
+
+# run_payload NAME ARGS...: stdout to $T/NAME.out, stderr to $T/NAME.err.
+run_payload() {
+	local name=$1; shift
+	timeout --signal=KILL 30 "$MEMVM" "$@" </dev/null >"$T/$name.out" 2>"$T/$name.err"
+	rc=$?
+}
+
+run_payload hello -kernel "$P/hello64.elf"
+expect_eq "64-bit payload prints over the UART" "Hello from a memvm 64-bit payload" "$(cat "$T/hello.out")"
+expect_eq "power-off port exits 0" 0 "$rc"
+expect_eq "clean power-off prints nothing on stderr" "" "$(cat "$T/hello.err")"
+
+run_payload hello-smp -kernel "$P/hello64.elf" -smp 4
+expect_eq "-smp 4: payload output" "Hello from a memvm 64-bit payload" "$(cat "$T/hello-smp.out")"
+expect_eq "-smp 4: idle APs do not stop power-off" 0 "$rc"
+
+run_payload retval -kernel "$P/retval64.elf" -device isa-debug-exit
+expect_eq "isa-debug-exit returns (42 << 1) | 1" 85 "$rc"
+expect_eq "retval payload output" "returning 42" "$(cat "$T/retval.out")"
+
+
+run_payload real16 -kernel "$P/real16.elf" -device isa-debug-exit
+expect_eq "real-mode payload prints" "Hello from real mode" "$(cat "$T/real16.out")"
+expect_eq "real-mode payload returns 0x2a" 85 "$rc"
+
+run_payload int3 -kernel "$P/int3.elf" -device isa-debug-exit
+expect_eq "int3 in kernel mode: #BP handler runs, returns after int3" \
+	"$(printf '#BP handler ran\nint3 returned to the next instruction')" "$(cat "$T/int3.out")"
+expect_eq "int3 payload exit status" 7 "$rc"
+
+run_payload triple -kernel "$P/triple.elf"
+expect_eq "triple fault exits with the crash status" 2 "$rc"
+expect_match "triple fault is reported" "triple fault" "$T/triple.err"
+expect_match "crash dumps registers" "RIP=[0-9a-f]{16}" "$T/triple.err"
+expect_match "crash dump shows control registers" "CR0=.*CR3=" "$T/triple.err"
+
+run_payload reset -kernel "$P/reset64.elf" -no-reboot
+expect_eq "i8042 reset with -no-reboot exits 0" 0 "$rc"
+expect_eq "reset payload output" "requesting reset" "$(cat "$T/reset.out")"
+
+run_payload xsave -kernel "$P/xsave64.elf" -device isa-debug-exit
+if [ -d /sys/module/kvm_pvm ] || ! grep -qwE "vmx|svm" /proc/cpuinfo; then
+	expect_eq "unemulatable instruction exits with the emulation status" 6 "$rc"
+	expect_match "emulation failure names RIP and CPL" "RIP=0*20001a \(CPL 0\)" "$T/xsave.err"
+	expect_match "emulation failure prints the instruction bytes" ": 0f ae 27" "$T/xsave.err"
+else
+	expect_eq "xsave runs on a hardware-virtualization host" 15 "$rc"
+fi
+
+printf 'hello world\n' | timeout --signal=KILL 30 "$MEMVM" -kernel "$P/echo64.elf" -device isa-debug-exit >"$T/echo.out" 2>"$T/echo.err"
+rc=$?
+expect_eq "serial input reaches the guest" "echo> HELLO WORLD" "$(cat "$T/echo.out")"
+expect_eq "echo payload exit status" 33 "$rc"
+
+run_payload serialfile -kernel "$P/hello64.elf" -serial "file:$T/console.log"
+expect_eq "-serial file: writes the console to the file" "Hello from a memvm 64-bit payload" "$(cat "$T/console.log")"
+expect_eq "-serial file: nothing on stdout" "" "$(cat "$T/serialfile.out")"
+
+run_payload serialnone -kernel "$P/hello64.elf" -serial none
+expect_eq "-serial none: no output" "" "$(cat "$T/serialnone.out")"
+expect_eq "-serial none: still exits 0" 0 "$rc"
+
+# Signals stop a running guest cleanly.
+for sig in TERM INT; do
+	"$MEMVM" -kernel "$P/idle64.elf" -smp 2 </dev/null >"$T/sig.out" 2>"$T/sig.err" &
+	pid=$!
+	wait_for_line "$T/sig.out" "idle payload running" 20
+	kill -$sig $pid
+	t0=$SECONDS
+	wait $pid; rc=$?
+	expect_eq "SIG$sig exits 0" 0 "$rc"
+	check "SIG$sig stops memvm within 5 s" [ $((SECONDS - t0)) -le 5 ]
+	expect_match "SIG$sig is reported" "terminating on signal" "$T/sig.err"
+done
+
+# Ctrl-A x quits from a terminal, and the terminal mode is restored.
+if command -v script >/dev/null; then
+	( sleep 2; printf '\001x' ) | timeout --signal=KILL 30 script -qec "stty -g; $MEMVM -kernel $P/idle64.elf; echo rc=\$?; stty -g" /dev/null >"$T/ctrla.out" 2>&1
+	expect_match "Ctrl-A x quits memvm with status 0" "^rc=0" "$T/ctrla.out"
+	before=$(grep -E '^[0-9a-f]+:' "$T/ctrla.out" | head -1 | tr -d '\r')
+	after=$(grep -E '^[0-9a-f]+:' "$T/ctrla.out" | tail -1 | tr -d '\r')
+	check "terminal settings restored after Ctrl-A x" [ -n "$before" ] && expect_eq "terminal settings identical after exit" "$before" "$after"
+else
+	skip "Ctrl-A x" "script(1) is not installed"
+fi
+
+# Command-line and host errors: one line, exit status 1.
+expect_cli_error() {
+	local name=$1 re=$2; shift 2
+	timeout 10 "$MEMVM" "$@" </dev/null >"$T/cli.out" 2>"$T/cli.err"
+	local r=$?
+	expect_eq "$name: exit status 1" 1 "$r"
+	expect_match "$name: message" "$re" "$T/cli.err"
+	expect_eq "$name: one line" 1 "$(wc -l <"$T/cli.err")"
+}
+expect_cli_error "unknown option" "^memvm: error: unknown option '-bogus'" -bogus
+expect_cli_error "malformed -m" "^memvm: error: -m 12X: invalid size" -m 12X -kernel "$P/hello64.elf"
+expect_cli_error "missing option argument" "-m needs an argument" -kernel "$P/hello64.elf" -m
+expect_cli_error "-smp above the KVM limit" "this host.s KVM supports at most [0-9]+ vCPUs" -smp 4096 -kernel "$P/hello64.elf"
+expect_cli_error "-smp 0" "at least one vCPU" -smp 0 -kernel "$P/hello64.elf"
+expect_cli_error "-smp above the memvm limit" "at most [0-9]+ vCPUs" -smp 5000 -kernel "$P/hello64.elf"
+expect_cli_error "no kernel" "no guest to run" -m 64
+expect_cli_error "missing kernel file" "-kernel $T/nope.elf: No such file" -kernel "$T/nope.elf"
+expect_cli_error "bad -serial" "-serial tcp:1: expected stdio" -serial tcp:1 -kernel "$P/hello64.elf"
+
+"$MEMVM" -version >"$T/ver.out" 2>&1; rc=$?
+expect_eq "-version exits 0" 0 "$rc"
+expect_match "-version prints the version" "^memvm version [0-9]+\.[0-9]+" "$T/ver.out"
+"$MEMVM" -help >"$T/help.out" 2>&1; rc=$?
+expect_eq "-help exits 0" 0 "$rc"
+expect_match "-help lists -mem-prealloc" "-mem-prealloc" "$T/help.out"
+
+if is_root && command -v unshare >/dev/null; then
+	unshare -m sh -c "mount -t tmpfs none /dev && exec $MEMVM -kernel $P/hello64.elf" </dev/null >"$T/nokvm.out" 2>"$T/nokvm.err"
+	rc=$?
+	expect_eq "missing /dev/kvm: exit status 1" 1 "$rc"
+	expect_match "missing /dev/kvm: clear message" "^memvm: error: /dev/kvm does not exist" "$T/nokvm.err"
+	if command -v setpriv >/dev/null; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$MEMVM" -kernel "$P/hello64.elf" </dev/null >"$T/noperm.out" 2>"$T/noperm.err"
+		rc=$?
+		expect_eq "unreadable /dev/kvm: exit status 1" 1 "$rc"
+		expect_match "unreadable /dev/kvm: clear message" "^memvm: error: /dev/kvm: permission denied" "$T/noperm.err"
+	fi
+else
+	skip "missing /dev/kvm" "needs root and unshare"
+fi
+rm -rf "$T"
