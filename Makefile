@@ -16,6 +16,7 @@ DEB_PKGS := pkg-config libfdt-dev libseccomp-dev libcap-dev check libjansson-dev
 GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
+BENCH_DEB_PKGS := bc qemu-system-x86
 
 PKG_LIBS := libseccomp libcap jansson inih
 
@@ -38,7 +39,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 10
 
-.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz guest payloads
+.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench guest payloads
 
 all: $(BUILD)/memvm $(if $(wildcard vmm/ctl.c),$(BUILD)/memvm-ctl)
 
@@ -116,7 +117,11 @@ fuzz: $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -3; \
 	done
 
-bench: deps all
+deps-bench:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(BENCH_DEB_PKGS)"
+
+bench: deps deps-bench
+	@$(MAKE) --no-print-directory all payloads
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 clean:

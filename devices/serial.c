@@ -2,6 +2,8 @@
  * scratch, loopback and FIFO probes) and for bare-metal polling code. */
 #include "devices/serial.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -124,14 +126,33 @@ static void rx_push(struct serial *s, uint8_t c)
 	s->lsr |= LSR_DR;
 }
 
+/* A console that is briefly full (non-blocking pipe or terminal) gets up
+ * to a second; one that is gone stops output without stopping the guest. */
+static void serial_output(struct serial *s, uint8_t c)
+{
+	for (int tries = 0; tries < 10; tries++) {
+		ssize_t n = write(s->out_fd, &c, 1);
+		if (n == 1)
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
+			poll(&p, 1, 100);
+			continue;
+		}
+		s->out_fd = -1;
+		return;
+	}
+	/* Still full: drop this byte, keep the console. */
+}
+
 static void serial_tx(struct serial *s, uint8_t c)
 {
 	if (s->mcr & MCR_LOOP) {
 		rx_push(s, c);
 	} else if (s->out_fd >= 0) {
-		/* A console that cannot be written must not stop the guest. */
-		if (write_full(s->out_fd, &c, 1) < 0)
-			s->out_fd = -1;
+		serial_output(s, c);
 	}
 	s->thri_pending = true;
 }

@@ -141,15 +141,27 @@ static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 		      char *err, size_t errlen)
 {
 	uint64_t n;
+	static const char *const bool_props[] = { "mem-merge", "thp", "mem-shared", "host-quirks", "dt" };
 	if (!val) {
-		/* A bare word is the machine type, as in `-machine microvm`. */
-		if (!strcmp(key, "memvm") || !strcmp(key, "microvm") || !strcmp(key, "pc") ||
-		    !strcmp(key, "q35"))
-			return 0;
-		BAD("%s: unknown machine type '%s' (memvm has one machine; omit it)", opt, key);
+		/* A bare boolean property means on, as in QEMU. */
+		for (size_t i = 0; i < ARRAY_SIZE(bool_props); i++)
+			if (!strcmp(key, bool_props[i]))
+				return machine_kv(cfg, opt, key, "on", err, errlen);
+		/* Any other bare word is the machine type, as in `-machine microvm`. */
+		val = key;
+		key = "type";
 	}
-	if (!strcmp(key, "type") || !strcmp(key, "accel"))
+	if (!strcmp(key, "type")) {
+		if (!strcmp(val, "memvm") || !strcmp(val, "microvm") || !strcmp(val, "pc") ||
+		    !strcmp(val, "q35"))
+			return 0;
+		BAD("%s: unknown machine type '%s' (memvm has one machine; omit it)", opt, val);
+	}
+	if (!strcmp(key, "accel")) {
+		if (strcmp(val, "kvm"))
+			BAD("%s: accel=%s: memvm runs on KVM only", opt, val);
 		return 0;
+	}
 	if (!strcmp(key, "prealloc-threads")) {
 		if (parse_uint(val, 1024, &n) || n == 0)
 			BAD("%s: prealloc-threads=%s: expected a number from 1 to 1024", opt, val);
@@ -334,7 +346,8 @@ static int parse_smp(struct vm_config *cfg, const char *arg, char *err, size_t e
 {
 	/* QEMU: -smp [cpus=]N[,maxcpus=,sockets=,cores=,threads=]; we use N. */
 	char buf[64];
-	snprintf(buf, sizeof(buf), "%s", arg);
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", arg) >= sizeof(buf))
+		BAD("-smp %.20s...: argument too long", arg);
 	char *comma = strchr(buf, ',');
 	if (comma)
 		*comma = '\0';
@@ -370,7 +383,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 		if (!strcmp(name, "m")) {
 			const char *s = strncmp(arg, "size=", 5) ? arg : arg + 5;
 			char buf[64];
-			snprintf(buf, sizeof(buf), "%s", s);
+			if ((size_t)snprintf(buf, sizeof(buf), "%s", s) >= sizeof(buf))
+				BAD("-m %.20s...: argument too long", arg);
 			char *comma = strchr(buf, ',');
 			if (comma)
 				*comma = '\0';

@@ -20,6 +20,7 @@ struct machine_ram {
 	struct ram *ram;
 	void *hva;
 	uint64_t size;
+	bool prealloc;
 };
 
 /* Maps guest RAM per cfg and registers it in gm: [0, min(size, 3 GiB)) and
@@ -27,12 +28,29 @@ struct machine_ram {
 int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct guest_mem *gm,
 		    char *err, size_t errlen) WUR;
 void machine_ram_unmap(struct machine_ram *mr);
+/* Zeroes guest RAM for a reboot (giving pages back where that is cheaper). */
+int machine_ram_clear(struct machine_ram *mr) WUR;
 
 /* Splits RAM of `size` into guest regions; returns how many (1 or 2). */
 unsigned machine_ram_layout(uint64_t size, uint64_t gpa[2], uint64_t len[2], uint64_t off[2]);
 
+#define MACHINE_CMDLINE_MAX 65536u
+
+struct machine_cmdline_in {
+	const char *append;       /* -append, may be NULL */
+	const char *const *extra; /* device announcements (virtio_mmio.device=...) */
+	size_t nextra;
+	bool host_quirks;         /* add the emulated-host workarounds */
+};
+/* Builds the guest command line: -append, then devices, then quirks.
+ * Returns its length or -E2BIG. */
+int machine_build_cmdline(const struct machine_cmdline_in *in, char *buf, size_t size) WUR;
+
 /* Loads the kernel/payload and fills entry. */
 int machine_load(struct vm *vm, struct boot_entry *entry, bool emulated_kernel, char *err,
 		 size_t errlen) WUR;
+
+/* -machine dumpdtb=FILE: writes the machine's device tree and returns. */
+int machine_dump_dtb(struct vm *vm, bool emulated_kernel, char *err, size_t errlen) WUR;
 
 #endif

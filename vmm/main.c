@@ -31,6 +31,10 @@ int main(int argc, char **argv)
 		return EXIT_STATUS_ERROR;
 	}
 	int ret = vm_create(&cfg, &vm, err, sizeof(err));
+	if (ret == VM_CREATE_DUMPED) {
+		vm_destroy(vm);
+		return EXIT_STATUS_OK;
+	}
 	if (ret) {
 		console_restore_terminal();
 		fprintf(stderr, "memvm: error: %s\n", err);

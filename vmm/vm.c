@@ -18,15 +18,29 @@
 #include "devices/i8042.h"
 #include "devices/pm.h"
 #include "devices/serial.h"
+#include "devices/virtio_mmio.h"
+#include "devices/virtio_rng.h"
 #include "memory/guest_mem.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/layout.h"
+#include "vmm/loader.h"
 #include "vmm/machine.h"
 #include "vmm/vcpu.h"
 
 enum run_state { RS_RUNNING, RS_PAUSED, RS_STOPPING };
+
+/* Registrations replayed on the new KVM VM after a guest reboot. */
+#define VM_MAX_FD_LINKS 256
+#define VM_MAX_RESET_HOOKS 32
+struct fd_link {
+	bool is_irqfd;
+	int fd;
+	uint32_t gsi;
+	uint64_t addr, datamatch;
+	uint32_t len;
+};
 
 struct vm {
 	struct vm_config cfg;
@@ -49,6 +63,12 @@ struct vm {
 	struct debug_exit *dbg;
 	struct machine_link link;
 
+	struct virtio_mmio *virtio[LAYOUT_VIRTIO_MMIO_MAX];
+	unsigned nvirtio;
+	struct boot_config virtio_slots; /* allocates windows and IRQs as the loader expects */
+	struct virtio_platform platform;
+	struct virtio_rng *rng;
+
 	struct boot_entry entry;
 	struct vcpu *vcpus;
 	unsigned nvcpus;
@@ -64,6 +84,12 @@ struct vm {
 	int req_status;
 	enum vcpu_outcome outcome;
 	unsigned outcome_vcpu;
+
+	struct { void (*fn)(void *); void *opaque; } reset_hooks[VM_MAX_RESET_HOOKS];
+	unsigned nreset_hooks;
+	struct fd_link links[VM_MAX_FD_LINKS];
+	unsigned nlinks;
+	unsigned reboots;
 };
 
 /* ---- run-state machine ---------------------------------------------- */
@@ -163,6 +189,11 @@ struct bus *vm_pio_bus(struct vm *vm) { return vm->pio; }
 struct bus *vm_mmio_bus(struct vm *vm) { return vm->mmio; }
 const struct vm_config *vm_config(const struct vm *vm) { return &vm->cfg; }
 unsigned vm_vcpu_count(const struct vm *vm) { return vm->nvcpus; }
+unsigned vm_virtio_count(const struct vm *vm) { return vm->nvirtio; }
+const struct virtio_mmio *vm_virtio(const struct vm *vm, unsigned i)
+{
+	return i < vm->nvirtio ? vm->virtio[i] : NULL;
+}
 
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 {
@@ -170,19 +201,50 @@ int vm_irq_line(struct vm *vm, uint32_t gsi, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
 
-int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, uint64_t datamatch, int fd)
+static int vm_apply_link(struct vm *vm, const struct fd_link *l)
 {
+	if (l->is_irqfd) {
+		struct kvm_irqfd irqfd = { .fd = (uint32_t)l->fd, .gsi = l->gsi };
+		return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+	}
 	struct kvm_ioeventfd io = {
-		.datamatch = datamatch, .addr = addr, .len = len, .fd = fd,
+		.datamatch = l->datamatch, .addr = l->addr, .len = l->len, .fd = l->fd,
 		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 	};
 	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
+static int vm_add_link(struct vm *vm, const struct fd_link *l)
+{
+	if (vm->nlinks == VM_MAX_FD_LINKS)
+		return -ENOSPC;
+	int ret = vm_apply_link(vm, l);
+	if (ret == 0)
+		vm->links[vm->nlinks++] = *l;
+	return ret;
+}
+
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, uint64_t datamatch, int fd)
+{
+	struct fd_link l = { .is_irqfd = false, .fd = fd, .addr = addr, .len = len,
+			     .datamatch = datamatch };
+	return vm_add_link(vm, &l);
+}
+
 int vm_irqfd(struct vm *vm, uint32_t gsi, int fd)
 {
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
-	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+	struct fd_link l = { .is_irqfd = true, .fd = fd, .gsi = gsi };
+	return vm_add_link(vm, &l);
+}
+
+int vm_add_reset_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque)
+{
+	if (vm->nreset_hooks == VM_MAX_RESET_HOOKS)
+		return -ENOSPC;
+	vm->reset_hooks[vm->nreset_hooks].fn = fn;
+	vm->reset_hooks[vm->nreset_hooks].opaque = opaque;
+	vm->nreset_hooks++;
+	return 0;
 }
 
 int vm_handle_pio(struct vm *vm, uint16_t port, void *data, uint32_t size, bool is_write)
@@ -218,6 +280,11 @@ static void vm_uart_irq(void *opaque, int level)
 {
 	struct vm *vm = opaque;
 	if (vm_irq_line(vm, LAYOUT_IRQ_SERIAL0, level)) { /* irqchip gone: shutting down */ }
+}
+
+static void vm_reset_uart(void *opaque)
+{
+	serial_reset(opaque);
 }
 
 static void vm_on_signal(void *opaque, uint32_t events)
@@ -279,6 +346,59 @@ static int vm_add_memslots(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+static int vm_platform_ioeventfd(void *opaque, uint64_t addr, uint32_t len, uint64_t datamatch,
+				 int fd)
+{
+	return vm_ioeventfd(opaque, addr, len, datamatch, fd);
+}
+
+static int vm_platform_irqfd(void *opaque, uint32_t gsi, int fd)
+{
+	return vm_irqfd(opaque, gsi, fd);
+}
+
+static void vm_reset_virtio(void *opaque)
+{
+	virtio_mmio_reset(opaque);
+}
+
+/* Adds a virtio-mmio device in the next window with the next free IRQ. */
+static int vm_add_virtio(struct vm *vm, struct virtio_device dev, struct virtio_mmio **out,
+			 char *err, size_t errlen)
+{
+	uint64_t base;
+	uint32_t irq;
+	int ret = loader_config_add_virtio(&vm->virtio_slots, &base, &irq);
+	if (ret) {
+		snprintf(err, errlen, "too many virtio devices (at most %d)", LAYOUT_VIRTIO_MMIO_MAX);
+		return ret;
+	}
+	struct virtio_mmio_config vc = {
+		.base = base, .irq = irq, .gm = vm->gm, .loop = vm->loop,
+		.platform = &vm->platform, .device = dev,
+	};
+	struct virtio_mmio *t;
+	ret = virtio_mmio_new(&vc, &t);
+	if (ret) {
+		snprintf(err, errlen, "creating %s: %s", dev.ops->name, strerror(-ret));
+		return ret;
+	}
+	vm->virtio[vm->nvirtio++] = t;
+	if ((ret = vm_add_reset_hook(vm, vm_reset_virtio, t))) {
+		snprintf(err, errlen, "too many devices");
+		return ret;
+	}
+	ret = virtio_mmio_register(vm->mmio, t);
+	if (ret) {
+		snprintf(err, errlen, "registering %s at 0x%llx: %s", dev.ops->name,
+			 (unsigned long long)base, strerror(-ret));
+		return ret;
+	}
+	if (out)
+		*out = t;
+	return 0;
+}
+
 static int vm_create_devices(struct vm *vm, char *err, size_t errlen)
 {
 	int ret;
@@ -305,6 +425,8 @@ static int vm_create_devices(struct vm *vm, char *err, size_t errlen)
 	vm->pm = pm_new(&vm->link);
 	if (!vm->uart || !vm->kbd || !vm->pm)
 		goto nomem;
+	if ((ret = vm_add_reset_hook(vm, vm_reset_uart, vm->uart)))
+		goto busy;
 	if ((ret = bus_register(vm->pio, SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops, vm->uart)) ||
 	    (ret = bus_register(vm->pio, I8042_DATA_PORT, 1, &i8042_data_ops, vm->kbd)) ||
 	    (ret = bus_register(vm->pio, I8042_CMD_PORT, 1, &i8042_cmd_ops, vm->kbd)) ||
@@ -323,6 +445,17 @@ static int vm_create_devices(struct vm *vm, char *err, size_t errlen)
 				 "another device; pick another iobase", vm->cfg.debug_exit_port);
 			return ret;
 		}
+	}
+	vm->platform = (struct virtio_platform){
+		.opaque = vm, .ioeventfd = vm_platform_ioeventfd, .irqfd = vm_platform_irqfd,
+	};
+	loader_config_init(&vm->virtio_slots);
+	if (vm->cfg.rng) {
+		vm->rng = virtio_rng_new();
+		if (!vm->rng)
+			goto nomem;
+		if ((ret = vm_add_virtio(vm, virtio_rng_device(vm->rng), NULL, err, errlen)))
+			return ret;
 	}
 	if (vm->cfg.serial == SERIAL_STDIO) {
 		ret = console_open(&vm->console, vm->loop, vm->uart, STDIN_FILENO, &vm->link);
@@ -363,6 +496,44 @@ static int vm_setup_signals(struct vm *vm, char *err, size_t errlen)
 	if (ret)
 		snprintf(err, errlen, "sigaction: %s", strerror(-ret));
 	return ret;
+}
+
+/* Loads the guest and creates the vCPUs in their boot state: at start and
+ * again on every guest reboot. */
+static int vm_boot_setup(struct vm *vm, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	int ret = machine_load(vm, &vm->entry, vm->kvm.emulated_kernel, err, errlen);
+	if (ret)
+		return ret;
+	if (!vm->vcpus) {
+		vm->vcpus = calloc(cfg->smp, sizeof(*vm->vcpus));
+		if (!vm->vcpus) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < cfg->smp; i++)
+		vm->vcpus[i].fd = -1;
+	vm->nvcpus = 0;
+	for (unsigned i = 0; i < cfg->smp; i++) {
+		ret = vcpu_create(&vm->vcpus[i], vm, vm->vm_fd, &vm->kvm, i, cfg->smp,
+				  cfg->host_quirks && vm->kvm.emulated_kernel);
+		if (ret) {
+			snprintf(err, errlen, "creating vCPU %u: %s", i, strerror(-ret));
+			return ret;
+		}
+		vm->nvcpus++;
+	}
+	if ((ret = vcpu_write_boot_tables(vm->gm))) {
+		snprintf(err, errlen, "guest RAM too small for the boot page tables");
+		return ret;
+	}
+	if ((ret = vcpu_set_boot_state(&vm->vcpus[0], &vm->entry))) {
+		snprintf(err, errlen, "setting boot registers: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
@@ -406,34 +577,13 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		return ret;
 	if ((ret = vm_create_devices(vm, err, errlen)))
 		return ret;
-	if ((ret = machine_load(vm, &vm->entry, vm->kvm.emulated_kernel, err, errlen)))
-		return ret;
-
-	vm->vcpus = calloc(cfg->smp, sizeof(*vm->vcpus));
-	if (!vm->vcpus) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < cfg->smp; i++)
-		vm->vcpus[i].fd = -1;
-	for (unsigned i = 0; i < cfg->smp; i++) {
-		ret = vcpu_create(&vm->vcpus[i], vm, vm->vm_fd, &vm->kvm, i, cfg->smp,
-				  cfg->host_quirks && vm->kvm.emulated_kernel);
-		if (ret) {
-			snprintf(err, errlen, "creating vCPU %u: %s", i, strerror(-ret));
+	if (cfg->dumpdtb) {
+		/* As QEMU: write the device tree of the machine as built, then exit. */
+		if ((ret = machine_dump_dtb(vm, vm->kvm.emulated_kernel, err, errlen)))
 			return ret;
-		}
-		vm->nvcpus++;
+		return VM_CREATE_DUMPED;
 	}
-	if ((ret = vcpu_write_boot_tables(vm->gm))) {
-		snprintf(err, errlen, "guest RAM too small for the boot page tables");
-		return ret;
-	}
-	if ((ret = vcpu_set_boot_state(&vm->vcpus[0], &vm->entry))) {
-		snprintf(err, errlen, "setting boot registers: %s", strerror(-ret));
-		return ret;
-	}
-	return 0;
+	return vm_boot_setup(vm, err, errlen);
 }
 
 /* ---- running --------------------------------------------------------- */
@@ -485,9 +635,47 @@ static int vm_outcome_status(enum vcpu_outcome o)
 	return EXIT_STATUS_OK;
 }
 
+/* Guest reboot: a fresh KVM VM (so no vCPU, LAPIC, irqchip or paravirt
+ * MSR state survives), cleared RAM, reset devices, the kernel reloaded. */
+static int vm_reboot(struct vm *vm, char *err, size_t errlen)
+{
+	int ret;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	vm->nvcpus = 0;
+	close(vm->vm_fd);
+	vm->vm_fd = -1;
+	if ((ret = machine_ram_clear(&vm->ram))) {
+		snprintf(err, errlen, "clearing guest RAM: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = vm_create_kvm(vm, err, errlen)) || (ret = vm_add_memslots(vm, err, errlen)))
+		return ret;
+	for (unsigned i = 0; i < vm->nlinks; i++) {
+		if ((ret = vm_apply_link(vm, &vm->links[i]))) {
+			snprintf(err, errlen, "re-registering %s: %s",
+				 vm->links[i].is_irqfd ? "irqfd" : "ioeventfd", strerror(-ret));
+			return ret;
+		}
+	}
+	for (unsigned i = 0; i < vm->nreset_hooks; i++)
+		vm->reset_hooks[i].fn(vm->reset_hooks[i].opaque);
+	if ((ret = vm_boot_setup(vm, err, errlen)))
+		return ret;
+	pthread_mutex_lock(&vm->lock);
+	vm->req_pending = false;
+	vm->outcome = VCPU_OUTCOME_NONE;
+	__atomic_store_n(&vm->state, RS_RUNNING, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->lock);
+	vm->reboots++;
+	return 0;
+}
+
 int vm_run(struct vm *vm)
 {
-	int ret = vm_start_vcpus(vm);
+	int ret;
+again:
+	ret = vm_start_vcpus(vm);
 	if (ret) {
 		log_error("starting vCPU threads: %s", strerror(-ret));
 		vm_stop_vcpus(vm);
@@ -514,8 +702,15 @@ int vm_run(struct vm *vm)
 	case MACHINE_POWEROFF:
 		return EXIT_STATUS_OK;
 	case MACHINE_RESET:
-		if (!vm->cfg.no_reboot)
-			log_notice("guest requested a reset; rebooting is not supported yet, exiting");
+		if (!vm->cfg.no_reboot) {
+			char err[256];
+			log_debug("guest reset: rebooting");
+			if (vm_reboot(vm, err, sizeof(err))) {
+				log_error("guest reboot failed: %s", err);
+				return EXIT_STATUS_ERROR;
+			}
+			goto again;
+		}
 		return EXIT_STATUS_OK;
 	case MACHINE_DEBUG_EXIT:
 	case MACHINE_QUIT:
@@ -537,6 +732,9 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	if (vm->sig_fd >= 0)
 		close(vm->sig_fd);
+	for (unsigned i = 0; i < vm->nvirtio; i++)
+		virtio_mmio_free(vm->virtio[i]);
+	virtio_rng_free(vm->rng);
 	serial_free(vm->uart);
 	i8042_free(vm->kbd);
 	pm_free(vm->pm);

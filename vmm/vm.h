@@ -23,7 +23,9 @@ struct guest_mem;
 struct evloop;
 
 /* Builds the whole machine, loads the kernel, creates vCPUs; nothing runs
- * yet. Returns 0 or -errno with one line in err. */
+ * yet. Returns 0 or -errno with one line in err, or VM_CREATE_DUMPED when
+ * -machine dumpdtb wrote its file (the caller exits 0). */
+#define VM_CREATE_DUMPED 1
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen) WUR;
 
 /* Runs until the guest powers off, crashes, memvm is told to quit or a
@@ -50,12 +52,21 @@ struct bus *vm_mmio_bus(struct vm *vm);
 const struct vm_config *vm_config(const struct vm *vm);
 unsigned vm_vcpu_count(const struct vm *vm);
 
+/* virtio-mmio transports, in creation order (machine description). */
+struct virtio_mmio;
+unsigned vm_virtio_count(const struct vm *vm);
+const struct virtio_mmio *vm_virtio(const struct vm *vm, unsigned i);
+
 /* Sets a GSI line of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
 /* KVM_IOEVENTFD on an MMIO address with a data match. */
 int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, uint64_t datamatch, int fd) WUR;
 /* KVM_IRQFD: signalling fd raises gsi. */
 int vm_irqfd(struct vm *vm, uint32_t gsi, int fd) WUR;
+
+/* fn(opaque) runs on every guest reboot, with vCPUs stopped, to return a
+ * device to its power-on state. */
+int vm_add_reset_hook(struct vm *vm, void (*fn)(void *opaque), void *opaque) WUR;
 
 /* Called by vCPU threads (vcpu.c). */
 int vm_handle_pio(struct vm *vm, uint16_t port, void *data, uint32_t size, bool is_write);

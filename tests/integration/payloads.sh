@@ -51,6 +51,16 @@ run_payload reset -kernel "$P/reset64.elf" -no-reboot
 expect_eq "i8042 reset with -no-reboot exits 0" 0 "$rc"
 expect_eq "reset payload output" "requesting reset" "$(cat "$T/reset.out")"
 
+# Without -no-reboot a reset restarts the guest (RAM cleared, payload reloaded).
+"$MEMVM" -kernel "$P/reset64.elf" </dev/null >"$T/reboot.out" 2>"$T/reboot.err" &
+pid=$!
+wait_for_line "$T/reboot.out" "requesting reset" 20
+sleep 1
+kill -TERM $pid; wait $pid; rc=$?
+n=$(grep -c "requesting reset" "$T/reboot.out")
+check "reset without -no-reboot reboots the guest (ran $n times)" [ "$n" -ge 3 ]
+expect_eq "rebooting guest stops cleanly on SIGTERM" 0 "$rc"
+
 run_payload xsave -kernel "$P/xsave64.elf" -device isa-debug-exit
 if [ -d /sys/module/kvm_pvm ] || ! grep -qwE "vmx|svm" /proc/cpuinfo; then
 	expect_eq "unemulatable instruction exits with the emulation status" 6 "$rc"
@@ -113,7 +123,7 @@ expect_cli_error "-smp above the KVM limit" "this host.s KVM supports at most [0
 expect_cli_error "-smp 0" "at least one vCPU" -smp 0 -kernel "$P/hello64.elf"
 expect_cli_error "-smp above the memvm limit" "at most [0-9]+ vCPUs" -smp 5000 -kernel "$P/hello64.elf"
 expect_cli_error "no kernel" "no guest to run" -m 64
-expect_cli_error "missing kernel file" "-kernel $T/nope.elf: No such file" -kernel "$T/nope.elf"
+expect_cli_error "missing kernel file" "-kernel $T/nope.elf: cannot open: No such file" -kernel "$T/nope.elf"
 expect_cli_error "bad -serial" "-serial tcp:1: expected stdio" -serial tcp:1 -kernel "$P/hello64.elf"
 
 "$MEMVM" -version >"$T/ver.out" 2>&1; rc=$?

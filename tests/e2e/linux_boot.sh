@@ -1,0 +1,58 @@
+#!/bin/bash
+# End-to-end: boot the tiny Linux guest to init with 1 and 2 vCPUs (in
+# parallel, one boot each, shared by all assertions) and check what the
+# kernel saw.
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+. tests/e2e/guest-lib.sh
+T=$TESTS_TMP
+
+have_kvm || { skip linux-boot "/dev/kvm is not usable"; exit 0; }
+have_guest || { fail linux-boot "no guest images in $GUEST: run 'make guest'"; exit 0; }
+
+start_guest smp1 -m 128M -smp 1 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
+start_guest smp2 -m 160M -smp 2 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
+
+for g in smp1 smp2; do
+	if wait_guest_line $g "Run /init as init process"; then
+		pass "$g: kernel reached 'Run /init'"
+		echo "$g: init at $(guest_time_of $g 'Run /init') s guest time"
+	else
+		fail "$g: kernel reached 'Run /init'" "$(tail -5 "$T/$g.log" | tr '\n' '|') $(cat "$T/$g.err")"
+	fi
+done
+sleep 3 # init must still be alive a few seconds later
+for g in smp1 smp2; do
+	eval "pid=\$PID_$g"
+	check "$g: memvm still running after init" kill -0 "$pid"
+	expect_no_match "$g: no kernel panic" "Kernel panic|Attempted to kill init|BUG:|Oops" "$T/$g.log"
+	stop_guest $g
+	expect_eq "$g: SIGTERM stops the guest with status 0" 0 "$rc"
+done
+
+expect_match "smp1: one CPU brought up" "smp: Brought up 1 node, 1 CPU$" "$T/smp1.log"
+expect_match "smp2: both CPUs brought up" "smp: Brought up 1 node, 2 CPUs" "$T/smp2.log"
+# "Memory: 112K/131072K available": the total must be the RAM we gave,
+# less the legacy hole and reserved low memory (< 1 MiB missing).
+for g in smp1:128 smp2:160; do
+	name=${g%%:*}; mib=${g##*:}
+	total=$(sed -nE 's/.*Memory: [0-9]+K\/([0-9]+)K available.*/\1/p' "$T/$name.log" | head -1)
+	check "$name: kernel sees ${mib} MiB of RAM (total ${total:-?}K)" \
+		[ -n "$total" ] && [ "$total" -le $((mib * 1024)) ] && [ "$total" -ge $((mib * 1024 - 1024)) ]
+done
+expect_match "e820 map passed to the kernel" "BIOS-e820: \[mem 0x0000000000100000-" "$T/smp1.log"
+if guest_syscalls_work; then
+	expect_no_match "no host-quirks notice on a hardware host" "host KVM emulates" "$T/smp1.err"
+else
+	expect_eq "host-quirks notice printed once" 1 "$(grep -c 'host KVM emulates guest kernel mode' "$T/smp1.err")"
+	expect_match "host-quirk options reach the kernel" "Command line: .*noxsave clearcpuid=" "$T/smp1.log"
+fi
+
+if guest_syscalls_work; then
+	start_guest bb -m 128M -kernel "$VMLINUX" -initrd "$INIT_BUSYBOX" -append "$GUEST_APPEND"
+	if wait_guest_line bb "MEMVM-BUSYBOX-READY"; then pass "busybox init runs"; else fail "busybox init runs" "$(tail -3 "$T/bb.log")"; fi
+	stop_guest bb
+else
+	skip "busybox shell" "guest user space cannot make system calls on this host (KVM emulates guest kernel mode; see HOST-NOTES.md)"
+fi
+rm -rf "$T"
