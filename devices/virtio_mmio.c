@@ -167,6 +167,8 @@ static void write_status(struct virtio_mmio *t, uint32_t v)
 	t->status = next;
 
 	if ((next & ~old) & VIRTIO_STATUS_DRIVER_OK) {
+		log_debug("%s at %#" PRIx64 ": driver ready, features %#" PRIx64,
+			  t->device.ops->name, t->base, t->drv_features);
 		if (t->device.ops->driver_ok)
 			t->device.ops->driver_ok(t->device.dev, t);
 		for (uint32_t i = 0; i < t->nq; i++)
@@ -479,7 +481,7 @@ int virtio_mmio_new(const struct virtio_mmio_config *cfg, struct virtio_mmio **o
 	t->gm = cfg->gm;
 	t->loop = cfg->loop;
 	t->device = cfg->device;
-	t->device_features = ops->features | VIRTIO_MMIO_TRANSPORT_FEATURES;
+	t->device_features = (ops->features & ~cfg->device.features_off) | VIRTIO_MMIO_TRANSPORT_FEATURES;
 	t->rl = (struct ratelimit)RATELIMIT_INIT(5000, 5);
 	t->nq = ops->num_queues;
 	t->irq_fd = -1;

@@ -136,6 +136,9 @@ struct virtio_device_ops {
 struct virtio_device {
 	const struct virtio_device_ops *ops;
 	void *dev;
+	/* Device features this instance does not offer (options turned off),
+	 * so the ops table can stay one static const per type. */
+	uint64_t features_off;
 };
 
 struct virtio_mmio_config {

@@ -5,7 +5,7 @@
 
 /* Low memory used during boot (all below 1 MiB, inside RAM). */
 #define LAYOUT_GDT            0x500ull   /* boot GDT: null, code64, data, code32 */
-#define LAYOUT_IDT            0x520ull   /* empty IDT used only for the 64-bit entry */
+#define LAYOUT_IDT            0x540ull   /* empty IDT for the 64-bit entry, after the 5-entry GDT */
 #define LAYOUT_PVH_START_INFO 0x6000ull  /* hvm_start_info + memmap for the PVH entry */
 #define LAYOUT_ZERO_PAGE      0x7000ull  /* Linux boot_params */
 #define LAYOUT_BOOT_STACK     0x8ff0ull  /* initial RSP/ESP for 64-bit and PVH entries */

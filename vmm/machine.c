@@ -79,11 +79,14 @@ int machine_ram_clear(struct machine_ram *mr)
 	/* Preallocated RAM stays populated (the user paid for that up front);
 	 * otherwise giving everything back is both the fastest clear and the
 	 * smallest footprint. */
-	if (mr->prealloc) {
+	int ret;
+	if (mr->prealloc)
 		memset(mr->hva, 0, mr->size);
-		return 0;
-	}
-	return ram_discard(mr->ram, 0, mr->size, NULL);
+	else if ((ret = ram_discard_reported(mr->ram, 0, mr->size, NULL)))
+		return ret;
+	/* The new guest starts with all RAM in use: no huge page may count as
+	 * partly given back by the old one's balloon. */
+	return ram_reclaim(mr->ram, 0, mr->size);
 }
 
 /* Options that keep a Linux guest away from what a kernel-mode-emulating
@@ -201,6 +204,13 @@ int machine_load(struct vm *vm, struct boot_entry *entry, bool emulated_kernel, 
 	if (ret)
 		return ret;
 	ret = loader_load_ex(&bc, vm_guest_mem(vm), entry, &info, err, errlen);
+	if (ret == -EFAULT && strstr(err, "read failed") && vm_ram(vm) &&
+	    ram_backing(vm_ram(vm)) == RAM_BACKING_HUGETLBFS) {
+		/* The kernel could not even be copied in: the pool ran dry. */
+		snprintf(err, errlen, "-mem-path %s: the huge page pool ran out while loading the "
+			 "kernel; raise /proc/sys/vm/nr_hugepages (or use -mem-prealloc to check at start)",
+			 cfg->mem_path);
+	}
 	if (ret)
 		goto out;
 	if (quirks && !machine_quirk_notice_shown) {

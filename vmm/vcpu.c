@@ -503,7 +503,12 @@ void *vcpu_thread(void *arg)
 			/* EINTR: kicked. EAGAIN: an AP leaving wait-for-SIPI. */
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			log_error("vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
+			if (errno == EFAULT)
+				log_error("vCPU %u: guest RAM could not be backed (KVM_RUN: %s): the huge "
+					  "page pool or host memory ran out; raise /proc/sys/vm/nr_hugepages "
+					  "or use -mem-prealloc", v->id, strerror(errno));
+			else
+				log_error("vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
 			outcome = VCPU_OUTCOME_ERROR;
 			break;
 		}

@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "balloon/balloon.h"
 #include "devices/debug_exit.h"
 #include "devices/i8042.h"
 #include "devices/pm.h"
@@ -21,6 +22,7 @@
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_rng.h"
 #include "memory/guest_mem.h"
+#include "memory/ram.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
@@ -68,6 +70,9 @@ struct vm {
 	struct boot_config virtio_slots; /* allocates windows and IRQs as the loader expects */
 	struct virtio_platform platform;
 	struct virtio_rng *rng;
+	struct balloon *balloon;
+	void (*balloon_listener)(void *opaque, uint64_t guest_bytes);
+	void *balloon_listener_opaque;
 
 	struct boot_entry entry;
 	struct vcpu *vcpus;
@@ -190,6 +195,13 @@ struct bus *vm_mmio_bus(struct vm *vm) { return vm->mmio; }
 const struct vm_config *vm_config(const struct vm *vm) { return &vm->cfg; }
 unsigned vm_vcpu_count(const struct vm *vm) { return vm->nvcpus; }
 unsigned vm_virtio_count(const struct vm *vm) { return vm->nvirtio; }
+struct balloon *vm_balloon(struct vm *vm) { return vm->balloon; }
+struct ram *vm_ram(struct vm *vm) { return vm->ram.ram; }
+void vm_set_balloon_listener(struct vm *vm, void (*fn)(void *, uint64_t), void *opaque)
+{
+	vm->balloon_listener_opaque = opaque;
+	vm->balloon_listener = fn;
+}
 const struct virtio_mmio *vm_virtio(const struct vm *vm, unsigned i)
 {
 	return i < vm->nvirtio ? vm->virtio[i] : NULL;
@@ -399,6 +411,76 @@ static int vm_add_virtio(struct vm *vm, struct virtio_device dev, struct virtio_
 	return 0;
 }
 
+/* Balloon memory ops: guest-physical ranges (each inside one region) to
+ * offsets in the RAM block. */
+static int vm_ram_offset(struct vm *vm, uint64_t gpa, uint64_t *off)
+{
+	const struct guest_region *r = guest_mem_find(vm->gm, gpa);
+	if (!r)
+		return -EFAULT;
+	*off = (uint64_t)((uint8_t *)r->hva - (uint8_t *)vm->ram.hva) + (gpa - r->gpa);
+	return 0;
+}
+
+static int vm_balloon_discard(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
+{
+	struct vm *vm = opaque;
+	uint64_t off;
+	int ret = vm_ram_offset(vm, gpa, &off);
+	return ret ? ret : ram_discard(vm->ram.ram, off, len, freed);
+}
+
+static int vm_balloon_discard_reported(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
+{
+	struct vm *vm = opaque;
+	uint64_t off;
+	int ret = vm_ram_offset(vm, gpa, &off);
+	return ret ? ret : ram_discard_reported(vm->ram.ram, off, len, freed);
+}
+
+static void vm_balloon_reclaim(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = opaque;
+	uint64_t off;
+	if (vm_ram_offset(vm, gpa, &off) || ram_reclaim(vm->ram.ram, off, len))
+		log_warn("balloon deflate: cannot reclaim 0x%llx+0x%llx",
+			 (unsigned long long)gpa, (unsigned long long)len);
+}
+
+static void vm_balloon_changed(void *opaque, uint64_t guest_bytes)
+{
+	struct vm *vm = opaque;
+	if (vm->balloon_listener)
+		vm->balloon_listener(vm->balloon_listener_opaque, guest_bytes);
+}
+
+static int vm_create_balloon(struct vm *vm, char *err, size_t errlen)
+{
+	const struct balloon_spec *bs = &vm->cfg.balloon;
+	struct balloon_config bc = {
+		.deflate_on_oom = bs->deflate_on_oom,
+		.free_page_reporting = bs->free_page_reporting,
+		.stats_interval_s = bs->stats_interval_s,
+		.ram_size = vm->cfg.ram_size,
+		.gm = vm->gm,
+		.loop = vm->loop,
+		.mem = { .discard = vm_balloon_discard, .reclaim = vm_balloon_reclaim,
+			 .discard_reported = vm_balloon_discard_reported, .opaque = vm },
+		.on_actual_change = vm_balloon_changed,
+		.opaque = vm,
+	};
+	struct virtio_mmio *t;
+	int ret = balloon_new(&bc, &vm->balloon);
+	if (ret) {
+		snprintf(err, errlen, "creating virtio-balloon: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = vm_add_virtio(vm, balloon_virtio_device(vm->balloon), &t, err, errlen)))
+		return ret;
+	balloon_attach(vm->balloon, t);
+	return 0;
+}
+
 static int vm_create_devices(struct vm *vm, char *err, size_t errlen)
 {
 	int ret;
@@ -457,6 +539,8 @@ static int vm_create_devices(struct vm *vm, char *err, size_t errlen)
 		if ((ret = vm_add_virtio(vm, virtio_rng_device(vm->rng), NULL, err, errlen)))
 			return ret;
 	}
+	if (vm->cfg.balloon.enabled && (ret = vm_create_balloon(vm, err, errlen)))
+		return ret;
 	if (vm->cfg.serial == SERIAL_STDIO) {
 		ret = console_open(&vm->console, vm->loop, vm->uart, STDIN_FILENO, &vm->link);
 		if (ret) {
@@ -735,6 +819,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < vm->nvirtio; i++)
 		virtio_mmio_free(vm->virtio[i]);
 	virtio_rng_free(vm->rng);
+	balloon_free(vm->balloon);
 	serial_free(vm->uart);
 	i8042_free(vm->kbd);
 	pm_free(vm->pm);

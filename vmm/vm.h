@@ -57,6 +57,16 @@ struct virtio_mmio;
 unsigned vm_virtio_count(const struct vm *vm);
 const struct virtio_mmio *vm_virtio(const struct vm *vm, unsigned i);
 
+/* The balloon (NULL without -device virtio-balloon) and guest RAM. */
+struct balloon;
+struct ram;
+struct balloon *vm_balloon(struct vm *vm);
+struct ram *vm_ram(struct vm *vm);
+/* fn(opaque, guest_bytes) when the guest changes the balloon's `actual`
+ * (any thread): the monitor's BALLOON_CHANGE source. */
+void vm_set_balloon_listener(struct vm *vm, void (*fn)(void *opaque, uint64_t guest_bytes),
+			     void *opaque);
+
 /* Sets a GSI line of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, uint32_t gsi, int level);
 /* KVM_IOEVENTFD on an MMIO address with a data match. */

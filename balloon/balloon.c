@@ -1,0 +1,643 @@
+/* virtio-balloon device (virtio 1.x, 5.5) on the virtio-mmio transport.
+ *
+ * Queues follow the negotiated features exactly as Linux numbers them
+ * (only the queues a feature enables take an index): inflate 0, deflate 1,
+ * then stats (STATS_VQ), then reporting (REPORTING). The transport gets 3
+ * or 4 queues and the role of an index is decided at notify time.
+ *
+ * MUST_TELL_HOST is offered because it is honoured: a deflate buffer is
+ * processed, reclaim included, before it is returned, so a driver that
+ * waits for that (the spec's rule with the feature; Linux always waits)
+ * never touches a page the host still counts as discarded, which matters
+ * for huge pages released only once all their 4 KiB parts are ballooned.
+ *
+ * Everything here runs under the transport lock: the ops by contract, the
+ * monitor-facing calls and the stats timer by taking it (before attach,
+ * in unit tests, there is no other thread). */
+#include "balloon/balloon.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/virtq.h"
+
+#define PFN_SHIFT 12
+#define CONFIG_SIZE 16u        /* num_pages, actual, free_page_hint_cmd_id, poison_val */
+#define STAT_ENTRY_SIZE 10u    /* le16 tag, le64 val, packed */
+
+enum queue_role { ROLE_INFLATE, ROLE_DEFLATE, ROLE_STATS, ROLE_REPORTING, ROLE_NONE };
+
+struct balloon {
+	struct balloon_config cfg;
+	struct virtio_mmio *t;          /* NULL until attached */
+	uint64_t ram_pages;
+
+	/* Config space. */
+	uint32_t num_pages;
+	uint32_t actual;
+	uint32_t poison_val;
+
+	/* Statistics: the guest's buffer we hold until we want fresh values. */
+	bool stats_held;
+	uint16_t stats_head;
+	uint32_t stats_queue;
+	int64_t stats[BALLOON_STAT_COUNT];
+	int64_t stats_last_update;
+	uint32_t stats_interval_s;
+	int timer_fd;
+
+	/* Counters (struct balloon_info). */
+	uint64_t inflated_pages;
+	uint64_t deflated_pages;
+	uint64_t discarded_bytes;
+	uint64_t reported_bytes;
+	uint64_t bad_pfns;
+	uint64_t duplicate_pfns;
+	uint64_t discard_errors;
+
+	struct ratelimit rl;
+	uint32_t *pfns;                 /* BALLOON_MAX_PFNS_PER_BUF */
+	struct virtq_elem elem;         /* large: lives here, not on the stack */
+};
+
+#define BLOG(b, fmt, ...)                                                   \
+	do {                                                                \
+		if (ratelimit_ok(&(b)->rl))                                 \
+			log_warn("virtio-balloon: " fmt, __VA_ARGS__);      \
+	} while (0)
+
+static void lock(struct balloon *b)
+{
+	if (b->t)
+		virtio_mmio_lock(b->t);
+}
+
+static void unlock(struct balloon *b)
+{
+	if (b->t)
+		virtio_mmio_unlock(b->t);
+}
+
+static enum queue_role queue_role(uint64_t features, uint32_t queue)
+{
+	uint32_t next = 2;
+
+	if (queue == 0)
+		return ROLE_INFLATE;
+	if (queue == 1)
+		return ROLE_DEFLATE;
+	if (features & (1ull << VIRTIO_BALLOON_F_STATS_VQ)) {
+		if (queue == next)
+			return ROLE_STATS;
+		next++;
+	}
+	/* FREE_PAGE_HINT would take the next index; it is never offered. */
+	if (features & (1ull << VIRTIO_BALLOON_F_REPORTING)) {
+		if (queue == next)
+			return ROLE_REPORTING;
+		next++;
+	}
+	return ROLE_NONE;
+}
+
+/* ---- config space ---- */
+
+static void config_image(const struct balloon *b, uint8_t img[CONFIG_SIZE])
+{
+	uint32_t v[4] = { htole32(b->num_pages), htole32(b->actual), 0, htole32(b->poison_val) };
+	/* free_page_hint_cmd_id stays VIRTIO_BALLOON_CMD_ID_STOP (0). */
+	memcpy(img, v, CONFIG_SIZE);
+}
+
+static void balloon_config_read(void *dev, uint32_t off, void *data, uint32_t len)
+{
+	uint8_t img[CONFIG_SIZE];
+	config_image(dev, img);
+	memcpy(data, img + off, len);
+}
+
+static uint64_t guest_bytes_for(const struct balloon *b, uint32_t actual)
+{
+	uint64_t taken = (uint64_t)actual << PFN_SHIFT;
+	/* A guest claiming more than all of RAM gets 0, not a wrapped value. */
+	return taken >= b->cfg.ram_size ? 0 : b->cfg.ram_size - taken;
+}
+
+static void set_actual(struct balloon *b, uint32_t actual)
+{
+	if (actual == b->actual)
+		return;
+	b->actual = actual;
+	if (b->cfg.on_actual_change)
+		b->cfg.on_actual_change(b->cfg.opaque, guest_bytes_for(b, actual));
+}
+
+/* The driver owns `actual` and `poison_val`; its writes to num_pages and
+ * the command id are dropped. Any width or offset is applied bytewise. */
+static void balloon_config_write(void *dev, uint32_t off, const void *data, uint32_t len)
+{
+	struct balloon *b = dev;
+	uint8_t img[CONFIG_SIZE];
+	uint32_t v;
+
+	config_image(b, img);
+	memcpy(img + off, data, len);
+	memcpy(&v, img + 12, 4);
+	b->poison_val = le32toh(v);
+	memcpy(&v, img + 4, 4);
+	set_actual(b, le32toh(v));
+}
+
+/* ---- inflate / deflate ---- */
+
+static bool page_in_region(const struct guest_region *r, uint64_t gpa)
+{
+	return r && r->size >= BALLOON_PAGE_SIZE && gpa >= r->gpa &&
+	       gpa - r->gpa <= r->size - BALLOON_PAGE_SIZE;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void discard_run(struct balloon *b, uint64_t gpa, uint64_t len, bool reported)
+{
+	int (*fn)(void *, uint64_t, uint64_t, uint64_t *) = b->cfg.mem.discard;
+	uint64_t freed = 0;
+
+	if (reported && b->cfg.mem.discard_reported)
+		fn = b->cfg.mem.discard_reported;
+	int ret = fn(b->cfg.mem.opaque, gpa, len, &freed);
+	if (ret < 0) {
+		b->discard_errors++;
+		BLOG(b, "discard of [%#" PRIx64 ", +%#" PRIx64 ") failed: %s", gpa, len,
+		     strerror(-ret));
+		return;
+	}
+	b->discarded_bytes += freed;
+}
+
+/* One inflate or deflate buffer: an array of le32 4 KiB PFNs in the
+ * readable segments. Bad PFNs are counted and skipped; the rest are
+ * sorted, deduplicated and merged into runs that stay inside one region. */
+static int balloon_pfn_buffer(struct balloon *b, const struct virtq_elem *e, bool inflate)
+{
+	uint64_t n = e->out_len / 4;
+	const struct guest_region *r = NULL;
+	size_t valid = 0;
+
+	if (e->out_len % 4)
+		BLOG(b, "%s buffer of %" PRIu64 " bytes: trailing %u bytes ignored",
+		     inflate ? "inflate" : "deflate", e->out_len, (unsigned)(e->out_len % 4));
+	if (n > BALLOON_MAX_PFNS_PER_BUF)
+		return -EMSGSIZE;
+	n = virtq_elem_read(e, 0, b->pfns, n * 4) / 4;
+
+	/* Validate in place, keeping the good ones at the front. */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t pfn = le32toh(b->pfns[i]);
+		uint64_t gpa = (uint64_t)pfn << PFN_SHIFT; /* < 2^44: no overflow */
+		if (!page_in_region(r, gpa)) {
+			r = guest_mem_find(b->cfg.gm, gpa);
+			if (!page_in_region(r, gpa)) {
+				b->bad_pfns++;
+				continue;
+			}
+		}
+		b->pfns[valid++] = pfn;
+	}
+
+	bool sorted = true;
+	for (size_t i = 1; i < valid && sorted; i++)
+		sorted = b->pfns[i - 1] <= b->pfns[i];
+	if (!sorted)
+		qsort(b->pfns, valid, sizeof(b->pfns[0]), cmp_u32);
+
+	for (size_t i = 0; i < valid;) {
+		uint32_t first = b->pfns[i], last = first;
+		r = guest_mem_find(b->cfg.gm, (uint64_t)first << PFN_SHIFT);
+		for (i++; i < valid; i++) {
+			uint32_t p = b->pfns[i];
+			if (p == last) {
+				b->duplicate_pfns++;
+				continue;
+			}
+			/* Adjacent regions are separate runs: the ops work per region. */
+			if (p != last + 1 || !page_in_region(r, (uint64_t)p << PFN_SHIFT))
+				break;
+			last = p;
+		}
+		uint64_t pages = (uint64_t)last - first + 1;
+		uint64_t gpa = (uint64_t)first << PFN_SHIFT, len = pages << PFN_SHIFT;
+		if (inflate) {
+			b->inflated_pages += pages;
+			discard_run(b, gpa, len, false);
+		} else {
+			b->deflated_pages += pages;
+			if (b->cfg.mem.reclaim)
+				b->cfg.mem.reclaim(b->cfg.mem.opaque, gpa, len);
+		}
+	}
+	return 0;
+}
+
+/* Deflate buffers are processed and their reclaim done before the buffer
+ * is returned: that is what MUST_TELL_HOST promises the device. */
+static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t queue,
+			     bool inflate)
+{
+	struct virtq *q = virtio_mmio_queue(t, queue);
+	bool pushed = false;
+	int ret;
+
+	while ((ret = virtq_pop(q, &b->elem)) > 0) {
+		ret = balloon_pfn_buffer(b, &b->elem, inflate);
+		if (ret < 0) {
+			char why[96];
+			snprintf(why, sizeof(why), "%s buffer of %" PRIu64 " bytes (over %u PFNs)",
+				 inflate ? "inflate" : "deflate", b->elem.out_len,
+				 BALLOON_MAX_PFNS_PER_BUF);
+			virtio_mmio_needs_reset(t, ret, why);
+			break;
+		}
+		ret = virtq_push(q, b->elem.head, 0);
+		if (ret < 0)
+			break;
+		pushed = true;
+	}
+	if (pushed)
+		virtio_mmio_notify_used(t, queue);
+	return ret;
+}
+
+/* ---- statistics ---- */
+
+static int balloon_parse_stats(struct balloon *b, const struct virtq_elem *e)
+{
+	if (e->out_len > BALLOON_MAX_STATS_ENTRIES * STAT_ENTRY_SIZE)
+		return -EMSGSIZE;
+
+	/* As QEMU: a guest that stops sending a statistic reports -1 again. */
+	for (int i = 0; i < BALLOON_STAT_COUNT; i++)
+		b->stats[i] = -1;
+	for (uint64_t off = 0; off + STAT_ENTRY_SIZE <= e->out_len; off += STAT_ENTRY_SIZE) {
+		uint8_t ent[STAT_ENTRY_SIZE];
+		uint16_t tag;
+		uint64_t val;
+		if (virtq_elem_read(e, off, ent, sizeof(ent)) != sizeof(ent))
+			break;
+		memcpy(&tag, ent, 2);
+		memcpy(&val, ent + 2, 8);
+		tag = le16toh(tag);
+		val = le64toh(val);
+		if (tag < BALLOON_STAT_COUNT)
+			b->stats[tag] = val > INT64_MAX ? INT64_MAX : (int64_t)val;
+	}
+	b->stats_last_update = (int64_t)time(NULL);
+	return 0;
+}
+
+/* Gives the held stats buffer back (len 0): the driver answers by
+ * re-queueing it filled with fresh values. Lock held. */
+static int stats_return(struct balloon *b)
+{
+	if (!b->t || !b->stats_held)
+		return -EAGAIN;
+	if (virtio_mmio_status(b->t) & VIRTIO_STATUS_NEEDS_RESET)
+		return -EIO;
+	b->stats_held = false;
+	int ret = virtq_push(virtio_mmio_queue(b->t, b->stats_queue), b->stats_head, 0);
+	if (ret < 0)
+		return ret; /* the driver disabled the queue: the buffer is gone */
+	virtio_mmio_notify_used(b->t, b->stats_queue);
+	return 0;
+}
+
+static int balloon_stats_queue(struct balloon *b, struct virtio_mmio *t, uint32_t queue)
+{
+	struct virtq *q = virtio_mmio_queue(t, queue);
+	int ret;
+
+	while ((ret = virtq_pop(q, &b->elem)) > 0) {
+		/* The driver has one buffer; should it queue another, return the
+		 * older one rather than leak it (as QEMU). */
+		if (b->stats_held)
+			(void)stats_return(b);
+		ret = balloon_parse_stats(b, &b->elem);
+		if (ret < 0) {
+			char why[96];
+			snprintf(why, sizeof(why), "stats buffer of %" PRIu64 " bytes in %u segments "
+				 "too large", b->elem.out_len, b->elem.out_num);
+			virtio_mmio_needs_reset(t, ret, why);
+			return ret;
+		}
+		b->stats_held = true;
+		b->stats_head = b->elem.head;
+		b->stats_queue = queue;
+	}
+	return ret;
+}
+
+/* ---- free page reporting ---- */
+
+/* Each writable segment is a free guest range (the driver points the
+ * scatter list at the pages themselves); the contents are not read. */
+static int balloon_report_queue(struct balloon *b, struct virtio_mmio *t, uint32_t queue)
+{
+	struct virtq *q = virtio_mmio_queue(t, queue);
+	bool pushed = false;
+	int ret;
+
+	while ((ret = virtq_pop(q, &b->elem)) > 0) {
+		for (uint32_t i = 0; i < b->elem.in_num; i++) {
+			const struct virtq_seg *s = &b->elem.seg[b->elem.out_num + i];
+			if ((s->gpa | s->len) & (BALLOON_PAGE_SIZE - 1)) {
+				BLOG(b, "reported range [%#" PRIx64 ", +%#x) not page aligned: ignored",
+				     s->gpa, s->len);
+				continue;
+			}
+			if (s->len == 0)
+				continue;
+			/* virtq has checked the segment lies inside one region. */
+			b->reported_bytes += s->len;
+			discard_run(b, s->gpa, s->len, true);
+		}
+		ret = virtq_push(q, b->elem.head, 0);
+		if (ret < 0)
+			break;
+		pushed = true;
+	}
+	if (pushed)
+		virtio_mmio_notify_used(t, queue);
+	return ret;
+}
+
+/* ---- transport ops ---- */
+
+static int balloon_notify(void *dev, struct virtio_mmio *t, uint32_t queue)
+{
+	struct balloon *b = dev;
+
+	switch (queue_role(virtio_mmio_features(t), queue)) {
+	case ROLE_INFLATE:
+		return balloon_pfn_queue(b, t, queue, true);
+	case ROLE_DEFLATE:
+		return balloon_pfn_queue(b, t, queue, false);
+	case ROLE_STATS:
+		return balloon_stats_queue(b, t, queue);
+	case ROLE_REPORTING:
+		return balloon_report_queue(b, t, queue);
+	case ROLE_NONE:
+		break;
+	}
+	BLOG(b, "kick on queue %u, which the negotiated features do not use", queue);
+	return 0;
+}
+
+/* Device reset (Status 0, e.g. a guest reboot): the held stats buffer is
+ * gone with the queues, the guest's new driver starts with an empty
+ * balloon so `actual` is 0; the target (num_pages, as QEMU), statistics
+ * and counters are kept. */
+static void balloon_reset(void *dev)
+{
+	struct balloon *b = dev;
+
+	b->stats_held = false;
+	b->poison_val = 0;
+	set_actual(b, 0);
+}
+
+/* Every feature and queue the type can have; an instance switches off the
+ * options it was not given (struct virtio_device.features_off). A queue the
+ * driver does not set up is simply never used. */
+static const struct virtio_device_ops balloon_ops = {
+	.name = "virtio-balloon",
+	.device_id = VIRTIO_ID_BALLOON,
+	.num_queues = 4,
+	.max_queue_size = BALLOON_QUEUE_SIZE,
+	.features = (1ull << VIRTIO_BALLOON_F_MUST_TELL_HOST) | (1ull << VIRTIO_BALLOON_F_STATS_VQ) |
+		    (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) | (1ull << VIRTIO_BALLOON_F_REPORTING),
+	.config_size = CONFIG_SIZE,
+	.config_read = balloon_config_read,
+	.config_write = balloon_config_write,
+	.notify = balloon_notify,
+	.reset = balloon_reset,
+};
+
+/* ---- stats polling timer ---- */
+
+/* Periodic expiry every interval_s (0 disarms); the first one right away
+ * when `now`, else one interval from now. */
+static int arm_timer(struct balloon *b, uint32_t interval_s, bool now)
+{
+	struct itimerspec its = { 0 };
+
+	if (b->timer_fd < 0)
+		return 0;
+	if (interval_s) {
+		its.it_interval.tv_sec = interval_s;
+		if (now)
+			its.it_value.tv_nsec = 1;
+		else
+			its.it_value.tv_sec = interval_s;
+	}
+	return timerfd_settime(b->timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+static void balloon_timer(void *opaque, uint32_t events)
+{
+	struct balloon *b = opaque;
+	uint64_t expirations;
+	(void)events;
+
+	if (read(b->timer_fd, &expirations, sizeof(expirations)) < 0) {
+		/* EAGAIN: nothing pending */
+	}
+	lock(b);
+	if (b->stats_held)
+		(void)stats_return(b);
+	unlock(b);
+}
+
+/* ---- life cycle ---- */
+
+int balloon_new(const struct balloon_config *cfg, struct balloon **out)
+{
+	struct balloon *b;
+	int ret;
+
+	if (!cfg || !out || !cfg->gm || !cfg->mem.discard || cfg->ram_size < BALLOON_PAGE_SIZE)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->timer_fd = -1;
+	b->pfns = malloc(BALLOON_MAX_PFNS_PER_BUF * sizeof(b->pfns[0]));
+	if (!b->pfns) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	b->cfg = *cfg;
+	b->ram_pages = cfg->ram_size >> PFN_SHIFT;
+	b->rl = (struct ratelimit)RATELIMIT_INIT(5000, 5);
+	for (int i = 0; i < BALLOON_STAT_COUNT; i++)
+		b->stats[i] = -1;
+	b->stats_interval_s = cfg->stats_interval_s;
+
+
+	if (cfg->loop) {
+		b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (b->timer_fd < 0) {
+			ret = -errno;
+			goto err;
+		}
+		ret = evloop_add(cfg->loop, b->timer_fd, EPOLLIN, balloon_timer, b);
+		if (ret < 0) {
+			close(b->timer_fd);
+			b->timer_fd = -1;
+			goto err;
+		}
+		ret = arm_timer(b, b->stats_interval_s, false);
+		if (ret < 0)
+			goto err;
+	}
+	*out = b;
+	return 0;
+err:
+	balloon_free(b);
+	return ret;
+}
+
+void balloon_free(struct balloon *b)
+{
+	if (!b)
+		return;
+	if (b->timer_fd >= 0) {
+		evloop_del(b->cfg.loop, b->timer_fd);
+		close(b->timer_fd);
+	}
+	free(b->pfns);
+	free(b);
+}
+
+struct virtio_device balloon_virtio_device(struct balloon *b)
+{
+	uint64_t off = 0;
+	if (!b->cfg.deflate_on_oom)
+		off |= 1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
+	if (!b->cfg.free_page_reporting)
+		off |= 1ull << VIRTIO_BALLOON_F_REPORTING;
+	return (struct virtio_device){ .ops = &balloon_ops, .dev = b, .features_off = off };
+}
+
+void balloon_attach(struct balloon *b, struct virtio_mmio *t)
+{
+	b->t = t;
+}
+
+/* ---- monitor-facing ---- */
+
+int balloon_set_num_pages(struct balloon *b, uint64_t pages)
+{
+	if (pages > b->ram_pages || pages > UINT32_MAX)
+		return -EINVAL;
+	lock(b);
+	b->num_pages = (uint32_t)pages;
+	/* Bumps ConfigGeneration and interrupts a DRIVER_OK guest, even when
+	 * the value is unchanged (as QEMU's virtio_notify_config). */
+	if (b->t)
+		virtio_mmio_config_changed(b->t);
+	unlock(b);
+	return 0;
+}
+
+int balloon_set_target(struct balloon *b, uint64_t guest_bytes)
+{
+	if (guest_bytes == 0)
+		return -EINVAL;
+	if (guest_bytes > b->cfg.ram_size)
+		guest_bytes = b->cfg.ram_size;
+	uint64_t pages = (b->cfg.ram_size - guest_bytes) >> PFN_SHIFT;
+	return balloon_set_num_pages(b, MIN(pages, (uint64_t)UINT32_MAX));
+}
+
+void balloon_query(struct balloon *b, struct balloon_info *out)
+{
+	lock(b);
+	*out = (struct balloon_info){
+		.ram_size = b->cfg.ram_size,
+		.target_pages = b->num_pages,
+		.actual_pages = b->actual,
+		.actual_bytes = guest_bytes_for(b, b->actual),
+		.driver_ready = b->t && (virtio_mmio_status(b->t) & VIRTIO_STATUS_DRIVER_OK),
+		.inflated_pages = b->inflated_pages,
+		.deflated_pages = b->deflated_pages,
+		.discarded_bytes = b->discarded_bytes,
+		.reported_bytes = b->reported_bytes,
+		.bad_pfns = b->bad_pfns,
+		.duplicate_pfns = b->duplicate_pfns,
+		.discard_errors = b->discard_errors,
+	};
+	unlock(b);
+}
+
+void balloon_get_stats(struct balloon *b, struct balloon_stats *out)
+{
+	lock(b);
+	memcpy(out->value, b->stats, sizeof(out->value));
+	out->last_update = b->stats_last_update;
+	out->polling_interval_s = b->stats_interval_s;
+	unlock(b);
+}
+
+int balloon_set_stats_interval(struct balloon *b, uint32_t seconds)
+{
+	int ret = 0;
+
+	lock(b);
+	uint32_t old = b->stats_interval_s;
+	if (seconds != old) {
+		/* Turning polling on asks at once (as QEMU); changing the period
+		 * starts a new one from now. */
+		ret = arm_timer(b, seconds, old == 0);
+		if (ret == 0)
+			b->stats_interval_s = seconds;
+	}
+	unlock(b);
+	return ret;
+}
+
+int balloon_request_stats(struct balloon *b)
+{
+	lock(b);
+	int ret = stats_return(b);
+	unlock(b);
+	return ret;
+}
+
+const char *balloon_stat_name(enum balloon_stat s)
+{
+	static const char *const names[BALLOON_STAT_COUNT] = {
+		[BALLOON_STAT_SWAP_IN] = "stat-swap-in",
+		[BALLOON_STAT_SWAP_OUT] = "stat-swap-out",
+		[BALLOON_STAT_MAJOR_FAULTS] = "stat-major-faults",
+		[BALLOON_STAT_MINOR_FAULTS] = "stat-minor-faults",
+		[BALLOON_STAT_FREE_MEMORY] = "stat-free-memory",
+		[BALLOON_STAT_TOTAL_MEMORY] = "stat-total-memory",
+		[BALLOON_STAT_AVAILABLE_MEMORY] = "stat-available-memory",
+		[BALLOON_STAT_DISK_CACHES] = "stat-disk-caches",
+		[BALLOON_STAT_HTLB_PGALLOC] = "stat-htlb-pgalloc",
+		[BALLOON_STAT_HTLB_PGFAIL] = "stat-htlb-pgfail",
+	};
+	return (unsigned)s < BALLOON_STAT_COUNT ? names[s] : NULL;
+}

@@ -1,0 +1,928 @@
+#include "memory/ram.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "memory/prealloc.h"
+
+#define PART 4096ull              /* discard granularity, the x86-64 base page */
+#define THP_ALIGN (2ull << 20)    /* so THP and 2 MiB memslot pages line up */
+
+struct ram {
+	uint8_t *base;
+	uint64_t size;
+	uint64_t page_size;
+	int fd;
+	enum ram_backing backing;
+	bool shared;
+	bool shared_requested; /* mem-shared=on (shared may be forced, see ram.h) */
+	bool owned_file;    /* our unlinked temporary file: safe to punch */
+	bool reserved;      /* hugetlb pages reserved by mmap (no MAP_NORESERVE) */
+	bool preallocated;
+	bool merge_requested;
+	bool merge_effective;
+	bool thp;
+	bool progress;
+	unsigned prealloc_threads;
+	char *mem_path;
+
+	pthread_mutex_t lock;     /* parts and discarded */
+	uint64_t *parts;          /* huge backings: one bit per discarded 4 KiB part */
+	uint64_t discarded;
+};
+
+/* ---- small helpers ---- */
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...) PRINTF(4, 5);
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+static void report(const struct ram_config *cfg, enum ram_report_kind kind, const char *fmt, ...)
+	PRINTF(3, 4);
+static void report(const struct ram_config *cfg, enum ram_report_kind kind, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (cfg->report)
+		cfg->report(cfg->report_opaque, kind, line);
+	else if (kind == RAM_REPORT_WARNING)
+		log_warn("%s", line);
+	else
+		log_notice("%s", line);
+}
+
+/* "256 MiB", "1.5 GiB": exact when the value is a whole number of units. */
+static const char *fmt_size(uint64_t b, char *buf, size_t n)
+{
+	static const char *units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	unsigned u = 0;
+	while (u + 1 < ARRAY_SIZE(units) && b >= (1ull << (10 * (u + 1))))
+		u++;
+	uint64_t unit = 1ull << (10 * u);
+	if (b % unit == 0)
+		snprintf(buf, n, "%" PRIu64 " %s", b / unit, units[u]);
+	else
+		snprintf(buf, n, "%.1f %s", (double)b / (double)unit, units[u]);
+	return buf;
+}
+#define SZ(b) fmt_size((b), (char[32]){ 0 }, 32)
+
+/* The same in -m syntax ("2M", "1G"), for suggestions the user can type. */
+static const char *fmt_cli_size(uint64_t b, char *buf, size_t n)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+	while (u + 1 < 4 && b % (1ull << (10 * (u + 2))) == 0)
+		u++;
+	if (u < 0)
+		snprintf(buf, n, "%" PRIu64 "B", b);
+	else
+		snprintf(buf, n, "%" PRIu64 "%c", b >> (10 * (u + 1)), units[u]);
+	return buf;
+}
+#define CLI_SZ(b) fmt_cli_size((b), (char[32]){ 0 }, 32)
+
+static bool read_u64_file(const char *path, uint64_t *out)
+{
+	char buf[64];
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(buf, &end, 10);
+	if (errno || end == buf)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A "Key:   N kB" (or plain N) line of /proc/meminfo, in the file's unit. */
+static bool meminfo_value(const char *key, uint64_t *out)
+{
+	char buf[8192];
+	if (read_small_file("/proc/meminfo", buf, sizeof(buf)) <= 0)
+		return false;
+	size_t klen = strlen(key);
+	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			*out = strtoull(line + klen + 1, NULL, 10);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool default_huge_page_size(uint64_t page_size)
+{
+	uint64_t kb;
+	return meminfo_value("Hugepagesize", &kb) && kb * 1024 == page_size;
+}
+
+struct hpool {
+	bool known;
+	uint64_t free;      /* HugePages_Free: includes pages reserved by others */
+	uint64_t resv;
+	uint64_t available; /* free - resv + overcommit headroom */
+};
+
+static void read_hpool(uint64_t page_size, struct hpool *p)
+{
+	char dir[96], path[160];
+	uint64_t free, resv, over = 0, surp = 0;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(dir, sizeof(dir), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB", page_size / 1024);
+	snprintf(path, sizeof(path), "%s/free_hugepages", dir);
+	bool ok = read_u64_file(path, &free);
+	snprintf(path, sizeof(path), "%s/resv_hugepages", dir);
+	ok = ok && read_u64_file(path, &resv);
+	if (ok) {
+		snprintf(path, sizeof(path), "%s/nr_overcommit_hugepages", dir);
+		(void)read_u64_file(path, &over);
+		snprintf(path, sizeof(path), "%s/surplus_hugepages", dir);
+		(void)read_u64_file(path, &surp);
+	} else if (default_huge_page_size(page_size)) {
+		ok = meminfo_value("HugePages_Free", &free) && meminfo_value("HugePages_Rsvd", &resv);
+		(void)meminfo_value("HugePages_Surp", &surp);
+		(void)read_u64_file("/proc/sys/vm/nr_overcommit_hugepages", &over);
+	}
+	if (!ok)
+		return;
+	p->known = true;
+	p->free = free;
+	p->resv = resv;
+	p->available = (free > resv ? free - resv : 0) + (over > surp ? over - surp : 0);
+}
+
+/* Where the administrator raises the pool for this page size. */
+static const char *hpool_knob(uint64_t page_size, char *buf, size_t n)
+{
+	if (default_huge_page_size(page_size))
+		snprintf(buf, n, "/proc/sys/vm/nr_hugepages");
+	else
+		snprintf(buf, n, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
+			 page_size / 1024);
+	return buf;
+}
+
+/* Resident 4 KiB pages in [off, off+len) (hugetlb pages count 512 each),
+ * or -errno. A bounded vector keeps each call cheap whatever the size. */
+static int64_t count_resident(const struct ram *ram, uint64_t off, uint64_t len)
+{
+	unsigned char vec[16384];
+	int64_t n = 0;
+	while (len) {
+		uint64_t chunk = MIN(len, (uint64_t)sizeof(vec) * PART);
+		if (mincore(ram->base + off, chunk, vec))
+			return -errno;
+		for (uint64_t i = 0; i < chunk / PART; i++)
+			n += vec[i] & 1;
+		off += chunk;
+		len -= chunk;
+	}
+	return n;
+}
+
+/* Reserves size+align of address space and maps at the aligned start, so a
+ * failed MAP_FIXED never leaves a hole someone else could fill. */
+static void *map_aligned(uint64_t size, uint64_t align, int flags, int fd)
+{
+	uint64_t total;
+	if (!add_ok(size, align, &total) || total > SIZE_MAX) {
+		errno = EOVERFLOW;
+		return MAP_FAILED;
+	}
+	uint8_t *resv = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (resv == MAP_FAILED)
+		return MAP_FAILED;
+	uint8_t *start = (uint8_t *)ALIGN_UP((uintptr_t)resv, (uintptr_t)align);
+	void *p = mmap(start, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		munmap(resv, total);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (start > resv)
+		munmap(resv, (size_t)(start - resv));
+	if (resv + total > start + size)
+		munmap(start + size, (size_t)(resv + total - (start + size)));
+	return p;
+}
+
+/* ---- opening the backing ---- */
+
+/* Not in the header: tests set it to run the mkstemp fallback on kernels
+ * that have O_TMPFILE everywhere. */
+bool ram_test_no_tmpfile;
+
+static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct stat *st,
+			 char *err, size_t errlen)
+{
+	const char *path = cfg->mem_path;
+	int fd = -1;
+
+	if (stat(path, st)) {
+		int e = errno;
+		if (e == ENOENT)
+			return fail(err, errlen, -e, "-mem-path %s: no such file or directory; create the "
+				    "directory, or mount hugetlbfs there (mount -t hugetlbfs none %s)",
+				    path, path);
+		return fail(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
+	}
+	if (S_ISDIR(st->st_mode)) {
+		fd = ram_test_no_tmpfile ? -1 : open(path, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+		if (ram_test_no_tmpfile)
+			errno = EOPNOTSUPP;
+		if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+			/* No O_TMPFILE here: create a name and drop it at once. */
+			size_t n = strlen(path) + sizeof("/memvm-ram.XXXXXX");
+			char *tmpl = malloc(n);
+			if (!tmpl)
+				return fail(err, errlen, -ENOMEM, "-mem-path %s: out of memory", path);
+			snprintf(tmpl, n, "%s/memvm-ram.XXXXXX", path);
+			fd = mkostemp(tmpl, O_CLOEXEC);
+			int e = errno;
+			if (fd >= 0 && unlink(tmpl)) {
+				e = errno;
+				close(fd);
+				unlink(tmpl);
+				free(tmpl);
+				return fail(err, errlen, -e, "-mem-path %s: cannot unlink the temporary RAM "
+					    "file: %s", path, strerror(e));
+			}
+			free(tmpl);
+			errno = e;
+		}
+		if (fd < 0) {
+			int e = errno;
+			if (e == EACCES || e == EPERM || e == EROFS)
+				return fail(err, errlen, -e, "-mem-path %s: directory is not writable (%s); "
+					    "use a directory memvm may create files in", path, strerror(e));
+			if (e == ENOSPC || e == EDQUOT)
+				return fail(err, errlen, -e, "-mem-path %s: no space to create the RAM file "
+					    "(%s); free space or use another directory", path, strerror(e));
+			return fail(err, errlen, -e, "-mem-path %s: cannot create the RAM file: %s",
+				    path, strerror(e));
+		}
+		ram->owned_file = true;
+	} else if (S_ISREG(st->st_mode)) {
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			if (e == EACCES || e == EPERM || e == EROFS || e == ETXTBSY)
+				return fail(err, errlen, -e, "-mem-path %s: file is not writable (%s); "
+					    "fix its permissions or give a directory", path, strerror(e));
+			return fail(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
+		}
+	} else {
+		return fail(err, errlen, -EINVAL, "-mem-path %s: not a directory or a regular file",
+			    path);
+	}
+	if (fstat(fd, st)) {
+		int e = errno;
+		close(fd);
+		return fail(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
+	}
+	ram->fd = fd;
+	return 0;
+}
+
+/* Size rules once the page size is known; grows the file if needed. */
+static int size_file(struct ram *ram, const struct ram_config *cfg, const struct stat *st,
+		     char *err, size_t errlen)
+{
+	const char *path = cfg->mem_path;
+	uint64_t ps = ram->page_size;
+
+	if (ram->size % ps) {
+		uint64_t down = ram->size / ps * ps;
+		return fail(err, errlen, -EINVAL, "-m %s is not a multiple of the %s huge page size of "
+			    "-mem-path %s; use -m %s or -m %s", SZ(ram->size), SZ(ps), path,
+			    CLI_SZ(down ? down : ps), CLI_SZ(down + ps));
+	}
+	if (ram->owned_file || st->st_size == 0) {
+		if (ftruncate(ram->fd, (off_t)ram->size)) {
+			int e = errno;
+			if (e == EFBIG || e == EINVAL)
+				return fail(err, errlen, -EOVERFLOW, "-mem-path %s: the filesystem cannot "
+					    "hold a %s file; lower -m or use another directory", path,
+					    SZ(ram->size));
+			return fail(err, errlen, -e, "-mem-path %s: cannot size the RAM file to %s: %s",
+				    path, SZ(ram->size), strerror(e));
+		}
+	} else if ((uint64_t)st->st_size < ram->size) {
+		return fail(err, errlen, -EINVAL, "-mem-path %s: file is %s but guest RAM is %s; give an "
+			    "empty file (it is grown), one of at least %s, or a directory", path,
+			    SZ((uint64_t)st->st_size), SZ(ram->size), SZ(ram->size));
+	}
+
+	/* A shared file must be able to hold every page the guest writes, or
+	 * the guest dies of SIGBUS later; say so now. Private mappings keep
+	 * guest writes in anonymous memory and never grow the file. */
+	if (ram->shared && ram->backing == RAM_BACKING_FILE) {
+		struct statvfs sv;
+		uint64_t have = (uint64_t)st->st_blocks * 512;
+		uint64_t need = ram->size > have ? ram->size - have : 0;
+		if (!fstatvfs(ram->fd, &sv) && (uint64_t)sv.f_bavail * sv.f_frsize < need)
+			return fail(err, errlen, -ENOSPC, "-mem-path %s: the filesystem has %s free but "
+				    "shared guest RAM needs %s; free space or use a bigger filesystem%s",
+				    path, SZ((uint64_t)sv.f_bavail * sv.f_frsize), SZ(need),
+				    ram->shared_requested ? " or drop mem-shared=on" : "");
+	}
+	return 0;
+}
+
+/* Huge pages this mapping still has to take from the pool: all of them,
+ * less those a shared file already holds and those already mapped. */
+static uint64_t huge_pages_needed(const struct ram *ram, bool fresh, const struct stat *st)
+{
+	uint64_t pages = ram->size / ram->page_size, have = 0;
+	if (ram->shared && st)
+		have = (uint64_t)st->st_blocks * 512 / ram->page_size;
+	if (!fresh && ram->base) {
+		int64_t res = count_resident(ram, 0, ram->size);
+		if (res > 0)
+			have = MAX(have, (uint64_t)res * PART / ram->page_size);
+	}
+	return pages - MIN(pages, have);
+}
+
+/* One line explaining why `needed` huge pages are not there. */
+static int hpool_short(const struct ram *ram, uint64_t needed, int ret, char *err, size_t errlen)
+{
+	struct hpool p;
+	char knob[128];
+	struct statfs sf;
+
+	read_hpool(ram->page_size, &p);
+	hpool_knob(ram->page_size, knob, sizeof(knob));
+	if (p.known && p.available < needed)
+		return fail(err, errlen, ret, "-mem-path %s: %" PRIu64 " free huge pages of %s, %" PRIu64
+			    " needed for %s; raise %s by at least %" PRIu64, ram->mem_path, p.available,
+			    SZ(ram->page_size), needed, SZ(ram->size), knob, needed - p.available);
+	if (!fstatfs(ram->fd, &sf) && sf.f_blocks != 0 && sf.f_blocks != (__typeof__(sf.f_blocks))-1 &&
+	    (uint64_t)sf.f_bfree < needed)
+		return fail(err, errlen, ret, "-mem-path %s: the hugetlbfs mount allows %" PRIu64
+			    " more pages of %s (size= option), %" PRIu64 " needed for %s; remount it "
+			    "with a larger size=", ram->mem_path, (uint64_t)sf.f_bfree,
+			    SZ(ram->page_size), needed, SZ(ram->size));
+	return fail(err, errlen, ret, "-mem-path %s: cannot get %" PRIu64 " huge pages of %s for %s "
+		    "(%" PRIu64 " free in the pool; a hugetlb cgroup limit?); raise %s", ram->mem_path,
+		    needed, SZ(ram->page_size), SZ(ram->size), p.available, knob);
+}
+
+/* ---- preallocation ---- */
+
+static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char *err, size_t errlen)
+{
+	const char *what = ram->mem_path ? "-mem-path" : "-mem-prealloc";
+	const char *path = ram->mem_path ? ram->mem_path : "";
+	const char *sep = ram->mem_path ? " " : "";
+
+	if (ram->backing == RAM_BACKING_HUGETLBFS) {
+		if (!ram->reserved) {
+			/* MAP_NORESERVE: nothing guarantees the pages, check now. */
+			uint64_t needed = huge_pages_needed(ram, fresh, st);
+			struct hpool p;
+			read_hpool(ram->page_size, &p);
+			if (needed && p.known && p.available < needed)
+				return hpool_short(ram, needed, -ENOMEM, err, errlen);
+		}
+	} else {
+		/* ram_map() checked a fresh mapping before creating it. */
+		uint64_t avail_kb, need = ram->size;
+		int64_t res = fresh ? 0 : count_resident(ram, 0, ram->size);
+		if (res > 0)
+			need -= MIN(need, (uint64_t)res * PART);
+		if (!fresh && meminfo_value("MemAvailable", &avail_kb) && need / 1024 > avail_kb)
+			return fail(err, errlen, -ENOMEM, "-mem-prealloc: %s of guest RAM needs %s but the "
+				    "host has %s available; lower -m or drop -mem-prealloc",
+				    SZ(ram->size), SZ(need), SZ(avail_kb * 1024));
+		/* Reserve the file's space first: a full filesystem is then a
+		 * clean ENOSPC here instead of a failed page fault. tmpfs does
+		 * not zero pages in fallocate, so the threads still do that. */
+		if (ram->shared && ram->fd >= 0 && fallocate(ram->fd, 0, 0, (off_t)ram->size)) {
+			int e = errno;
+			if (e == ENOSPC || e == EDQUOT)
+				return fail(err, errlen, -ENOSPC, "%s%s%s: no space left for %s of shared "
+					    "guest RAM; free space or use a bigger filesystem%s", what, sep,
+					    path, SZ(ram->size),
+					    ram->shared_requested ? " or drop mem-shared=on" : "");
+			if (e == ENOMEM)
+				return fail(err, errlen, -ENOMEM, "-mem-prealloc: out of memory reserving "
+					    "%s of shared guest RAM; lower -m", SZ(ram->size));
+			if (e != EOPNOTSUPP && e != ENOSYS)
+				return fail(err, errlen, -e, "%s%s%s: cannot allocate %s: %s", what, sep,
+					    path, SZ(ram->size), strerror(e));
+		}
+	}
+
+	char label[64];
+	snprintf(label, sizeof(label), "%s of guest RAM", SZ(ram->size));
+	struct prealloc_opts o = {
+		.threads = ram->prealloc_threads,
+		.progress = ram->progress,
+		.what = label,
+	};
+	struct prealloc_result r;
+	int ret = prealloc_populate(ram->base, ram->size, ram->page_size, &o, &r);
+	if (ret == -EFAULT && ram->backing == RAM_BACKING_HUGETLBFS)
+		return hpool_short(ram, huge_pages_needed(ram, false, NULL), -ENOMEM, err, errlen);
+	if (ret == -EFAULT)
+		return fail(err, errlen, -EFAULT, "%s%s%s: preallocation failed at offset %s: no page "
+			    "could back it (filesystem full?)", what, sep, path, SZ(r.fail_offset));
+	if (ret == -ENOMEM)
+		return fail(err, errlen, -ENOMEM, "-mem-prealloc: out of memory at offset %s of %s of "
+			    "guest RAM; lower -m", SZ(r.fail_offset), SZ(ram->size));
+	if (ret)
+		return fail(err, errlen, ret, "-mem-prealloc: preallocation failed at offset %s: %s",
+			    SZ(r.fail_offset), strerror(-ret));
+	ram->preallocated = true;
+	return 0;
+}
+
+int ram_prealloc(struct ram *ram, char *err, size_t errlen)
+{
+	struct stat st;
+	if (!ram)
+		return -EINVAL;
+	bool have_st = ram->fd >= 0 && !fstat(ram->fd, &st);
+	return do_prealloc(ram, false, have_st ? &st : NULL, err, errlen);
+}
+
+/* ---- map / unmap ---- */
+
+void ram_config_init(struct ram_config *cfg, uint64_t size)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = size;
+	cfg->merge = true;
+	cfg->thp = true;
+	cfg->progress = true;
+}
+
+int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t errlen)
+{
+	struct stat st;
+	bool have_st = false;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	*out = NULL;
+	if (!cfg->size)
+		return fail(err, errlen, -EINVAL, "-m 0: guest RAM size must not be zero");
+	if (cfg->size % PART)
+		return fail(err, errlen, -EINVAL, "-m %s is not a multiple of 4 KiB", SZ(cfg->size));
+	if (cfg->size > (uint64_t)INT64_MAX || cfg->size > SIZE_MAX - (1ull << 30))
+		return fail(err, errlen, -EOVERFLOW, "-m %s does not fit in this host's address space",
+			    SZ(cfg->size));
+
+	struct ram *ram = calloc(1, sizeof(*ram));
+	if (!ram)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	ram->fd = -1;
+	ram->size = cfg->size;
+	ram->page_size = PART;
+	ram->shared = cfg->shared;
+	ram->shared_requested = cfg->shared;
+	ram->progress = cfg->progress;
+	ram->prealloc_threads = cfg->prealloc_threads;
+	ram->merge_requested = cfg->merge;
+	pthread_mutex_init(&ram->lock, NULL);
+
+	if (cfg->mem_path) {
+		ram->mem_path = strdup(cfg->mem_path);
+		if (!ram->mem_path) {
+			ret = fail(err, errlen, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		ret = open_mem_path(ram, cfg, &st, err, errlen);
+		if (ret)
+			goto fail;
+		have_st = true;
+		struct statfs sf;
+		if (fstatfs(ram->fd, &sf)) {
+			ret = fail(err, errlen, -errno, "-mem-path %s: %s", cfg->mem_path, strerror(errno));
+			goto fail;
+		}
+		if (sf.f_type == HUGETLBFS_MAGIC) {
+			ram->backing = RAM_BACKING_HUGETLBFS;
+			ram->page_size = (uint64_t)sf.f_bsize;
+		} else {
+			ram->backing = RAM_BACKING_FILE;
+		}
+		/* Nobody else can see our unlinked file, so sharing it is
+		 * unobservable, and on memory filesystems private costs:
+		 * tmpfs holds each written page twice (file page plus
+		 * private copy), and hugetlbfs keeps discarded private pages
+		 * reserved for us. On disk, private keeps guest RAM
+		 * anonymous and out of writeback. */
+		if (ram->owned_file && (sf.f_type == HUGETLBFS_MAGIC || sf.f_type == TMPFS_MAGIC))
+			ram->shared = true;
+		ret = size_file(ram, cfg, &st, err, errlen);
+		if (ret)
+			goto fail;
+	} else if (cfg->shared) {
+		ram->backing = RAM_BACKING_MEMFD;
+		ram->fd = memfd_create("memvm-ram", MFD_CLOEXEC);
+		if (ram->fd < 0) {
+			ret = fail(err, errlen, -errno, "mem-shared=on: memfd_create: %s", strerror(errno));
+			goto fail;
+		}
+		if (ftruncate(ram->fd, (off_t)ram->size)) {
+			ret = fail(err, errlen, -errno, "mem-shared=on: cannot size the memfd to %s: %s",
+				   SZ(ram->size), strerror(errno));
+			goto fail;
+		}
+	} else {
+		ram->backing = RAM_BACKING_ANON;
+	}
+
+	/* Fail before mapping when prealloc cannot succeed anyway. */
+	if (cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS) {
+		uint64_t avail_kb;
+		if (meminfo_value("MemAvailable", &avail_kb) && ram->size / 1024 > avail_kb) {
+			ret = fail(err, errlen, -ENOMEM, "-mem-prealloc: %s of guest RAM does not fit in the "
+				   "%s the host has available; lower -m or drop -mem-prealloc",
+				   SZ(ram->size), SZ(avail_kb * 1024));
+			goto fail;
+		}
+	}
+
+	uint64_t align = MAX(ram->page_size, THP_ALIGN);
+	int flags;
+	switch (ram->backing) {
+	case RAM_BACKING_ANON:
+		flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+		break;
+	case RAM_BACKING_HUGETLBFS:
+		/* Reserve the pages now when the pool has them: the guest can
+		 * then never fault on a missing huge page. */
+		flags = ram->shared ? MAP_SHARED : MAP_PRIVATE;
+		break;
+	default:
+		flags = ram->shared ? MAP_SHARED : MAP_PRIVATE | MAP_NORESERVE;
+		break;
+	}
+	void *p = map_aligned(ram->size, align, flags, ram->fd);
+	if (p == MAP_FAILED && ram->backing == RAM_BACKING_HUGETLBFS && errno == ENOMEM) {
+		uint64_t needed = huge_pages_needed(ram, true, &st);
+		if (cfg->prealloc) {
+			ret = hpool_short(ram, needed, -ENOMEM, err, errlen);
+			goto fail;
+		}
+		char line[512];
+		hpool_short(ram, needed, 0, line, sizeof(line));
+		report(cfg, RAM_REPORT_WARNING, "%s; the guest will crash when it touches more memory "
+		       "than the pool has (-mem-prealloc makes this a start-up error)", line);
+		p = map_aligned(ram->size, align, flags | MAP_NORESERVE, ram->fd);
+	} else if (p != MAP_FAILED && ram->backing == RAM_BACKING_HUGETLBFS) {
+		ram->reserved = true;
+	}
+	if (p == MAP_FAILED) {
+		int e = errno;
+		ret = fail(err, errlen, -e, "cannot map %s of guest RAM: %s%s", SZ(ram->size), strerror(e),
+			   e == ENOMEM || e == EOVERFLOW ? "; lower -m" : "");
+		goto fail;
+	}
+	ram->base = p;
+
+	if (cfg->merge) {
+		if (ram->shared || ram->backing == RAM_BACKING_HUGETLBFS) {
+			report(cfg, RAM_REPORT_NOTICE, "mem-merge=on has no effect on shared or hugetlbfs "
+			       "memory (KSM merges only private anonymous pages)");
+		} else if (madvise(ram->base, ram->size, MADV_MERGEABLE) == 0) {
+			ram->merge_effective = true;
+		} else {
+			report(cfg, RAM_REPORT_NOTICE, "mem-merge=on has no effect: this kernel has no KSM "
+			       "(madvise: %s)", strerror(errno));
+		}
+	}
+	if (cfg->thp && ram->backing == RAM_BACKING_ANON)
+		ram->thp = madvise(ram->base, ram->size, MADV_HUGEPAGE) == 0;
+
+	if (!cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS) {
+		uint64_t total_kb;
+		if (meminfo_value("MemTotal", &total_kb) && ram->size / 1024 > total_kb)
+			report(cfg, RAM_REPORT_WARNING, "guest RAM (%s) is larger than this host's memory "
+			       "(%s); the guest can be killed when it uses it all", SZ(ram->size),
+			       SZ(total_kb * 1024));
+	}
+
+	if (cfg->prealloc) {
+		ret = do_prealloc(ram, true, have_st ? &st : NULL, err, errlen);
+		if (ret)
+			goto fail;
+	}
+	*out = ram;
+	return 0;
+
+fail:
+	ram_unmap(ram);
+	return ret;
+}
+
+void ram_unmap(struct ram *ram)
+{
+	if (!ram)
+		return;
+	if (ram->base)
+		munmap(ram->base, ram->size);
+	if (ram->fd >= 0)
+		close(ram->fd);
+	free(ram->parts);
+	free(ram->mem_path);
+	pthread_mutex_destroy(&ram->lock);
+	free(ram);
+}
+
+/* ---- discard ---- */
+
+static int check_range(const struct ram *ram, uint64_t off, uint64_t len)
+{
+	uint64_t end;
+	if (!ram || off % PART || len % PART)
+		return -EINVAL;
+	if (!add_ok(off, len, &end) || end > ram->size)
+		return -ERANGE;
+	return 0;
+}
+
+static int punch(const struct ram *ram, uint64_t off, uint64_t len)
+{
+	if (fallocate(ram->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len))
+		return -errno;
+	return 0;
+}
+
+/* Gives [off, off+len) back; page_size aligned. */
+static int release(const struct ram *ram, uint64_t off, uint64_t len)
+{
+	uint8_t *p = ram->base + off;
+	int ret;
+
+	if (ram->backing == RAM_BACKING_ANON)
+		return madvise(p, len, MADV_DONTNEED) ? -errno : 0;
+	if (ram->shared)
+		return punch(ram, off, len);
+	/* Private file mapping: the guest's data lives in private copies. */
+	ret = madvise(p, len, MADV_DONTNEED) ? -errno : 0;
+	if (ret == -EINVAL && ram->backing == RAM_BACKING_HUGETLBFS && ram->owned_file)
+		return punch(ram, off, len); /* before 5.18; a hugetlbfs punch also zaps private pages */
+	if (ret)
+		return ret;
+	if (ram->owned_file) {
+		/* Our own file may hold page cache from reads of holes. */
+		int r = punch(ram, off, len);
+		if (r && r != -EOPNOTSUPP)
+			return r;
+	}
+	return 0;
+}
+
+static void bits_set(uint64_t *map, uint64_t from, uint64_t to, bool on)
+{
+	for (uint64_t b = from; b < to; b++) {
+		if ((b & 63) == 0 && to - b >= 64) {
+			map[b / 64] = on ? ~0ull : 0;
+			b += 63;
+			continue;
+		}
+		if (on)
+			map[b / 64] |= 1ull << (b & 63);
+		else
+			map[b / 64] &= ~(1ull << (b & 63));
+	}
+}
+
+static bool page_all_parts(const struct ram *ram, uint64_t page)
+{
+	uint64_t words = ram->page_size / PART / 64; /* huge pages hold 512 or 262144 parts */
+	const uint64_t *w = ram->parts + page * words;
+	for (uint64_t i = 0; i < words; i++)
+		if (w[i] != ~0ull)
+			return false;
+	return true;
+}
+
+/* A release failed: clear the pages' bits so a later discard retries them
+ * instead of believing they are gone (forgetting parts is the safe way). */
+static void forget_pages(struct ram *ram, uint64_t first, uint64_t n)
+{
+	uint64_t per = ram->page_size / PART;
+	bits_set(ram->parts, first * per, (first + n) * per, false);
+}
+
+/* Releases whole huge pages [first, first+n), counting what was resident. */
+static int release_pages(struct ram *ram, uint64_t first, uint64_t n, uint64_t *freed)
+{
+	uint64_t off = first * ram->page_size, len = n * ram->page_size;
+	int64_t res = count_resident(ram, off, len);
+	int ret = release(ram, off, len);
+	if (!ret && res > 0)
+		*freed += (uint64_t)res * PART;
+	return ret;
+}
+
+int ram_discard(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_bytes)
+{
+	uint64_t freed = 0;
+	int ret = check_range(ram, offset, len);
+
+	if (freed_bytes)
+		*freed_bytes = 0;
+	if (ret || len == 0)
+		return ret;
+
+	if (ram->page_size == PART) {
+		int64_t res = count_resident(ram, offset, len);
+		ret = release(ram, offset, len);
+		if (ret)
+			return ret;
+		freed = res > 0 ? (uint64_t)res * PART : 0;
+		pthread_mutex_lock(&ram->lock);
+		ram->discarded += freed;
+		pthread_mutex_unlock(&ram->lock);
+		if (freed_bytes)
+			*freed_bytes = freed;
+		return 0;
+	}
+
+	pthread_mutex_lock(&ram->lock);
+	if (!ram->parts) {
+		ram->parts = calloc(ram->size / PART / 64, sizeof(uint64_t));
+		if (!ram->parts) {
+			pthread_mutex_unlock(&ram->lock);
+			return -ENOMEM;
+		}
+	}
+	uint64_t ps = ram->page_size, end = offset + len;
+	uint64_t run_first = 0, run_n = 0;
+	for (uint64_t pg = offset / ps; pg * ps < end; pg++) {
+		uint64_t lo = MAX(offset, pg * ps), hi = MIN(end, (pg + 1) * ps);
+		bool was_full = page_all_parts(ram, pg);
+		bits_set(ram->parts, lo / PART, hi / PART, true);
+		if (was_full || !page_all_parts(ram, pg))
+			continue; /* already released, or still partly in use */
+		if (run_n && run_first + run_n == pg) {
+			run_n++;
+			continue;
+		}
+		if (run_n && (ret = release_pages(ram, run_first, run_n, &freed))) {
+			forget_pages(ram, pg, 1);
+			break;
+		}
+		run_first = pg;
+		run_n = 1;
+	}
+	if (!ret && run_n)
+		ret = release_pages(ram, run_first, run_n, &freed);
+	if (ret && run_n)
+		forget_pages(ram, run_first, run_n);
+	ram->discarded += freed;
+	pthread_mutex_unlock(&ram->lock);
+	if (freed_bytes)
+		*freed_bytes = freed;
+	return ret;
+}
+
+int ram_discard_reported(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_bytes)
+{
+	uint64_t freed = 0;
+	int ret = check_range(ram, offset, len);
+
+	if (freed_bytes)
+		*freed_bytes = 0;
+	if (ret || len == 0)
+		return ret;
+	if (ram->page_size == PART)
+		return ram_discard(ram, offset, len, freed_bytes);
+
+	uint64_t first = ALIGN_UP(offset, ram->page_size);
+	uint64_t end = (offset + len) / ram->page_size * ram->page_size;
+	if (first >= end)
+		return 0;
+	pthread_mutex_lock(&ram->lock);
+	ret = release_pages(ram, first / ram->page_size, (end - first) / ram->page_size, &freed);
+	ram->discarded += freed;
+	pthread_mutex_unlock(&ram->lock);
+	if (freed_bytes)
+		*freed_bytes = freed;
+	return ret;
+}
+
+int ram_reclaim(struct ram *ram, uint64_t offset, uint64_t len)
+{
+	int ret = check_range(ram, offset, len);
+	if (ret || ram->page_size == PART)
+		return ret;
+	pthread_mutex_lock(&ram->lock);
+	if (ram->parts)
+		bits_set(ram->parts, offset / PART, (offset + len) / PART, false);
+	pthread_mutex_unlock(&ram->lock);
+	return 0;
+}
+
+/* ---- visibility ---- */
+
+static int64_t ksm_merging_pages(void)
+{
+	uint64_t v;
+	char buf[1024];
+	if (read_u64_file("/proc/self/ksm_merging_pages", &v))
+		return (int64_t)v;
+	if (read_small_file("/proc/self/ksm_stat", buf, sizeof(buf)) > 0) {
+		char *s = strstr(buf, "ksm_merging_pages ");
+		if (s)
+			return (int64_t)strtoull(s + strlen("ksm_merging_pages "), NULL, 10);
+	}
+	return -1;
+}
+
+void ram_summary(struct ram *ram, struct ram_summary *out)
+{
+	uint64_t v;
+	memset(out, 0, sizeof(*out));
+	out->backing = ram_backing_name(ram->backing);
+	out->mem_path = ram->mem_path;
+	out->page_size = ram->page_size;
+	out->size = ram->size;
+	out->shared = ram->shared;
+	out->preallocated = ram->preallocated;
+	out->merge_requested = ram->merge_requested;
+	out->merge_effective = ram->merge_effective;
+	out->thp = ram->thp;
+	out->ksm_run = read_u64_file("/sys/kernel/mm/ksm/run", &v) ? (int)v : -1;
+	int64_t res = count_resident(ram, 0, ram->size);
+	out->rss_bytes = res >= 0 ? res * (int64_t)PART : -1;
+	out->ksm_merging_pages = ksm_merging_pages();
+	pthread_mutex_lock(&ram->lock);
+	out->discarded_bytes = ram->discarded;
+	pthread_mutex_unlock(&ram->lock);
+}
+
+void *ram_base(const struct ram *ram)
+{
+	return ram->base;
+}
+
+uint64_t ram_size(const struct ram *ram)
+{
+	return ram->size;
+}
+
+uint64_t ram_page_size(const struct ram *ram)
+{
+	return ram->page_size;
+}
+
+int ram_fd(const struct ram *ram)
+{
+	return ram->fd;
+}
+
+enum ram_backing ram_backing(const struct ram *ram)
+{
+	return ram->backing;
+}
+
+const char *ram_backing_name(enum ram_backing b)
+{
+	switch (b) {
+	case RAM_BACKING_ANON:
+		return "anonymous";
+	case RAM_BACKING_MEMFD:
+		return "memfd";
+	case RAM_BACKING_FILE:
+		return "file";
+	case RAM_BACKING_HUGETLBFS:
+		return "hugetlbfs";
+	}
+	return "unknown";
+}

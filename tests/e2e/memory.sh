@@ -1,0 +1,116 @@
+#!/bin/bash
+# End-to-end memory tests (issue 4) on bare-metal payloads: hugetlbfs with
+# preallocation takes exactly RAM / 2 MiB huge pages and returns them at
+# exit, too small a pool fails cleanly, and two identical guests share
+# pages through KSM. Needs root to set up hugetlbfs and KSM.
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+T=$TESTS_TMP
+P=$BUILD/payloads
+
+have_kvm || { skip memory-e2e "/dev/kvm is not usable"; exit 0; }
+if ! is_root; then
+	skip hugetlbfs "needs root to mount hugetlbfs and reserve huge pages"
+	skip ksm "needs root to start ksmd"
+	exit 0
+fi
+
+hp_free() { awk '/^HugePages_Free/ {print $2}' /proc/meminfo; }
+HP=/dev/hugepages
+mounted_here=0
+if ! mountpoint -q "$HP"; then
+	mkdir -p "$HP" && mount -t hugetlbfs -o pagesize=2M hugetlbfs "$HP" && mounted_here=1
+fi
+old_nr=$(cat /proc/sys/vm/nr_hugepages)
+cleanup() {
+	echo "$old_nr" >/proc/sys/vm/nr_hugepages
+	[ "$mounted_here" = 1 ] && umount "$HP"
+	[ -n "${old_ksm_run:-}" ] && echo "$old_ksm_run" >/sys/kernel/mm/ksm/run
+	[ -n "${old_ksm_pages:-}" ] && echo "$old_ksm_pages" >/sys/kernel/mm/ksm/pages_to_scan
+	[ -n "${old_ksm_sleep:-}" ] && echo "$old_ksm_sleep" >/sys/kernel/mm/ksm/sleep_millisecs
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# --- hugetlbfs + prealloc: exactly RAM / 2 MiB pages, returned at exit ---
+RAM_MIB=64
+NEED=$((RAM_MIB / 2))
+echo $((old_nr + NEED + 4)) >/proc/sys/vm/nr_hugepages
+free0=$(hp_free)
+"$MEMVM" -m ${RAM_MIB}M -mem-path "$HP" -mem-prealloc -kernel "$P/idle64.elf" </dev/null >"$T/hp.out" 2>"$T/hp.err" &
+pid=$!
+if wait_for_line "$T/hp.out" "idle payload running" 30; then
+	free1=$(hp_free)
+	expect_eq "hugetlbfs prealloc takes exactly $NEED huge pages while running" "$NEED" $((free0 - free1))
+else
+	fail "hugetlbfs guest starts" "$(cat "$T/hp.err")"
+fi
+expect_match "KSM notice for hugetlbfs memory" "mem-merge=on has no effect" "$T/hp.err"
+ls "$HP" >"$T/hp.files"
+kill -TERM $pid; wait $pid; rc=$?
+expect_eq "hugetlbfs guest exits 0 on SIGTERM" 0 "$rc"
+expect_eq "huge pages returned at exit" "$free0" "$(hp_free)"
+expect_eq "no file left on hugetlbfs" "" "$(ls "$HP")"
+
+# --- too small a pool: clean one-line error, nothing taken ---
+echo $((old_nr + 4)) >/proc/sys/vm/nr_hugepages
+free0=$(hp_free)
+timeout 30 "$MEMVM" -m ${RAM_MIB}M -mem-path "$HP" -mem-prealloc -kernel "$P/hello64.elf" </dev/null >"$T/small.out" 2>"$T/small.err"
+rc=$?
+expect_eq "too small a pool: exit status 1" 1 "$rc"
+expect_match "too small a pool: says needed and free pages" "$NEED needed|needed.*$NEED|$NEED.*needed" "$T/small.err"
+expect_match "too small a pool: names nr_hugepages as the fix" "nr_hugepages" "$T/small.err"
+expect_eq "too small a pool: one error line" 1 "$(grep -c 'error' "$T/small.err")"
+expect_no_match "too small a pool: no crash" "SIGBUS|Bus error|AddressSanitizer|core dumped" "$T/small.err"
+expect_eq "too small a pool: huge pages untouched" "$free0" "$(hp_free)"
+
+# --- RAM size not a multiple of the huge page size ---
+timeout 30 "$MEMVM" -m 3M -mem-path "$HP" -kernel "$P/hello64.elf" </dev/null >"$T/align.out" 2>"$T/align.err"
+expect_eq "unaligned size on hugetlbfs: exit status 1" 1 "$?"
+expect_match "unaligned size on hugetlbfs: clear message" "multiple of.*2 MiB|2 MiB.*multiple" "$T/align.err"
+
+# --- -mem-path errors ---
+timeout 10 "$MEMVM" -m 16M -mem-path "$T/missing/dir" -kernel "$P/hello64.elf" </dev/null >/dev/null 2>"$T/nopath.err"
+expect_eq "nonexistent -mem-path: exit status 1" 1 "$?"
+expect_match "nonexistent -mem-path: names the path" "missing/dir" "$T/nopath.err"
+mkdir -p "$T/ro" && mount -t tmpfs -o ro,size=1M tmpfs "$T/ro"
+timeout 10 "$MEMVM" -m 16M -mem-path "$T/ro" -kernel "$P/hello64.elf" </dev/null >/dev/null 2>"$T/ro.err"
+expect_eq "read-only -mem-path: exit status 1" 1 "$?"
+expect_match "read-only -mem-path: clear message" "read-only|not writable|Read-only" "$T/ro.err"
+umount "$T/ro"
+mkdir -p "$T/full" && mount -t tmpfs -o size=4M tmpfs "$T/full"
+timeout 10 "$MEMVM" -m 16M -mem-path "$T/full" -machine mem-shared=on -mem-prealloc -kernel "$P/hello64.elf" </dev/null >/dev/null 2>"$T/full.err"
+expect_eq "full filesystem: exit status 1" 1 "$?"
+expect_match "full filesystem: clear message" "space|full" "$T/full.err"
+expect_eq "full filesystem: no file left behind" "" "$(ls "$T/full")"
+umount "$T/full"
+
+# --- KSM: two identical guests share pages ---
+K=/sys/kernel/mm/ksm
+if [ -w $K/run ]; then
+	old_ksm_run=$(cat $K/run); old_ksm_pages=$(cat $K/pages_to_scan); old_ksm_sleep=$(cat $K/sleep_millisecs)
+	echo 1000 >$K/pages_to_scan; echo 10 >$K/sleep_millisecs; echo 1 >$K/run
+	for g in a b; do
+		"$MEMVM" -m 64M -mem-prealloc -machine thp=off -kernel "$P/idle64.elf" </dev/null >"$T/ksm-$g.out" 2>"$T/ksm-$g.err" &
+		eval "pid_$g=\$!"
+	done
+	merged_a=0 merged_b=0
+	for _ in $(seq 60); do
+		merged_a=$(cat /proc/$pid_a/ksm_merging_pages 2>/dev/null || echo 0)
+		merged_b=$(cat /proc/$pid_b/ksm_merging_pages 2>/dev/null || echo 0)
+		[ "$merged_a" -gt 8192 ] && [ "$merged_b" -gt 8192 ] && break
+		sleep 0.5
+	done
+	check "KSM merges guest A's RAM (ksm_merging_pages=$merged_a of 16384)" [ "$merged_a" -gt 8192 ]
+	check "KSM merges guest B's RAM (ksm_merging_pages=$merged_b of 16384)" [ "$merged_b" -gt 8192 ]
+	kill -TERM $pid_a $pid_b; wait $pid_a $pid_b
+	# mem-merge=off: nothing merged.
+	"$MEMVM" -m 64M -mem-prealloc -machine thp=off,mem-merge=off -kernel "$P/idle64.elf" </dev/null >"$T/nomerge.out" 2>&1 &
+	pid=$!
+	sleep 4
+	n=$(cat /proc/$pid/ksm_merging_pages 2>/dev/null || echo 0)
+	expect_eq "mem-merge=off: no page merged" 0 "$n"
+	kill -TERM $pid; wait $pid
+else
+	skip ksm "no writable /sys/kernel/mm/ksm/run"
+fi
