@@ -74,6 +74,9 @@ static const struct cpuid_mask quirk_masks[] = {
 	  (1u << 2) | (1u << 8) | (1u << 9) | (1u << 10) | (1u << 22), 0 },
 	/* leaf 0xd.1 EAX: xsaveopt(0) xsavec(1) xsaves(3) */
 	{ 0xd, 1, true, (1u << 0) | (1u << 1) | (1u << 3), 0, 0, 0 },
+	/* leaf 0x40000001 EAX: KVM_FEATURE_PV_SEND_IPI(11): the host loses the
+	 * KVM_HC_SEND_IPI hypercall from emulated kernel mode (SMP boots hang) */
+	{ 0x40000001, 0, false, (1u << 11), 0, 0, 0 },
 	/* leaf 0x80000001: ECX abm/lzcnt(5); EDX pdpe1gb(26): no 1 GiB pages */
 	{ 0x80000001, 0, false, 0, 0, (1u << 5), (1u << 26) },
 };
@@ -492,6 +495,7 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	__atomic_store_n(&v->tid, (int)gettid(), __ATOMIC_RELEASE);
 
 	for (;;) {
 		/* Clear before checking the state: a kick that lands after the

@@ -43,6 +43,7 @@ struct vcpu {
 	int run_size;
 	pthread_t thread;
 	bool thread_started;
+	int tid;              /* host thread id once running (monitor) */
 	uint64_t exits;       /* statistics */
 	uint64_t int3_fixups; /* #BP injected for the host's missing INT3 */
 };

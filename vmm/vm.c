@@ -29,6 +29,7 @@
 #include "vmm/layout.h"
 #include "vmm/loader.h"
 #include "vmm/machine.h"
+#include "vmm/monitor.h"
 #include "vmm/vcpu.h"
 
 enum run_state { RS_RUNNING, RS_PAUSED, RS_STOPPING };
@@ -71,6 +72,9 @@ struct vm {
 	struct virtio_platform platform;
 	struct virtio_rng *rng;
 	struct balloon *balloon;
+	struct monitor *monitor;
+	struct monitor_backend mon_be;
+	const char *quit_reason;
 	void (*balloon_listener)(void *opaque, uint64_t guest_bytes);
 	void *balloon_listener_opaque;
 
@@ -307,6 +311,7 @@ static void vm_on_signal(void *opaque, uint32_t events)
 	if (read(vm->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	log_notice("terminating on signal %u", si.ssi_signo);
+	vm->quit_reason = "host-signal";
 	vm_request(vm, MACHINE_QUIT, 0);
 }
 
@@ -481,6 +486,70 @@ static int vm_create_balloon(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- monitor backend ------------------------------------------------ */
+
+static int vm_be_stop(void *opaque) { return vm_pause(opaque); }
+static int vm_be_cont(void *opaque) { return vm_resume(opaque); }
+static bool vm_be_running(void *opaque) { return vm_is_running(opaque); }
+
+static void vm_be_quit(void *opaque)
+{
+	struct vm *vm = opaque;
+	vm->quit_reason = "host-qmp-quit";
+	vm_request(vm, MACHINE_QUIT, 0);
+}
+
+static int vm_be_reset(void *opaque)
+{
+	struct vm *vm = opaque;
+	if (vm->cfg.no_reboot) {
+		/* As QEMU: a reset with -no-reboot ends the VM. */
+		vm->quit_reason = "host-qmp-system-reset";
+		vm_request(vm, MACHINE_QUIT, 0);
+		return 0;
+	}
+	vm_request(vm, MACHINE_RESET, -1);
+	return 0;
+}
+
+static int vm_be_thread_id(void *opaque, unsigned index)
+{
+	struct vm *vm = opaque;
+	return index < vm->nvcpus ? __atomic_load_n(&vm->vcpus[index].tid, __ATOMIC_ACQUIRE) : -1;
+}
+
+static void vm_monitor_balloon_changed(void *opaque, uint64_t guest_bytes)
+{
+	monitor_balloon_changed(opaque, guest_bytes);
+}
+
+static int vm_create_monitor(struct vm *vm, char *err, size_t errlen)
+{
+	char merr[256];
+	int ret;
+	vm->mon_be = (struct monitor_backend){
+		.opaque = vm, .stop = vm_be_stop, .cont = vm_be_cont, .running = vm_be_running,
+		.quit = vm_be_quit, .reset = vm_be_reset, .powerdown = NULL,
+		.cpu_thread_id = vm_be_thread_id, .ram_size = vm->cfg.ram_size,
+		.ncpus = vm->cfg.smp, .balloon = vm->balloon, .ram = vm->ram.ram,
+	};
+	if ((ret = monitor_new(&vm->mon_be, vm->loop, &vm->monitor))) {
+		snprintf(err, errlen, "creating the monitor: %s", strerror(-ret));
+		return ret;
+	}
+	if (vm->cfg.qmp.set && (ret = monitor_add_qmp(vm->monitor, &vm->cfg.qmp, merr, sizeof(merr)))) {
+		snprintf(err, errlen, "%s", merr);
+		return ret;
+	}
+	if (vm->cfg.monitor.set &&
+	    (ret = monitor_add_hmp(vm->monitor, &vm->cfg.monitor, merr, sizeof(merr)))) {
+		snprintf(err, errlen, "%s", merr);
+		return ret;
+	}
+	vm_set_balloon_listener(vm, vm_monitor_balloon_changed, vm->monitor);
+	return 0;
+}
+
 static int vm_create_devices(struct vm *vm, char *err, size_t errlen)
 {
 	int ret;
@@ -540,6 +609,8 @@ static int vm_create_devices(struct vm *vm, char *err, size_t errlen)
 			return ret;
 	}
 	if (vm->cfg.balloon.enabled && (ret = vm_create_balloon(vm, err, errlen)))
+		return ret;
+	if ((vm->cfg.qmp.set || vm->cfg.monitor.set) && (ret = vm_create_monitor(vm, err, errlen)))
 		return ret;
 	if (vm->cfg.serial == SERIAL_STDIO) {
 		ret = console_open(&vm->console, vm->loop, vm->uart, STDIN_FILENO, &vm->link);
@@ -780,14 +851,20 @@ again:
 	}
 	vm_stop_vcpus(vm);
 
-	if (vm->outcome != VCPU_OUTCOME_NONE)
+	if (vm->outcome != VCPU_OUTCOME_NONE) {
+		monitor_event_shutdown(vm->monitor, true, "guest-panic");
 		return vm_outcome_status(vm->outcome);
+	}
 	switch (vm->req) {
 	case MACHINE_POWEROFF:
+		monitor_event_shutdown(vm->monitor, true, "guest-shutdown");
 		return EXIT_STATUS_OK;
 	case MACHINE_RESET:
+		/* req_status -1: system_reset from the monitor, which sent RESET. */
 		if (!vm->cfg.no_reboot) {
 			char err[256];
+			if (vm->req_status != -1)
+				monitor_event_reset(vm->monitor, true, "guest-reset");
 			log_debug("guest reset: rebooting");
 			if (vm_reboot(vm, err, sizeof(err))) {
 				log_error("guest reboot failed: %s", err);
@@ -795,9 +872,16 @@ again:
 			}
 			goto again;
 		}
+		monitor_event_shutdown(vm->monitor, true, "guest-reset");
 		return EXIT_STATUS_OK;
 	case MACHINE_DEBUG_EXIT:
+		monitor_event_shutdown(vm->monitor, true, "guest-shutdown");
+		return vm->req_status;
 	case MACHINE_QUIT:
+		/* The monitor announced its own quit; signals and Ctrl-A x here. */
+		if (!vm->quit_reason || strcmp(vm->quit_reason, "host-qmp-quit"))
+			monitor_event_shutdown(vm->monitor, false,
+					       vm->quit_reason ? vm->quit_reason : "host-ui");
 		return vm->req_status;
 	}
 	return EXIT_STATUS_OK;
@@ -809,6 +893,8 @@ void vm_destroy(struct vm *vm)
 		return;
 	vm_stop_vcpus(vm);
 	console_close(vm->console);
+	vm_set_balloon_listener(vm, NULL, NULL);
+	monitor_free(vm->monitor);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
