@@ -141,7 +141,8 @@ static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 		      char *err, size_t errlen)
 {
 	uint64_t n;
-	static const char *const bool_props[] = { "mem-merge", "thp", "mem-shared", "host-quirks", "dt" };
+	static const char *const bool_props[] = { "mem-merge", "thp", "mem-shared", "host-quirks", "dt",
+						  "pvh" };
 	if (!val) {
 		/* A bare boolean property means on, as in QEMU. */
 		for (size_t i = 0; i < ARRAY_SIZE(bool_props); i++)
@@ -174,6 +175,8 @@ static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 		return bool_prop(opt, key, val, &cfg->thp, err, errlen);
 	if (!strcmp(key, "mem-shared"))
 		return bool_prop(opt, key, val, &cfg->mem_shared, err, errlen);
+	if (!strcmp(key, "pvh"))
+		return bool_prop(opt, key, val, &cfg->pvh, err, errlen);
 	if (!strcmp(key, "host-quirks"))
 		return bool_prop(opt, key, val, &cfg->host_quirks, err, errlen);
 	if (!strcmp(key, "dt")) {
@@ -190,7 +193,7 @@ static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 		return 0;
 	}
 	BAD("%s: unknown property '%s' (known: prealloc-threads, mem-merge, thp, mem-shared, "
-	    "host-quirks, dt, dumpdtb)", opt, key);
+	    "host-quirks, dt, pvh, dumpdtb)", opt, key);
 }
 
 static int debug_exit_kv(struct vm_config *cfg, const char *opt, char *key, char *val,
@@ -499,7 +502,8 @@ void cli_usage(void *stream)
 		"  -m SIZE                  guest RAM (plain number = MiB, or K/M/G/T suffix; default 128M)\n"
 		"  -smp N                   number of vCPUs (default 1)\n"
 		"  -machine PROP=VAL,...    prealloc-threads=N, mem-merge=on|off, thp=on|off,\n"
-		"                           mem-shared=on|off, host-quirks=on|off, dt=on|off, dumpdtb=FILE\n"
+		"                           mem-shared=on|off, host-quirks=on|off, dt=on|off, pvh=on|off,\n"
+		"                           dumpdtb=FILE\n"
 		"  -S                       do not start the vCPUs until 'cont' on the monitor\n"
 		"  -no-reboot               exit instead of rebooting the guest\n"
 		"Memory:\n"

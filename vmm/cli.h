@@ -50,6 +50,7 @@ struct vm_config {
 	bool start_paused;      /* -S */
 	bool host_quirks;       /* -machine host-quirks=on|off */
 	enum tristate dt;       /* -machine dt=on|off */
+	bool pvh;               /* -machine pvh=on: Xen PVH entry of a vmlinux that has one */
 	const char *dumpdtb;    /* -machine dumpdtb=FILE */
 
 	bool debug_exit;        /* -device isa-debug-exit */

@@ -141,6 +141,7 @@ static int machine_boot_config(struct vm *vm, bool emulated_kernel, struct boot_
 	bc->ram_size = cfg->ram_size;
 	bc->irq0_pin0 = true; /* KVM routes the PIT (GSI 0) to IOAPIC pin 0 */
 	bc->want_dtb = cfg->dt == TRI_ON;
+	bc->prefer_pvh = cfg->pvh;
 	for (unsigned i = 0; i < vm_virtio_count(vm) && i < LAYOUT_VIRTIO_MMIO_MAX; i++) {
 		const struct virtio_mmio *t = vm_virtio(vm, i);
 		bc->virtio[bc->nvirtio++] = (struct boot_mmio_dev){
@@ -218,8 +219,10 @@ int machine_load(struct vm *vm, struct boot_entry *entry, bool emulated_kernel, 
 		log_notice("host KVM emulates guest kernel mode: appended options that avoid "
 			   "instructions it cannot run (disable with -machine host-quirks=off)");
 	}
-	log_debug("loaded %s: kind %d, kernel [0x%llx, 0x%llx), initrd %llu bytes at 0x%llx, "
-		  "cmdline \"%s\"", cfg->kernel, info.kind,
+	static const char *const modes[] = { "real16", "pvh32", "long64" };
+	log_debug("loaded %s: kind %d, entry %s at 0x%llx, kernel [0x%llx, 0x%llx), initrd %llu "
+		  "bytes at 0x%llx, cmdline \"%s\"", cfg->kernel, info.kind, modes[entry->mode],
+		  (unsigned long long)entry->entry,
 		  (unsigned long long)info.kernel_start, (unsigned long long)info.kernel_end,
 		  (unsigned long long)info.initrd_size, (unsigned long long)info.initrd_addr,
 		  cmdline);

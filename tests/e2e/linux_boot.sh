@@ -1,7 +1,8 @@
 #!/bin/bash
-# End-to-end: boot the tiny Linux guest to init with 1 and 2 vCPUs (in
-# parallel, one boot each, shared by all assertions) and check what the
-# kernel saw.
+# End-to-end: boot the tiny Linux guest to init (all boots in parallel, each
+# shared by several assertions): vmlinux with 1 and 2 vCPUs, bzImage, the
+# PVH entry, and a guest that panics and reboots (with and without
+# -no-reboot).
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . tests/e2e/guest-lib.sh
@@ -12,8 +13,13 @@ have_guest || { fail linux-boot "no guest images in $GUEST: run 'make guest'"; e
 
 start_guest smp1 -m 128M -smp 1 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 start_guest smp2 -m 160M -smp 2 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
+start_guest bz -m 128M -kernel "$GUEST/bzImage" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
+MEMVM_DEBUG=1 start_guest pvh -m 128M -machine pvh=on -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
+# No init: the kernel panics, and panic=1 asks for a reboot a second later.
+start_guest reboot -m 128M -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND rdinit=/none panic=1"
+start_guest noreboot -m 128M -no-reboot -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND rdinit=/none panic=1"
 
-for g in smp1 smp2; do
+for g in smp1 smp2 bz pvh; do
 	if wait_guest_line $g "Run /init as init process"; then
 		pass "$g: kernel reached 'Run /init'"
 		echo "$g: init at $(guest_time_of $g 'Run /init') s guest time"
@@ -22,13 +28,30 @@ for g in smp1 smp2; do
 	fi
 done
 sleep 3 # init must still be alive a few seconds later
-for g in smp1 smp2; do
+for g in smp1 smp2 bz pvh; do
 	eval "pid=\$PID_$g"
 	check "$g: memvm still running after init" kill -0 "$pid"
 	expect_no_match "$g: no kernel panic" "Kernel panic|Attempted to kill init|BUG:|Oops" "$T/$g.log"
 	stop_guest $g
 	expect_eq "$g: SIGTERM stops the guest with status 0" 0 "$rc"
 done
+
+# Reboot: the second boot of the same guest shows a second banner.
+if wait_guest_line reboot "Linux version(.|\n)*" && wait_guest_line reboot "Rebooting in 1 seconds" &&
+	for _ in $(seq $((BOOT_TIMEOUT * 5))); do
+		[ "$(grep -c 'Linux version' "$T/reboot.log")" -ge 2 ] && break; sleep 0.2
+	done && [ "$(grep -c 'Linux version' "$T/reboot.log")" -ge 2 ]; then
+	pass "guest reboot request restarts the guest (kernel booted again)"
+else
+	fail "guest reboot request restarts the guest" "$(grep -c 'Linux version' "$T/reboot.log") boots seen"
+fi
+stop_guest reboot
+expect_eq "rebooting guest stops with status 0 on SIGTERM" 0 "$rc"
+eval "pid=\$PID_noreboot"
+for _ in $(seq $((BOOT_TIMEOUT * 5))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+wait "$pid"; rc=$?
+expect_eq "-no-reboot: a guest reboot request exits with status 0" 0 "$rc"
+expect_eq "-no-reboot: the kernel booted once" 1 "$(grep -c 'Linux version' "$T/noreboot.log")"
 
 expect_match "smp1: one CPU brought up" "smp: Brought up 1 node, 1 CPU(\r?$|[^s])" "$T/smp1.log"
 expect_match "smp2: both CPUs brought up" "smp: Brought up 1 node, 2 CPUs" "$T/smp2.log"
@@ -40,6 +63,7 @@ for g in smp1:128 smp2:160; do
 	check "$name: kernel sees ${mib} MiB of RAM (total ${total:-?}K)" \
 		[ -n "$total" ] && [ "$total" -le $((mib * 1024)) ] && [ "$total" -ge $((mib * 1024 - 1024)) ]
 done
+expect_match "pvh: the kernel came in through the PVH entry" "entry pvh32 at 0x" "$T/pvh.err"
 expect_match "e820 map passed to the kernel" "BIOS-e820: \[mem 0x0000000000100000-" "$T/smp1.log"
 if guest_syscalls_work; then
 	expect_no_match "no host-quirks notice on a hardware host" "host KVM emulates" "$T/smp1.err"
