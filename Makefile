@@ -102,9 +102,13 @@ check-unit: all $(UNIT_BINS)
 
 run: deps deps-guest
 	@$(MAKE) --no-print-directory all guest
+	@echo "memvm: booting the tiny guest (Ctrl-A x quits). In another terminal:"
+	@echo "  $(BUILD)/memvm-ctl -s $(BUILD)/qmp.sock balloon 192M    # or: watch, stats, info balloon"
 	$(BUILD)/memvm -m 256M -smp 2 -kernel $(BUILD)/guest/vmlinux \
-		-initrd $(BUILD)/guest/init-nosys.cpio \
-		-device virtio-balloon -qmp unix:$(BUILD)/qmp.sock,server=on,wait=off \
+		-initrd $(BUILD)/guest/init-nosys.cpio -append "console=ttyS0" \
+		-device virtio-balloon,guest-stats-polling-interval=2,free-page-reporting=on \
+		-device virtio-rng \
+		-qmp unix:$(BUILD)/qmp.sock,server=on,wait=off \
 		-monitor unix:$(BUILD)/monitor.sock,server=on,wait=off -serial stdio
 
 # libFuzzer targets are built with clang from source, separate from $(BUILD)/obj.
