@@ -16,6 +16,8 @@ DEB_PKGS := pkg-config libfdt-dev libseccomp-dev libcap-dev check libjansson-dev
 GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
+# End-to-end tests talk QMP with socat/jq and compare with QEMU side by side.
+TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc
 BENCH_DEB_PKGS := bc qemu-system-x86
 
 PKG_LIBS := libseccomp libcap jansson inih
@@ -39,7 +41,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 10
 
-.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench guest payloads
+.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test guest payloads
 
 all: $(BUILD)/memvm $(if $(wildcard vmm/ctl.c),$(BUILD)/memvm-ctl)
 
@@ -93,7 +95,10 @@ deps-fuzz:
 -include guests/guest.mk
 include guests/payloads/payloads.mk
 
-check: deps deps-guest deps-fuzz
+deps-test:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(TEST_DEB_PKGS)"
+
+check: deps deps-guest deps-fuzz deps-test
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) payloads guest
 	@SAN=$(SAN) BUILD=$(BUILD) bash tests/run.sh
 

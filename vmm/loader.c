@@ -935,7 +935,10 @@ static int load(struct ctx *c, struct src *k, struct src *rd, struct boot_entry 
 	if (boot_data) {
 		if ((ret = write_guest(c, "kernel command line", LAYOUT_CMDLINE, cmdline, cmdlen + 1)))
 			goto out;
-		if ((ret = mptable_write(cfg, c->gm, &mp_len, c->err, c->errlen)))
+		/* With a DTB the kernel takes CPUs and the IOAPIC from it; an MP
+		 * table as well would register them twice. */
+		if (!(cfg->want_dtb && img.mode == BOOT_MODE_LONG64) &&
+		    (ret = mptable_write(cfg, c->gm, &mp_len, c->err, c->errlen)))
 			goto out;
 	}
 	memset(out, 0, sizeof(*out));

@@ -1,5 +1,6 @@
 /* memvm entry point: parse the command line, build the VM, run it. The
  * only place that exits. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,6 +14,8 @@ int main(int argc, char **argv)
 	char err[512];
 	struct vm *vm = NULL;
 
+	/* As QEMU: a monitor or console peer that goes away must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	cli_defaults(&cfg);
 	if (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "memvm: error: %s\n", err);

@@ -16,10 +16,13 @@ start_guest smp2 -m 160M -smp 2 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append
 start_guest bz -m 128M -kernel "$GUEST/bzImage" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 MEMVM_DEBUG=1 start_guest pvh -m 128M -machine pvh=on -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 # No init: the kernel panics, and panic=1 asks for a reboot a second later.
+# Devices and CPUs described only by the device tree (no MP table, no
+# virtio_mmio.device= on the command line).
+MEMVM_DEBUG=1 start_guest dt -m 128M -smp 2 -machine dt=on -device virtio-rng -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 start_guest reboot -m 128M -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND rdinit=/none panic=1"
 start_guest noreboot -m 128M -no-reboot -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND rdinit=/none panic=1"
 
-for g in smp1 smp2 bz pvh; do
+for g in smp1 smp2 bz pvh dt; do
 	if wait_guest_line $g "Run /init as init process"; then
 		pass "$g: kernel reached 'Run /init'"
 		echo "$g: init at $(guest_time_of $g 'Run /init') s guest time"
@@ -28,7 +31,7 @@ for g in smp1 smp2 bz pvh; do
 	fi
 done
 sleep 3 # init must still be alive a few seconds later
-for g in smp1 smp2 bz pvh; do
+for g in smp1 smp2 bz pvh dt; do
 	eval "pid=\$PID_$g"
 	check "$g: memvm still running after init" kill -0 "$pid"
 	expect_no_match "$g: no kernel panic" "Kernel panic|Attempted to kill init|BUG:|Oops" "$T/$g.log"
@@ -63,6 +66,10 @@ for g in smp1:128 smp2:160; do
 	check "$name: kernel sees ${mib} MiB of RAM (total ${total:-?}K)" \
 		[ -n "$total" ] && [ "$total" -le $((mib * 1024)) ] && [ "$total" -ge $((mib * 1024 - 1024)) ]
 done
+expect_match "dt: both CPUs found from the device tree" "smp: Brought up 1 node, 2 CPUs" "$T/dt.log"
+expect_match "dt: virtio-rng discovered from the device tree" "virtio-rng at 0x[0-9a-f]+: driver ready" "$T/dt.err"
+expect_no_match "dt: virtio devices not on the command line" "virtio_mmio.device=" "$T/dt.log"
+expect_no_match "dt: no kernel warnings" "WARNING:" "$T/dt.log"
 expect_match "pvh: the kernel came in through the PVH entry" "entry pvh32 at 0x" "$T/pvh.err"
 expect_match "e820 map passed to the kernel" "BIOS-e820: \[mem 0x0000000000100000-" "$T/smp1.log"
 if guest_syscalls_work; then

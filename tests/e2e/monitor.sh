@@ -328,11 +328,11 @@ if have_guest; then
 	eval "PID_guest=$GPID"
 	if wait_guest_line guest "Run /init as init process"; then
 		sleep 2
-		{ echo '{"execute": "qmp_capabilities"}'; sleep 30; } | socat -t 1 - "UNIX-CONNECT:$G" >"$T/gev.out" &
+		{ echo '{"execute": "qmp_capabilities"}'; sleep 120; } | socat -t 1 - "UNIX-CONNECT:$G" >"$T/gev.out" &
 		sleep 0.5
 		"$CTL" -s "$G" balloon 128M
 		i=0
-		while [ $i -lt 300 ] && ! grep -q '"actual": 134217728' "$T/gev.out"; do sleep 0.1; i=$((i + 1)); done
+		while [ $i -lt 1000 ] && ! grep -q '"actual": 134217728' "$T/gev.out"; do sleep 0.1; i=$((i + 1)); done
 		expect_match "BALLOON_CHANGE event delivered" '"event": "BALLOON_CHANGE", "data": \{"actual": [0-9]+\}' "$T/gev.out"
 		expect_match "BALLOON_CHANGE reaches the target" '"actual": 134217728\}' "$T/gev.out"
 		n=$(grep -c BALLOON_CHANGE "$T/gev.out")

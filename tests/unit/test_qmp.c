@@ -1,0 +1,1241 @@
+/* QMP dispatcher, framer and monitor sockets on a fake VM backend (no
+ * /dev/kvm): negotiation, every command's reply shape, id echo, QEMU's
+ * error classes and texts, bad input in bulk, events and BALLOON_CHANGE
+ * throttling, and the socket side (0600, stale/live sockets, 16 clients,
+ * slow and oversized clients). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "balloon/balloon.h"
+#include "memory/guest_mem.h"
+#include "tests/unit/check_main.h"
+#include "vmm/cli.h"
+#include "vmm/evloop.h"
+#include "vmm/monitor.h"
+#include "vmm/qmp.h"
+
+#define MiB (1ull << 20)
+#define RAM (256 * MiB)
+
+/* ---- fake VM ---------------------------------------------------------- */
+
+struct fake {
+	bool running;
+	int stops, conts, resets, quits, powerdowns;
+	int powerdown_ret;
+};
+
+static struct fake fk;
+static struct monitor_backend be;
+static struct guest_mem *gm;
+static struct balloon *bal;
+static struct qmp_ctx ctx;
+static struct qmp_session sess;
+static char *events[256];
+static int nevents;
+
+static int f_stop(void *o) { (void)o; fk.stops++; fk.running = false; return 0; }
+static int f_cont(void *o) { (void)o; fk.conts++; fk.running = true; return 0; }
+static bool f_running(void *o) { (void)o; return fk.running; }
+static void f_quit(void *o) { (void)o; fk.quits++; }
+static int f_reset(void *o) { (void)o; fk.resets++; return 0; }
+static int f_powerdown(void *o)
+{
+	(void)o;
+	if (fk.powerdown_ret)
+		return fk.powerdown_ret;
+	fk.powerdowns++;
+	return 0;
+}
+static int f_tid(void *o, unsigned i) { (void)o; return 4000 + (int)i; }
+static int f_discard(void *o, uint64_t gpa, uint64_t len, uint64_t *freed)
+{
+	(void)o;
+	(void)gpa;
+	*freed = len;
+	return 0;
+}
+
+static void on_event(void *o, const char *name, const char *line)
+{
+	(void)o;
+	(void)name;
+	if (nevents < (int)ARRAY_SIZE(events))
+		events[nevents++] = strdup(line);
+}
+
+static void clear_events(void)
+{
+	for (int i = 0; i < nevents; i++)
+		free(events[i]);
+	nevents = 0;
+}
+
+static void setup(void)
+{
+	fk = (struct fake){ .running = true, .powerdown_ret = -ENOTSUP };
+	gm = guest_mem_new();
+	ck_assert_ptr_nonnull(gm);
+	struct balloon_config bc = { .ram_size = RAM, .gm = gm, .mem = { .discard = f_discard } };
+	ck_assert_int_eq(balloon_new(&bc, &bal), 0);
+	be = (struct monitor_backend){
+		.stop = f_stop, .cont = f_cont, .running = f_running, .quit = f_quit,
+		.reset = f_reset, .powerdown = f_powerdown, .cpu_thread_id = f_tid,
+		.ram_size = RAM, .ncpus = 2, .balloon = bal,
+	};
+	ctx = (struct qmp_ctx){ .be = &be, .event = on_event };
+	sess = (struct qmp_session){ 0 };
+}
+
+static void teardown(void)
+{
+	clear_events();
+	balloon_free(bal);
+	guest_mem_free(gm);
+}
+
+/* Sends one message through the dispatcher; returns the parsed reply. */
+static json_t *req(const char *msg)
+{
+	char *out = qmp_handle(&ctx, &sess, msg, strlen(msg));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_null(strchr(out, '\n'));
+	json_error_t e;
+	json_t *j = json_loads(out, 0, &e);
+	ck_assert_msg(j != NULL, "reply is not JSON: %s", out);
+	ck_assert(json_is_object(j));
+	free(out);
+	return j;
+}
+
+static void negotiate(void)
+{
+	json_t *r = req("{\"execute\": \"qmp_capabilities\"}");
+	ck_assert_ptr_nonnull(json_object_get(r, "return"));
+	json_decref(r);
+}
+
+/* Asserts an error reply of class cls (and desc, if given). */
+static void expect_error(const char *msg, const char *cls, const char *desc)
+{
+	json_t *r = req(msg);
+	json_t *e = json_object_get(r, "error");
+	ck_assert_msg(e != NULL, "no error for %s", msg);
+	ck_assert_ptr_null(json_object_get(r, "return"));
+	ck_assert_str_eq(json_string_value(json_object_get(e, "class")), cls);
+	if (desc)
+		ck_assert_str_eq(json_string_value(json_object_get(e, "desc")), desc);
+	json_decref(r);
+}
+
+/* Runs a command expected to succeed; returns the "return" value. */
+static json_t *ok(const char *msg)
+{
+	json_t *r = req(msg);
+	json_t *ret = json_object_get(r, "return");
+	ck_assert_msg(ret != NULL, "error for %s: %s", msg,
+		      json_string_value(json_object_get(json_object_get(r, "error"), "desc")));
+	json_incref(ret);
+	json_decref(r);
+	return ret;
+}
+
+static void expect_keys(json_t *obj, const char *const *keys)
+{
+	size_t n = 0;
+	for (; keys[n]; n++)
+		ck_assert_msg(json_object_get(obj, keys[n]) != NULL, "missing key %s", keys[n]);
+	ck_assert_uint_eq(json_object_size(obj), n);
+}
+
+static json_t *event_json(int i)
+{
+	ck_assert_int_lt(i, nevents);
+	json_t *j = json_loads(events[i], 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	return j;
+}
+
+static void expect_event(int i, const char *name)
+{
+	json_t *j = event_json(i);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "event")), name);
+	json_decref(j);
+}
+
+/* ---- greeting and negotiation ----------------------------------------- */
+
+START_TEST(test_greeting_shape)
+{
+	char *g = qmp_greeting();
+	json_t *j = json_loads(g, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	json_t *qmp = json_object_get(j, "QMP");
+	expect_keys(qmp, (const char *[]){ "version", "capabilities", NULL });
+	json_t *v = json_object_get(qmp, "version");
+	expect_keys(v, (const char *[]){ "qemu", "package", NULL });
+	expect_keys(json_object_get(v, "qemu"), (const char *[]){ "micro", "minor", "major", NULL });
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "qemu"), "minor")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "package")), "memvm-" MEMVM_VERSION);
+	ck_assert(json_is_array(json_object_get(qmp, "capabilities")));
+	ck_assert_uint_eq(json_array_size(json_object_get(qmp, "capabilities")), 0);
+	/* QEMU's spacing. */
+	ck_assert_ptr_nonnull(strstr(g, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, "));
+	json_decref(j);
+	free(g);
+}
+END_TEST
+
+START_TEST(test_negotiation)
+{
+	expect_error("{\"execute\": \"query-status\"}", "CommandNotFound",
+		     "Expecting capabilities negotiation with 'qmp_capabilities'");
+	expect_error("{\"execute\": \"no-such-command\"}", "CommandNotFound",
+		     "Expecting capabilities negotiation with 'qmp_capabilities'");
+	expect_error("{\"execute\": \"stop\"}", "CommandNotFound", NULL);
+	ck_assert_int_eq(fk.stops, 0);
+	expect_error("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}",
+		     "GenericError", "Capability oob not available");
+	expect_error("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"foo\"]}}",
+		     "GenericError", NULL);
+	expect_error("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": \"oob\"}}",
+		     "GenericError", "Invalid parameter type for 'enable', expected: array");
+	expect_error("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"x\": 1}}",
+		     "GenericError", "Parameter 'x' is unexpected");
+	ck_assert(!sess.negotiated);
+	json_t *r = req("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": []}, \"id\": 1}");
+	ck_assert_uint_eq(json_object_size(json_object_get(r, "return")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
+	json_decref(r);
+	ck_assert(sess.negotiated);
+	expect_error("{\"execute\": \"qmp_capabilities\"}", "CommandNotFound",
+		     "Capabilities negotiation is already complete, command ignored");
+	json_decref(ok("{\"execute\": \"query-status\"}"));
+	/* Another session starts over. */
+	struct qmp_session other = { 0 };
+	char *out = qmp_handle(&ctx, &other, "{\"execute\":\"query-kvm\"}", 23);
+	ck_assert_ptr_nonnull(strstr(out, "Expecting capabilities negotiation"));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_id_echo)
+{
+	static const char *const ids[] = { "1", "-7", "\"abc\"", "{\"a\": [1, {\"b\": null}]}",
+					   "[1, 2]", "null", "1.5", "true" };
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+		char msg[256];
+		json_t *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
+		ck_assert_ptr_nonnull(want);
+		/* before negotiation (error), negotiation, success, errors */
+		static const char *const fmts[] = {
+			"{\"execute\": \"query-status\", \"id\": %s}",
+			"{\"execute\": \"qmp_capabilities\", \"id\": %s}",
+			"{\"id\": %s, \"execute\": \"query-status\"}",
+			"{\"execute\": \"nope\", \"id\": %s}",
+			"{\"execute\": \"balloon\", \"id\": %s}",
+			"{\"execute\": \"query-status\", \"bogus\": 1, \"id\": %s}",
+			"{\"id\": %s}",
+		};
+		sess.negotiated = false;
+		for (size_t f = 0; f < ARRAY_SIZE(fmts); f++) {
+			snprintf(msg, sizeof(msg), fmts[f], ids[i]);
+			json_t *r = req(msg);
+			json_t *id = json_object_get(r, "id");
+			ck_assert_msg(id && json_equal(id, want), "id %s not echoed for %s", ids[i], msg);
+			json_decref(r);
+		}
+		json_decref(want);
+	}
+	/* No id, no "id" key. */
+	json_t *r = req("{\"execute\": \"query-status\"}");
+	ck_assert_ptr_null(json_object_get(r, "id"));
+	json_decref(r);
+}
+END_TEST
+
+/* ---- commands --------------------------------------------------------- */
+
+START_TEST(test_query_version_commands)
+{
+	negotiate();
+	json_t *v = ok("{\"execute\": \"query-version\"}");
+	expect_keys(v, (const char *[]){ "qemu", "package", NULL });
+	ck_assert_str_eq(json_string_value(json_object_get(v, "package")), "memvm-" MEMVM_VERSION);
+	json_decref(v);
+
+	json_t *c = ok("{\"execute\": \"query-commands\"}");
+	static const char *const need[] = {
+		"qmp_capabilities", "query-version", "query-commands", "query-status", "stop",
+		"cont", "system_reset", "system_powerdown", "quit", "balloon", "query-balloon",
+		"query-memory-size-summary", "query-kvm", "query-cpus-fast", "x-query-memvm-memory",
+		"qom-get", "qom-set", "qom-list", "human-monitor-command",
+	};
+	ck_assert_uint_eq(json_array_size(c), ARRAY_SIZE(need));
+	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
+		bool found = false;
+		size_t k;
+		json_t *e;
+		json_array_foreach(c, k, e) {
+			expect_keys(e, (const char *[]){ "name", NULL });
+			found |= !strcmp(json_string_value(json_object_get(e, "name")), need[i]);
+		}
+		ck_assert_msg(found, "%s not listed", need[i]);
+	}
+	json_decref(c);
+}
+END_TEST
+
+START_TEST(test_status_stop_cont)
+{
+	negotiate();
+	json_t *s = ok("{\"execute\": \"query-status\"}");
+	expect_keys(s, (const char *[]){ "status", "singlestep", "running", NULL });
+	ck_assert_str_eq(json_string_value(json_object_get(s, "status")), "running");
+	ck_assert(json_is_true(json_object_get(s, "running")));
+	ck_assert(json_is_false(json_object_get(s, "singlestep")));
+	json_decref(s);
+
+	json_decref(ok("{\"execute\": \"stop\"}"));
+	ck_assert_int_eq(fk.stops, 1);
+	ck_assert_int_eq(nevents, 1);
+	expect_event(0, "STOP");
+	json_t *ev = event_json(0);
+	expect_keys(ev, (const char *[]){ "timestamp", "event", NULL }); /* no data */
+	json_decref(ev);
+	s = ok("{\"execute\": \"query-status\"}");
+	ck_assert_str_eq(json_string_value(json_object_get(s, "status")), "paused");
+	ck_assert(json_is_false(json_object_get(s, "running")));
+	json_decref(s);
+
+	/* Already paused: no second STOP, as QEMU. */
+	json_decref(ok("{\"execute\": \"stop\"}"));
+	ck_assert_int_eq(nevents, 1);
+	json_decref(ok("{\"execute\": \"cont\"}"));
+	ck_assert_int_eq(nevents, 2);
+	expect_event(1, "RESUME");
+	json_decref(ok("{\"execute\": \"cont\"}"));
+	ck_assert_int_eq(nevents, 2);
+	ck_assert(fk.running);
+}
+END_TEST
+
+START_TEST(test_reset_powerdown_quit)
+{
+	negotiate();
+	json_decref(ok("{\"execute\": \"system_reset\"}"));
+	ck_assert_int_eq(fk.resets, 1);
+	expect_event(0, "RESET");
+	json_t *ev = event_json(0);
+	json_t *d = json_object_get(ev, "data");
+	ck_assert(json_is_false(json_object_get(d, "guest")));
+	ck_assert_str_eq(json_string_value(json_object_get(d, "reason")), "host-qmp-system-reset");
+	json_decref(ev);
+
+	expect_error("{\"execute\": \"system_powerdown\"}", "GenericError", NULL);
+	ck_assert_int_eq(nevents, 1);
+	fk.powerdown_ret = 0;
+	json_decref(ok("{\"execute\": \"system_powerdown\"}"));
+	ck_assert_int_eq(fk.powerdowns, 1);
+	expect_event(1, "POWERDOWN");
+	be.powerdown = NULL;
+	expect_error("{\"execute\": \"system_powerdown\"}", "GenericError", NULL);
+
+	json_decref(ok("{\"execute\": \"quit\", \"id\": \"q\"}"));
+	ck_assert_int_eq(fk.quits, 1);
+	expect_event(2, "SHUTDOWN");
+	ev = event_json(2);
+	d = json_object_get(ev, "data");
+	ck_assert(json_is_false(json_object_get(d, "guest")));
+	ck_assert_str_eq(json_string_value(json_object_get(d, "reason")), "host-qmp-quit");
+	json_decref(ev);
+}
+END_TEST
+
+START_TEST(test_balloon_commands)
+{
+	struct balloon_info bi;
+	negotiate();
+	json_t *b = ok("{\"execute\": \"query-balloon\"}");
+	expect_keys(b, (const char *[]){ "actual", NULL });
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "actual")), (json_int_t)RAM);
+	json_decref(b);
+
+	json_decref(ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 134217728}}"));
+	balloon_query(bal, &bi);
+	ck_assert_uint_eq(bi.target_pages, (RAM - 128 * MiB) / 4096);
+	/* Above RAM is capped (deflate fully), as QEMU. */
+	json_decref(ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1099511627776}}"));
+	balloon_query(bal, &bi);
+	ck_assert_uint_eq(bi.target_pages, 0);
+	json_decref(ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 9223372036854775807}}"));
+
+	json_decref(ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 200000000}}"));
+	balloon_query(bal, &bi);
+	uint64_t before = bi.target_pages;
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": 0}}", "GenericError",
+		     "Parameter 'target' expects a size");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": -1}}", "GenericError",
+		     "Parameter 'target' expects a size");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": \"1\"}}", "GenericError",
+		     "Invalid parameter type for 'value', expected: integer");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1.5e9}}", "GenericError",
+		     "Invalid parameter type for 'value', expected: integer");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": null}}", "GenericError",
+		     "Invalid parameter type for 'value', expected: integer");
+	expect_error("{\"execute\": \"balloon\"}", "GenericError", "Parameter 'value' is missing");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {}}", "GenericError",
+		     "Parameter 'value' is missing");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1, \"foo\": 1}}",
+		     "GenericError", "Parameter 'foo' is unexpected");
+	balloon_query(bal, &bi);
+	ck_assert_uint_eq(bi.target_pages, before);
+
+	be.balloon = NULL;
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1}}", "DeviceNotActive",
+		     "No balloon device has been activated");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": 0}}", "DeviceNotActive",
+		     NULL);
+	expect_error("{\"execute\": \"query-balloon\"}", "DeviceNotActive",
+		     "No balloon device has been activated");
+}
+END_TEST
+
+START_TEST(test_memory_kvm_cpus)
+{
+	negotiate();
+	json_t *m = ok("{\"execute\": \"query-memory-size-summary\"}");
+	expect_keys(m, (const char *[]){ "base-memory", "plugged-memory", NULL });
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "base-memory")), (json_int_t)RAM);
+	ck_assert_int_eq(json_integer_value(json_object_get(m, "plugged-memory")), 0);
+	json_decref(m);
+
+	json_t *k = ok("{\"execute\": \"query-kvm\"}");
+	expect_keys(k, (const char *[]){ "enabled", "present", NULL });
+	ck_assert(json_is_true(json_object_get(k, "enabled")));
+	json_decref(k);
+
+	json_t *c = ok("{\"execute\": \"query-cpus-fast\"}");
+	ck_assert_uint_eq(json_array_size(c), 2);
+	for (int i = 0; i < 2; i++) {
+		json_t *e = json_array_get(c, (size_t)i);
+		expect_keys(e, (const char *[]){ "thread-id", "props", "qom-path", "cpu-index",
+						 "target", NULL });
+		ck_assert_int_eq(json_integer_value(json_object_get(e, "thread-id")), 4000 + i);
+		ck_assert_int_eq(json_integer_value(json_object_get(e, "cpu-index")), i);
+		expect_keys(json_object_get(e, "props"),
+			    (const char *[]){ "core-id", "thread-id", "socket-id", NULL });
+	}
+	json_decref(c);
+
+	json_t *x = ok("{\"execute\": \"x-query-memvm-memory\"}");
+	ck_assert_int_eq(json_integer_value(json_object_get(x, "ram-size")), (json_int_t)RAM);
+	ck_assert_ptr_null(json_object_get(x, "backing")); /* no struct ram here */
+	json_t *b = json_object_get(x, "balloon");
+	expect_keys(b, (const char *[]){ "qom-path", "target", "actual", "target-pages",
+					 "actual-pages", "driver-ready", "inflated-pages",
+					 "deflated-pages", "discarded", "reported", "bad-pfns", NULL });
+	ck_assert_int_eq(json_integer_value(json_object_get(b, "target")), (json_int_t)RAM);
+	json_decref(x);
+	be.balloon = NULL;
+	x = ok("{\"execute\": \"x-query-memvm-memory\"}");
+	ck_assert_ptr_null(json_object_get(x, "balloon"));
+	json_decref(x);
+}
+END_TEST
+
+START_TEST(test_qom)
+{
+	negotiate();
+	static const char *const paths[] = {
+		"/machine/peripheral-anon/device[0]",
+		"/machine/peripheral-anon/device[0]/virtio-backend",
+		"device[0]",
+		"peripheral-anon/device[0]",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+			 "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"%s\", "
+			 "\"property\": \"guest-stats\"}}", paths[i]);
+		json_t *st = ok(msg);
+		expect_keys(st, (const char *[]){ "stats", "last-update", NULL });
+		json_t *stats = json_object_get(st, "stats");
+		ck_assert_uint_eq(json_object_size(stats), BALLOON_STAT_COUNT);
+		for (int s = 0; s < BALLOON_STAT_COUNT; s++) {
+			json_t *v = json_object_get(stats, balloon_stat_name(s));
+			ck_assert(json_is_integer(v));
+			ck_assert_int_eq(json_integer_value(v), -1);
+		}
+		ck_assert_int_eq(json_integer_value(json_object_get(st, "last-update")), 0);
+		json_decref(st);
+	}
+#define QOM(op, prop, extra) \
+	"{\"execute\": \"qom-" op "\", \"arguments\": {\"path\": " \
+	"\"/machine/peripheral-anon/device[0]\", \"property\": \"" prop "\"" extra "}}"
+	json_t *v = ok(QOM("get", "guest-stats-polling-interval", ""));
+	ck_assert_int_eq(json_integer_value(v), 0);
+	json_decref(v);
+	json_decref(ok(QOM("set", "guest-stats-polling-interval", ", \"value\": 2")));
+	v = ok(QOM("get", "guest-stats-polling-interval", ""));
+	ck_assert_int_eq(json_integer_value(v), 2);
+	json_decref(v);
+	expect_error(QOM("set", "guest-stats-polling-interval", ", \"value\": -1"), "GenericError",
+		     "timer value must be greater than zero");
+	expect_error(QOM("set", "guest-stats-polling-interval", ", \"value\": 4294967296"),
+		     "GenericError", "timer value is too big");
+	expect_error(QOM("set", "guest-stats-polling-interval", ", \"value\": \"x\""),
+		     "GenericError",
+		     "Invalid parameter type for 'guest-stats-polling-interval', expected: integer");
+	expect_error(QOM("set", "guest-stats-polling-interval", ""), "GenericError",
+		     "Parameter 'value' is missing");
+	expect_error(QOM("set", "guest-stats", ", \"value\": 1"), "GenericError",
+		     "Property 'virtio-balloon-device.guest-stats' is not writable");
+	expect_error(QOM("get", "nope", ""), "GenericError",
+		     "Property 'virtio-balloon-device.nope' not found");
+	v = ok(QOM("get", "type", ""));
+	ck_assert_str_eq(json_string_value(v), "virtio-balloon-device");
+	json_decref(v);
+	v = ok("{\"execute\": \"qom-list\", \"arguments\": {\"path\": \"device[0]\"}}");
+	ck_assert_uint_eq(json_array_size(v), 3);
+	json_decref(v);
+	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/nope\", "
+		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", "Device '/nope' not found");
+	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"\", "
+		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", NULL);
+	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"ice[0]\", "
+		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", NULL);
+	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"property\": \"x\"}}",
+		     "GenericError", "Parameter 'path' is missing");
+	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": 1, \"property\": \"x\"}}",
+		     "GenericError", "Invalid parameter type for 'path', expected: string");
+	/* A custom path from the VM. */
+	be.balloon_qom_path = "/machine/peripheral/balloon0";
+	json_decref(ok("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"balloon0\", "
+		       "\"property\": \"guest-stats\"}}"));
+	be.balloon = NULL;
+	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"balloon0\", "
+		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", NULL);
+}
+END_TEST
+
+START_TEST(test_human_monitor_command)
+{
+	negotiate();
+	json_t *v = ok("{\"execute\": \"human-monitor-command\", "
+		       "\"arguments\": {\"command-line\": \"info status\"}}");
+	ck_assert_str_eq(json_string_value(v), "VM status: running\r\n");
+	json_decref(v);
+	v = ok("{\"execute\": \"human-monitor-command\", "
+	       "\"arguments\": {\"command-line\": \"info balloon\", \"cpu-index\": 0}}");
+	ck_assert_str_eq(json_string_value(v), "balloon: actual=256\r\n");
+	json_decref(v);
+	v = ok("{\"execute\": \"human-monitor-command\", \"arguments\": {\"command-line\": \"\"}}");
+	ck_assert_str_eq(json_string_value(v), "");
+	json_decref(v);
+	v = ok("{\"execute\": \"human-monitor-command\", "
+	       "\"arguments\": {\"command-line\": \"nope \\u00e9\\u0001\"}}");
+	ck_assert_str_eq(json_string_value(v), "unknown command: 'nope'\r\n");
+	json_decref(v);
+	v = ok("{\"execute\": \"human-monitor-command\", \"arguments\": {\"command-line\": \"stop\"}}");
+	ck_assert_int_eq(fk.stops, 1);
+	json_decref(v);
+	expect_error("{\"execute\": \"human-monitor-command\", \"arguments\": {}}", "GenericError",
+		     "Parameter 'command-line' is missing");
+}
+END_TEST
+
+/* ---- malformed input -------------------------------------------------- */
+
+START_TEST(test_bad_messages)
+{
+	expect_error("[1]", "GenericError", "QMP input must be a JSON object");
+	expect_error("\"str\"", "GenericError", "QMP input must be a JSON object");
+	expect_error("1", "GenericError", "QMP input must be a JSON object");
+	expect_error("null", "GenericError", "QMP input must be a JSON object");
+	json_t *r = req("garbage");
+	const char *d = json_string_value(json_object_get(json_object_get(r, "error"), "desc"));
+	ck_assert_msg(!strncmp(d, "JSON parse error, ", 18), "%s", d);
+	json_decref(r);
+	expect_error("{\"execute\":", "GenericError", NULL);
+	expect_error("{\"a\": 1, \"a\": 2}", "GenericError", NULL); /* duplicate key, as QEMU */
+	expect_error("\xff\xfe{}", "GenericError", NULL);
+	expect_error("{\"execute\": \"\xc3\"}", "GenericError", NULL);
+	negotiate();
+	expect_error("{}", "GenericError", "QMP input lacks member 'execute'");
+	expect_error("{\"execute\": 1}", "GenericError", "QMP input member 'execute' must be a string");
+	expect_error("{\"execute\": \"query-status\", \"arguments\": []}", "GenericError",
+		     "QMP input member 'arguments' must be an object");
+	expect_error("{\"execute\": \"query-status\", \"arguments\": null}", "GenericError",
+		     "QMP input member 'arguments' must be an object");
+	expect_error("{\"execute\": \"query-status\", \"bar\": 1}", "GenericError",
+		     "QMP input member 'bar' is unexpected");
+	expect_error("{\"exec-oob\": \"query-status\"}", "GenericError",
+		     "QMP input member 'exec-oob' is unexpected");
+	expect_error("{\"execute\": \"query-status\", \"arguments\": {\"x\": 1}}", "GenericError",
+		     "Parameter 'x' is unexpected");
+	expect_error("{\"execute\": \"foo\"}", "CommandNotFound", "The command foo has not been found");
+	/* A huge command name is cut in the desc, still valid UTF-8. */
+	char big[2000];
+	int n = snprintf(big, sizeof(big), "{\"execute\": \"");
+	for (int i = 0; i < 600; i++)
+		n += snprintf(big + n, sizeof(big) - (size_t)n, "\xc3\xa9");
+	snprintf(big + n, sizeof(big) - (size_t)n, "\"}");
+	expect_error(big, "CommandNotFound", NULL);
+	ck_assert_int_eq(fk.stops + fk.conts + fk.resets + fk.quits, 0);
+}
+END_TEST
+
+struct collect {
+	int messages;
+	size_t max_len;
+	int errors;
+};
+
+static int count_reply(void *opaque, const char *msg, size_t len)
+{
+	struct collect *c = opaque;
+	c->messages++;
+	c->max_len = MAX(c->max_len, len);
+	char *out = qmp_handle(&ctx, &sess, msg, len);
+	ck_assert_ptr_nonnull(out);
+	json_t *j = json_loads(out, 0, NULL);
+	ck_assert_msg(j && json_object_get(j, "error"), "not an error: %s", out);
+	c->errors++;
+	json_decref(j);
+	free(out);
+	return 0;
+}
+
+/* Thousands of malformed messages: every one gets an error, nothing in
+ * the VM changes. */
+START_TEST(test_bulk_garbage)
+{
+	static const char *const seeds[] = {
+		"{\"execute\": \"stop\", \"arguments\": {\"x\": 1}}",
+		"{\"execute\": \"quit\", \"arguments\": {\"now\": true}}",
+		"{\"execute\": \"system_reset\", \"arguments\": {\"a\": [1, 2]}}",
+		"{\"execute\": \"cont\", \"arguments\": {\"b\": \"c\"}}",
+		"{\"execute\": \"balloon\", \"arguments\": {\"value\": \"1G\"}}",
+		"{\"execute\": \"balloon\", \"arguments\": {\"value\": 0}}",
+	};
+	static const char alphabet[] = "{}[]\":,\\ \n\tabcdeu0123456789.-+etrufalsn\x01\xff";
+	struct balloon_info before, after;
+	struct qmp_framer *f = qmp_framer_new(4096);
+	struct collect col = { 0 };
+	unsigned seed = 12345;
+
+	ck_assert_int_eq(balloon_set_target(bal, 200 * MiB), 0);
+	balloon_query(bal, &before);
+	for (int round = 0; round < 2; round++) {
+		sess.negotiated = round == 1;
+		for (int i = 0; i < 3000; i++) {
+			char buf[512];
+			size_t len;
+			int kind = rand_r(&seed) % 3;
+			if (kind == 0) {
+				/* random bytes from a JSON-ish alphabet */
+				len = (size_t)(rand_r(&seed) % 200);
+				for (size_t k = 0; k < len; k++)
+					buf[k] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+			} else {
+				/* a seed with one byte changed, inserted or cut short */
+				const char *s = seeds[rand_r(&seed) % ARRAY_SIZE(seeds)];
+				len = strlen(s);
+				memcpy(buf, s, len);
+				size_t at = (size_t)rand_r(&seed) % len;
+				if (kind == 1)
+					buf[at] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+				else
+					len = at;
+			}
+			/* As a whole message, then as part of one stream. */
+			count_reply(&col, buf, len);
+			buf[len++] = '\n';
+			int ret = qmp_framer_feed(f, buf, len, count_reply, &col);
+			if (ret == -E2BIG) {
+				qmp_framer_free(f);
+				f = qmp_framer_new(4096);
+				ck_assert_ptr_nonnull(f);
+			} else {
+				ck_assert_int_eq(ret, 0);
+			}
+		}
+	}
+	qmp_framer_free(f);
+	ck_assert_int_gt(col.messages, 6000);
+	ck_assert_int_eq(col.errors, col.messages);
+	ck_assert_uint_le(col.max_len, 4096);
+	ck_assert_int_eq(fk.stops + fk.conts + fk.resets + fk.quits + fk.powerdowns, 0);
+	ck_assert(fk.running);
+	balloon_query(bal, &after);
+	ck_assert_uint_eq(after.target_pages, before.target_pages);
+	ck_assert_int_eq(nevents, 0);
+}
+END_TEST
+
+/* ---- framing ---------------------------------------------------------- */
+
+struct msgs {
+	int n;
+	char m[16][256];
+};
+
+static int keep(void *opaque, const char *msg, size_t len)
+{
+	struct msgs *m = opaque;
+	ck_assert_int_lt(m->n, 16);
+	ck_assert_uint_lt(len, 256);
+	memcpy(m->m[m->n], msg, len);
+	m->m[m->n][len] = '\0';
+	m->n++;
+	return 0;
+}
+
+static void frame(const char *in, bool bytewise, struct msgs *out)
+{
+	struct qmp_framer *f = qmp_framer_new(1024);
+	memset(out, 0, sizeof(*out));
+	if (bytewise) {
+		for (size_t i = 0; in[i]; i++)
+			ck_assert_int_eq(qmp_framer_feed(f, in + i, 1, keep, out), 0);
+	} else {
+		ck_assert_int_eq(qmp_framer_feed(f, in, strlen(in), keep, out), 0);
+	}
+	qmp_framer_free(f);
+}
+
+START_TEST(test_framer)
+{
+	static const char in[] =
+		"{\"execute\":\n \"stop\"}{\"a\": [1, {\"b\": \"}]\\\"{\"}]}\r\n"
+		"  garbage  1 \"str\\\"}\" } [1,\n2]\n{\"x\":1";
+	static const char *const want[] = {
+		"{\"execute\":\n \"stop\"}", "{\"a\": [1, {\"b\": \"}]\\\"{\"}]}", "garbage", "1",
+		"\"str\\\"}\"", "}", "[1,\n2]",
+	};
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		struct msgs m;
+		frame(in, bytewise, &m);
+		ck_assert_int_eq(m.n, (int)ARRAY_SIZE(want));
+		for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+			ck_assert_str_eq(m.m[i], want[i]);
+	}
+	/* QEMU's streamer counts braces and brackets together. */
+	struct msgs m;
+	frame("{\"a\":1 ]", false, &m);
+	ck_assert_int_eq(m.n, 1);
+}
+END_TEST
+
+START_TEST(test_framer_limit)
+{
+	struct qmp_framer *f = qmp_framer_new(64);
+	struct msgs m = { 0 };
+	char buf[65];
+	memset(buf, '[', sizeof(buf));
+	ck_assert_int_eq(qmp_framer_feed(f, buf, 64, keep, &m), 0);
+	ck_assert_int_eq(qmp_framer_feed(f, buf, 1, keep, &m), -E2BIG);
+	ck_assert_int_eq(qmp_framer_feed(f, "{}", 2, keep, &m), -E2BIG);
+	ck_assert_int_eq(m.n, 0);
+	qmp_framer_free(f);
+	/* Exactly at the limit is fine. */
+	f = qmp_framer_new(4);
+	ck_assert_int_eq(qmp_framer_feed(f, "{\"\"}", 4, keep, &m), 0);
+	ck_assert_int_eq(m.n, 1);
+	qmp_framer_free(f);
+}
+END_TEST
+
+START_TEST(test_event_format)
+{
+	json_t *data = json_pack("{s:I}", "actual", (json_int_t)123);
+	char *s = qmp_event_format("BALLOON_CHANGE", data);
+	json_decref(data);
+	json_t *e = json_loads(s, 0, NULL);
+	ck_assert_ptr_nonnull(e);
+	expect_keys(e, (const char *[]){ "timestamp", "event", "data", NULL });
+	json_t *ts = json_object_get(e, "timestamp");
+	expect_keys(ts, (const char *[]){ "seconds", "microseconds", NULL });
+	json_int_t sec = json_integer_value(json_object_get(ts, "seconds"));
+	ck_assert_int_le(llabs((long long)(sec - time(NULL))), 2);
+	json_int_t us = json_integer_value(json_object_get(ts, "microseconds"));
+	ck_assert(us >= 0 && us < 1000000);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e, "data"), "actual")), 123);
+	ck_assert_ptr_nonnull(strstr(s, "\"event\": \"BALLOON_CHANGE\", \"data\": {\"actual\": 123}"));
+	json_decref(e);
+	free(s);
+	s = qmp_event_format("STOP", NULL);
+	ck_assert_ptr_null(strstr(s, "data"));
+	free(s);
+}
+END_TEST
+
+/* ---- monitor: sockets, clients, events -------------------------------- */
+
+static struct evloop *loop;
+static struct monitor *mon;
+static char dir[64];
+
+static void mon_setup(void)
+{
+	setup();
+	loop = evloop_new();
+	ck_assert_ptr_nonnull(loop);
+	ck_assert_int_eq(monitor_new(&be, loop, &mon), 0);
+	snprintf(dir, sizeof(dir), "/tmp/memvm-qmp-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void mon_teardown(void)
+{
+	monitor_free(mon);
+	evloop_free(loop);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	teardown();
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void pump(int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+	do {
+		ck_assert_int_eq(evloop_run_once(loop, 5), 0);
+	} while (now_ms() < end);
+}
+
+/* A test-side client: reads lines while pumping the loop. */
+struct tclient {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+};
+
+/* Next "\r\n"-terminated line (without it), or NULL after timeout/EOF. */
+static char *tc_line(struct tclient *t, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		char *nl = memmem(t->buf, t->len, "\r\n", 2);
+		if (nl) {
+			size_t n = (size_t)(nl - t->buf);
+			char *line = strndup(t->buf, n);
+			memmove(t->buf, t->buf + n + 2, t->len - n - 2);
+			t->len -= n + 2;
+			return line;
+		}
+		if (now_ms() >= end)
+			return NULL;
+		ck_assert_int_eq(evloop_run_once(loop, 5), 0);
+		ssize_t r = recv(t->fd, t->buf + t->len, sizeof(t->buf) - t->len, MSG_DONTWAIT);
+		if (r == 0)
+			return NULL;
+		if (r > 0)
+			t->len += (size_t)r;
+	}
+}
+
+static void tc_send(struct tclient *t, const char *s)
+{
+	ck_assert_int_eq(send(t->fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static bool tc_closed(struct tclient *t, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	while (now_ms() < end) {
+		pump(5);
+		char b[4096];
+		ssize_t r = recv(t->fd, b, sizeof(b), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return true;
+	}
+	return false;
+}
+
+static void tc_expect(struct tclient *t, const char *needle)
+{
+	char *l = tc_line(t, 2000);
+	ck_assert_msg(l != NULL, "no line (wanted %s)", needle);
+	ck_assert_msg(strstr(l, needle) != NULL, "line '%s' lacks '%s'", l, needle);
+	free(l);
+}
+
+static void tc_pair(struct tclient *t, enum monitor_proto proto)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(monitor_attach_fd(mon, proto, sv[1], sv[1], true), 0);
+	t->fd = sv[0];
+	t->len = 0;
+}
+
+static void tc_connect(struct tclient *t, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	t->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	t->len = 0;
+	ck_assert_int_eq(connect(t->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+static void tc_negotiate(struct tclient *t)
+{
+	tc_expect(t, "{\"QMP\": ");
+	tc_send(t, "{\"execute\": \"qmp_capabilities\"}\n");
+	tc_expect(t, "{\"return\": {}}");
+}
+
+START_TEST(test_monitor_pair_and_events)
+{
+	struct tclient a, b;
+	tc_pair(&a, MONITOR_QMP);
+	tc_pair(&b, MONITOR_QMP);
+	tc_negotiate(&a);
+	tc_expect(&b, "{\"QMP\": "); /* b never negotiates: no events */
+	ck_assert_uint_eq(monitor_client_count(mon), 2);
+
+	/* Event before the reply, as QEMU; CRLF line ends. */
+	tc_send(&a, "{\"execute\": \"stop\", \"id\": 5}");
+	tc_expect(&a, "\"event\": \"STOP\"");
+	tc_expect(&a, "{\"return\": {}, \"id\": 5}");
+	monitor_event_shutdown(mon, true, "guest-shutdown");
+	tc_expect(&a, "\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}");
+	monitor_event_reset(mon, true, "guest-reset");
+	tc_expect(&a, "\"event\": \"RESET\"");
+	monitor_emit_event(mon, "GUEST_PANICKED", "{\"action\": \"pause\"}");
+	tc_expect(&a, "\"event\": \"GUEST_PANICKED\", \"data\": {\"action\": \"pause\"}");
+	monitor_emit_event(mon, "BAD", "{not json");
+	monitor_event_shutdown(NULL, false, "x");
+	monitor_balloon_changed(NULL, 1);
+
+	/* b got none of it; its first message is still a negotiation error. */
+	tc_send(&b, "{\"execute\": \"query-status\"}\n");
+	tc_expect(&b, "Expecting capabilities negotiation");
+
+	/* Two messages in one write, one split over two writes. */
+	tc_send(&a, "{\"execute\":\"query-kvm\"}{\"execute\":\"query-status\",");
+	tc_expect(&a, "\"present\": true");
+	tc_send(&a, "\"id\":\"x\"}");
+	tc_expect(&a, "\"id\": \"x\"");
+
+	close(b.fd);
+	pump(50);
+	ck_assert_uint_eq(monitor_client_count(mon), 1);
+	close(a.fd);
+	pump(50);
+	ck_assert_uint_eq(monitor_client_count(mon), 0);
+}
+END_TEST
+
+static void *poster(void *opaque)
+{
+	for (uint64_t v = 1; v <= 1000; v++) {
+		monitor_balloon_changed(opaque, v);
+		if (v % 100 == 0)
+			usleep(1000);
+	}
+	return NULL;
+}
+
+START_TEST(test_balloon_change_throttle)
+{
+	struct tclient a;
+	ck_assert_int_eq(monitor_set_event_throttle(mon, "STOP", 10), -ENOENT);
+	ck_assert_int_eq(monitor_set_event_throttle(mon, "BALLOON_CHANGE", 300), 0);
+	tc_pair(&a, MONITOR_QMP);
+	tc_negotiate(&a);
+
+	uint64_t t0 = now_ms();
+	monitor_balloon_changed(mon, 100 * MiB); /* first: at once */
+	tc_expect(&a, "\"data\": {\"actual\": 104857600}");
+	ck_assert_uint_lt(now_ms() - t0, 200);
+	monitor_balloon_changed(mon, 90 * MiB);
+	pump(20);
+	monitor_balloon_changed(mon, 80 * MiB);
+	pump(20);
+	monitor_balloon_changed(mon, 70 * MiB); /* only the latest survives */
+	char *l = tc_line(&a, 2000);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_nonnull(strstr(l, "\"actual\": 73400320"));
+	ck_assert_uint_ge(now_ms() - t0, 250);
+	free(l);
+	/* Window closes with nothing pending; the next one goes at once. */
+	pump(700);
+	ck_assert_ptr_null(tc_line(&a, 10));
+	t0 = now_ms();
+	monitor_balloon_changed(mon, 60 * MiB);
+	tc_expect(&a, "\"actual\": 62914560");
+	ck_assert_uint_lt(now_ms() - t0, 200);
+
+	/* Unthrottled, from another thread while the loop runs here: every
+	 * event is a valid line and the last value arrives. */
+	ck_assert_int_eq(monitor_set_event_throttle(mon, "BALLOON_CHANGE", 0), 0);
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, poster, mon), 0);
+	bool last = false;
+	for (int i = 0; i < 5000 && !last; i++) {
+		l = tc_line(&a, 2000);
+		ck_assert_ptr_nonnull(l);
+		ck_assert_ptr_nonnull(strstr(l, "\"event\": \"BALLOON_CHANGE\""));
+		last = strstr(l, "\"actual\": 1000}") != NULL;
+		free(l);
+	}
+	ck_assert(last);
+	pthread_join(th, NULL);
+	close(a.fd);
+}
+END_TEST
+
+START_TEST(test_unix_socket)
+{
+	char err[256];
+	struct stat st;
+	struct chardev_spec spec = { .set = true };
+	snprintf(spec.path, sizeof(spec.path), "%s/qmp.sock", dir);
+	const char *path = spec.path;
+	mode_t old = umask(0);  /* 0600 must not depend on the caller's umask */
+	ck_assert_int_eq(monitor_add_qmp(mon, &spec, err, sizeof(err)), 0);
+	umask(old);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+
+	/* 16 clients at once, each with its own negotiation state. */
+	struct tclient *c = calloc(16, sizeof(*c));
+	for (int i = 0; i < 16; i++)
+		tc_connect(&c[i], path);
+	for (int i = 0; i < 16; i++)
+		tc_expect(&c[i], "{\"QMP\": ");
+	for (int i = 0; i < 16; i += 2) {
+		tc_send(&c[i], "{\"execute\": \"qmp_capabilities\"}");
+		tc_expect(&c[i], "{\"return\": {}}");
+	}
+	ck_assert_uint_eq(monitor_client_count(mon), 16);
+	for (int i = 0; i < 16; i++) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "{\"execute\": \"query-status\", \"id\": %d}", i);
+		tc_send(&c[i], msg);
+	}
+	for (int i = 0; i < 16; i++) {
+		char *l = tc_line(&c[i], 2000);
+		char id[32];
+		snprintf(id, sizeof(id), "\"id\": %d}", i);
+		ck_assert_ptr_nonnull(l);
+		ck_assert_ptr_nonnull(strstr(l, id));
+		ck_assert_ptr_nonnull(strstr(l, i % 2 ? "Expecting capabilities"
+						     : "\"status\": \"running\""));
+		free(l);
+	}
+	for (int i = 0; i < 16; i++)
+		close(c[i].fd);
+	free(c);
+	pump(50);
+	ck_assert_uint_eq(monitor_client_count(mon), 0);
+
+	/* A live socket is refused, with a one-line reason. */
+	struct monitor *m2;
+	ck_assert_int_eq(monitor_new(&be, loop, &m2), 0);
+	ck_assert_int_eq(monitor_add_qmp(m2, &spec, err, sizeof(err)), -EADDRINUSE);
+	ck_assert_ptr_nonnull(strstr(err, "in use"));
+	ck_assert_ptr_null(strchr(err, '\n'));
+	/* A regular file is not replaced. */
+	struct chardev_spec file = spec;
+	snprintf(file.path, sizeof(file.path), "%s/file", dir);
+	int fd = open(file.path, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	ck_assert_int_eq(monitor_add_hmp(m2, &file, err, sizeof(err)), -EEXIST);
+	ck_assert_int_eq(access(file.path, F_OK), 0);
+	/* A stale socket (no listener) is replaced. */
+	struct chardev_spec stale = spec;
+	snprintf(stale.path, sizeof(stale.path), "%s/stale.sock", dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", stale.path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	ck_assert_int_eq(monitor_add_hmp(m2, &stale, err, sizeof(err)), 0);
+	struct tclient h;
+	tc_connect(&h, stale.path);
+	tc_expect(&h, "memvm " MEMVM_VERSION " monitor - type 'help' for more information");
+	tc_send(&h, "info status\n");
+	char *l = tc_line(&h, 2000); /* the prompt shares the line */
+	ck_assert_str_eq(l, "(qemu) VM status: running");
+	free(l);
+	close(h.fd);
+	/* No such directory: a clear error, nothing left behind. */
+	struct chardev_spec nodir = { .set = true };
+	snprintf(nodir.path, sizeof(nodir.path), "%s/no/such.sock", dir);
+	ck_assert_int_eq(monitor_add_qmp(m2, &nodir, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "no/such.sock"));
+	monitor_free(m2);
+	ck_assert_int_ne(access(stale.path, F_OK), 0); /* removed at exit */
+	ck_assert_int_eq(access(path, F_OK), 0);       /* not m2's */
+	monitor_free(mon);
+	mon = NULL;
+	ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_slow_and_bad_clients)
+{
+	struct tclient slow, big, good, hmp;
+	tc_pair(&slow, MONITOR_QMP);
+	tc_pair(&good, MONITOR_QMP);
+	tc_negotiate(&slow);
+	tc_negotiate(&good);
+	/* Never reads: dropped once 1 MiB waits, the others are unaffected. */
+	int one = 4096;
+	ck_assert_int_eq(setsockopt(slow.fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)), 0);
+	const char *q = "{\"execute\": \"query-commands\"}";
+	for (int i = 0; i < 20000 && monitor_client_count(mon) == 2; i++) {
+		if (send(slow.fd, q, strlen(q), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			pump(5);
+		ck_assert_int_eq(evloop_run_once(loop, 0), 0);
+	}
+	pump(50);
+	ck_assert_uint_eq(monitor_client_count(mon), 1);
+	tc_send(&good, "{\"execute\": \"query-status\"}");
+	tc_expect(&good, "\"running\": true");
+	close(slow.fd);
+
+	/* Over 64 KiB in one message: an error, then the connection closes. */
+	tc_pair(&big, MONITOR_QMP);
+	tc_negotiate(&big);
+	char *buf = malloc(70000);
+	memset(buf, '[', 70000);
+	ck_assert_int_eq(send(big.fd, buf, 70000, MSG_NOSIGNAL), 70000);
+	tc_expect(&big, "too large");
+	ck_assert(tc_closed(&big, 2000));
+	close(big.fd);
+
+	/* HMP line over 64 KiB. */
+	tc_pair(&hmp, MONITOR_HMP);
+	tc_expect(&hmp, "monitor - type 'help'");
+	memset(buf, 'x', 70000);
+	ck_assert_int_eq(send(hmp.fd, buf, 70000, MSG_NOSIGNAL), 70000);
+	tc_expect(&hmp, "line too long");
+	ck_assert(tc_closed(&hmp, 2000));
+	close(hmp.fd);
+	free(buf);
+
+	/* Disconnect mid-message and mid-reply. */
+	struct tclient mid;
+	tc_pair(&mid, MONITOR_QMP);
+	tc_send(&mid, "{\"execute\": \"qmp_capabilities\"}{\"execute\": \"query-");
+	close(mid.fd);
+	pump(50);
+	tc_send(&good, "{\"execute\": \"query-status\"}");
+	tc_expect(&good, "\"running\": true");
+	ck_assert_uint_eq(monitor_client_count(mon), 1);
+	ck_assert_int_eq(fk.stops + fk.conts + fk.quits + fk.resets, 0);
+	close(good.fd);
+}
+END_TEST
+
+START_TEST(test_hmp_client)
+{
+	struct tclient h;
+	tc_pair(&h, MONITOR_HMP);
+	tc_expect(&h, "memvm " MEMVM_VERSION " monitor - type 'help' for more information");
+	/* LF, CR LF and a lone CR each end one line; output is CR LF. */
+	tc_send(&h, "info status\nstop\r\ninfo status\rinfo balloon\n");
+	static const char *const want[] = {
+		"(qemu) VM status: running", "(qemu) (qemu) VM status: paused",
+		"(qemu) balloon: actual=256",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		char *l = tc_line(&h, 2000);
+		ck_assert_ptr_nonnull(l);
+		ck_assert_str_eq(l, want[i]);
+		free(l);
+	}
+	ck_assert_int_eq(fk.stops, 1);
+	/* The prompt follows, with nothing else. */
+	pump(50);
+	ssize_t n = recv(h.fd, h.buf + h.len, sizeof(h.buf) - h.len, MSG_DONTWAIT);
+	h.len += n > 0 ? (size_t)n : 0;
+	ck_assert_uint_eq(h.len, 7);
+	ck_assert(!memcmp(h.buf, "(qemu) ", 7));
+	/* quit from HMP reaches the VM. */
+	tc_send(&h, "quit\n");
+	pump(50);
+	ck_assert_int_eq(fk.quits, 1);
+	close(h.fd);
+}
+END_TEST
+
+START_TEST(test_client_limit)
+{
+	struct tclient t[MONITOR_MAX_CLIENTS];
+	for (int i = 0; i < MONITOR_MAX_CLIENTS; i++)
+		tc_pair(&t[i], MONITOR_QMP);
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(monitor_attach_fd(mon, MONITOR_QMP, sv[1], sv[1], true), -EMFILE);
+	close(sv[0]);
+	close(sv[1]);
+	for (int i = 0; i < MONITOR_MAX_CLIENTS; i++)
+		close(t[i].fd);
+	pump(50);
+	ck_assert_uint_eq(monitor_client_count(mon), 0);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("qmp");
+	TCase *tc = tcase_create("dispatch");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_greeting_shape);
+	tcase_add_test(tc, test_negotiation);
+	tcase_add_test(tc, test_id_echo);
+	tcase_add_test(tc, test_query_version_commands);
+	tcase_add_test(tc, test_status_stop_cont);
+	tcase_add_test(tc, test_reset_powerdown_quit);
+	tcase_add_test(tc, test_balloon_commands);
+	tcase_add_test(tc, test_memory_kvm_cpus);
+	tcase_add_test(tc, test_qom);
+	tcase_add_test(tc, test_human_monitor_command);
+	tcase_add_test(tc, test_bad_messages);
+	tcase_add_test(tc, test_bulk_garbage);
+	tcase_add_test(tc, test_framer);
+	tcase_add_test(tc, test_framer_limit);
+	tcase_add_test(tc, test_event_format);
+	suite_add_tcase(s, tc);
+
+	TCase *tm = tcase_create("monitor");
+	tcase_add_checked_fixture(tm, mon_setup, mon_teardown);
+	tcase_set_timeout(tm, 30);
+	tcase_add_test(tm, test_monitor_pair_and_events);
+	tcase_add_test(tm, test_balloon_change_throttle);
+	tcase_add_test(tm, test_unix_socket);
+	tcase_add_test(tm, test_slow_and_bad_clients);
+	tcase_add_test(tm, test_hmp_client);
+	tcase_add_test(tm, test_client_limit);
+	suite_add_tcase(s, tm);
+	return s;
+}
+
+CHECK_MAIN(make_suite)
