@@ -55,7 +55,8 @@ static int rng_notify(void *dev, struct virtio_mmio *t, uint32_t queue)
 		ret = virtq_push(q, rng->elem.head, n);
 		if (ret < 0)
 			break;
-		__atomic_fetch_add(&rng->bytes, n, __ATOMIC_RELAXED);
+		if (__atomic_fetch_add(&rng->bytes, n, __ATOMIC_RELAXED) == 0 && n)
+			log_debug("virtio-rng: first %u bytes of entropy served to the guest", n);
 		pushed = true;
 	}
 	/* Interrupt for what was completed even if a later chain was bad. */

@@ -11,7 +11,7 @@ T=$TESTS_TMP
 have_kvm || { skip linux-boot "/dev/kvm is not usable"; exit 0; }
 have_guest || { fail linux-boot "no guest images in $GUEST: run 'make guest'"; exit 0; }
 
-start_guest smp1 -m 128M -smp 1 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
+MEMVM_DEBUG=1 start_guest smp1 -m 128M -smp 1 -device virtio-rng -device virtio-balloon -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 start_guest smp2 -m 160M -smp 2 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 start_guest bz -m 128M -kernel "$GUEST/bzImage" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 MEMVM_DEBUG=1 start_guest pvh -m 128M -machine pvh=on -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
@@ -66,6 +66,13 @@ for g in smp1:128 smp2:160; do
 	check "$name: kernel sees ${mib} MiB of RAM (total ${total:-?}K)" \
 		[ -n "$total" ] && [ "$total" -le $((mib * 1024)) ] && [ "$total" -ge $((mib * 1024 - 1024)) ]
 done
+# virtio-mmio devices announced on the command line: the kernel registers
+# both, the drivers reach DRIVER_OK, and the rng really serves entropy.
+expect_match "smp1: kernel registers virtio-mmio device 0" "virtio-mmio: Registering device virtio-mmio.0 at 0xd0000000" "$T/smp1.log"
+expect_match "smp1: kernel registers virtio-mmio device 1" "virtio-mmio: Registering device virtio-mmio.1 at 0xd0001000" "$T/smp1.log"
+expect_match "smp1: virtio-rng driver ready" "virtio-rng at 0xd0000000: driver ready" "$T/smp1.err"
+expect_match "smp1: virtio-balloon driver ready" "virtio-balloon at 0xd0001000: driver ready" "$T/smp1.err"
+expect_match "smp1: virtio-rng served entropy to the guest" "virtio-rng: first [0-9]+ bytes of entropy served" "$T/smp1.err"
 expect_match "dt: both CPUs found from the device tree" "smp: Brought up 1 node, 2 CPUs" "$T/dt.log"
 expect_match "dt: virtio-rng discovered from the device tree" "virtio-rng at 0x[0-9a-f]+: driver ready" "$T/dt.err"
 expect_no_match "dt: virtio devices not on the command line" "virtio_mmio.device=" "$T/dt.log"

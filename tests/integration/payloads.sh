@@ -126,6 +126,19 @@ expect_cli_error "no kernel" "no guest to run" -m 64
 expect_cli_error "missing kernel file" "-kernel $T/nope.elf: cannot open: No such file" -kernel "$T/nope.elf"
 expect_cli_error "bad -serial" "-serial tcp:1: expected stdio" -serial tcp:1 -kernel "$P/hello64.elf"
 
+# Bad kernels and boot inputs: one line, status 1, before any vCPU runs.
+head -c 100 "$P/hello64.elf" >"$T/truncated.elf"
+expect_cli_error "truncated kernel" "-kernel $T/truncated.elf: .*(truncated|too short|short)" -kernel "$T/truncated.elf"
+printf 'just text\n' >"$T/text.bin"
+expect_cli_error "non-kernel file" "-kernel $T/text.bin: .*not" -kernel "$T/text.bin"
+: >"$T/empty.bin"
+expect_cli_error "empty kernel file" "-kernel $T/empty.bin: " -kernel "$T/empty.bin"
+truncate -s 100M "$T/big.initrd"
+expect_cli_error "initrd larger than RAM" "-initrd $T/big.initrd: .*does not fit.*raise -m" -m 64M -kernel "$P/hello64.elf" -initrd "$T/big.initrd"
+long=$(head -c 3000 /dev/zero | tr '\0' a)
+expect_cli_error "command line over the kernel's limit" "command line is [0-9]+ bytes but .* accepts at most [0-9]+; shorten -append" -kernel "$P/hello64.elf" -append "$long"
+expect_cli_error "initrd without kernel" "-initrd needs -kernel" -initrd "$T/big.initrd"
+
 "$MEMVM" -version >"$T/ver.out" 2>&1; rc=$?
 expect_eq "-version exits 0" 0 "$rc"
 expect_match "-version prints the version" "^memvm version [0-9]+\.[0-9]+" "$T/ver.out"
