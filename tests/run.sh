@@ -56,7 +56,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = fuzz ]; then
 		name=$(basename "$f")
 		mkdir -p "$BUILD/fuzz/corpus-$name"
 		if "$f" -max_total_time="${FUZZ_SECONDS:-5}" "$BUILD/fuzz/corpus-$name" >"$log/$name.log" 2>&1; then
-			echo "$name: $(grep -Eo '#[0-9]+ +DONE.*' "$log/$name.log" | head -1 || echo ok)"; passed=$((passed + 1))
+			echo "$name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log/$name.log" | tail -1)s, no crash"; passed=$((passed + 1))
 		else
 			echo "$name: FAILED"; tail -20 "$log/$name.log"; failed=$((failed + 1))
 		fi

@@ -9,7 +9,7 @@
 #   D  deflate-on-oom, init touching most of RAM: survives a large inflate
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-. tests/e2e/guest-lib.sh
+. tests/guest-lib.sh
 T=$TESTS_TMP
 CTL=$BUILD/memvm-ctl
 
@@ -74,13 +74,15 @@ for g in $guests; do
 done
 
 # --- A: inflate 32 MiB, RSS drops, deflate back, statistics ---
-rss0=$(rss_kib "$PID_A")
+# RSS of guest RAM (mincore over the mapping, x-query-memvm-memory).
+ram_rss() { qnum "$1" x-query-memvm-memory rss; }
+rss0=$(ram_rss A)
 ctl A balloon 96M
 if wait_actual A 96 60; then pass "A: actual reaches the 96 MiB target"; else fail "A: actual reaches the 96 MiB target" "actual=$(actual_mib A)"; fi
 sleep 0.5
-rss1=$(rss_kib "$PID_A")
+rss1=$(ram_rss A)
 drop=$((rss0 - rss1))
-check "A: memvm RSS dropped by >= 90% of 32 MiB (dropped $((drop / 1024)) MiB: $rss0 -> $rss1 KiB)" [ "$drop" -ge $((32 * 1024 * 9 / 10)) ]
+check "A: guest RAM RSS dropped by >= 90% of 32 MiB (dropped $((drop >> 20)) MiB: $rss0 -> $rss1 bytes)" [ "$drop" -ge $((32 * 1048576 * 9 / 10)) ]
 inflated=$(qnum A x-query-memvm-memory inflated-pages)
 expect_eq "A: device counted 8192 inflated pages" 8192 "$inflated"
 expect_eq "A: no bad PFNs" 0 "$(qnum A x-query-memvm-memory bad-pfns)"

@@ -5,7 +5,7 @@
 # -no-reboot).
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-. tests/e2e/guest-lib.sh
+. tests/guest-lib.sh
 T=$TESTS_TMP
 
 have_kvm || { skip linux-boot "/dev/kvm is not usable"; exit 0; }

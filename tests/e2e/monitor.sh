@@ -7,7 +7,7 @@
 # comparison needs qemu-system-x86.
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-. tests/e2e/guest-lib.sh
+. tests/guest-lib.sh
 T=$TESTS_TMP
 P=$BUILD/payloads
 CTL=${MEMVM_CTL:-$BUILD/memvm-ctl}
