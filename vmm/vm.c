@@ -107,9 +107,10 @@ void vm_request(struct vm *vm, enum machine_request req, int status)
 {
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->req_pending) {
-		vm->req_pending = true;
 		vm->req = req;
 		vm->req_status = status;
+		/* Read without the lock on the vCPU fast path. */
+		__atomic_store_n(&vm->req_pending, true, __ATOMIC_RELEASE);
 	}
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
@@ -818,7 +819,7 @@ static int vm_reboot(struct vm *vm, char *err, size_t errlen)
 	if ((ret = vm_boot_setup(vm, err, errlen)))
 		return ret;
 	pthread_mutex_lock(&vm->lock);
-	vm->req_pending = false;
+	__atomic_store_n(&vm->req_pending, false, __ATOMIC_RELEASE);
 	vm->outcome = VCPU_OUTCOME_NONE;
 	__atomic_store_n(&vm->state, RS_RUNNING, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&vm->lock);
