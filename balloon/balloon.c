@@ -65,6 +65,7 @@ struct balloon {
 
 	struct ratelimit rl;
 	uint32_t *pfns;                 /* BALLOON_MAX_PFNS_PER_BUF */
+	struct balloon_run *runs;       /* BALLOON_MAX_PFNS_PER_BUF, for discard_runs */
 	struct virtq_elem elem;         /* large: lives here, not on the stack */
 };
 
@@ -223,6 +224,7 @@ static int balloon_pfn_buffer(struct balloon *b, const struct virtq_elem *e, boo
 	if (!sorted)
 		qsort(b->pfns, valid, sizeof(b->pfns[0]), cmp_u32);
 
+	size_t nruns = 0;
 	for (size_t i = 0; i < valid;) {
 		uint32_t first = b->pfns[i], last = first;
 		r = guest_mem_find(b->cfg.gm, (uint64_t)first << PFN_SHIFT);
@@ -241,12 +243,24 @@ static int balloon_pfn_buffer(struct balloon *b, const struct virtq_elem *e, boo
 		uint64_t gpa = (uint64_t)first << PFN_SHIFT, len = pages << PFN_SHIFT;
 		if (inflate) {
 			b->inflated_pages += pages;
-			discard_run(b, gpa, len, false);
+			if (b->cfg.mem.discard_runs)
+				b->runs[nruns++] = (struct balloon_run){ .gpa = gpa, .len = len };
+			else
+				discard_run(b, gpa, len, false);
 		} else {
 			b->deflated_pages += pages;
 			if (b->cfg.mem.reclaim)
 				b->cfg.mem.reclaim(b->cfg.mem.opaque, gpa, len);
 		}
+	}
+	if (nruns) {
+		uint64_t freed = 0;
+		int ret = b->cfg.mem.discard_runs(b->cfg.mem.opaque, b->runs, nruns, &freed);
+		if (ret < 0) {
+			b->discard_errors++;
+			BLOG(b, "discard of %zu runs failed: %s", nruns, strerror(-ret));
+		}
+		b->discarded_bytes += freed;
 	}
 	return 0;
 }
@@ -483,7 +497,8 @@ int balloon_new(const struct balloon_config *cfg, struct balloon **out)
 		return -ENOMEM;
 	b->timer_fd = -1;
 	b->pfns = malloc(BALLOON_MAX_PFNS_PER_BUF * sizeof(b->pfns[0]));
-	if (!b->pfns) {
+	b->runs = malloc(BALLOON_MAX_PFNS_PER_BUF * sizeof(b->runs[0]));
+	if (!b->pfns || !b->runs) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -527,6 +542,7 @@ void balloon_free(struct balloon *b)
 		close(b->timer_fd);
 	}
 	free(b->pfns);
+	free(b->runs);
 	free(b);
 }
 

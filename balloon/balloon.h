@@ -67,9 +67,19 @@ enum balloon_stat {
 /* How the balloon gives memory back to the host; the VM implements these
  * on top of memory/ram.h (unit tests use fakes). gpa/len are 4 KiB aligned
  * and lie inside guest RAM. */
+struct balloon_run {
+	uint64_t gpa;
+	uint64_t len;
+};
+
 struct balloon_memory_ops {
 	/* Discard [gpa, gpa+len); *freed = bytes that really left the process. */
 	int (*discard)(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed);
+	/* Optional: the runs of one inflate buffer at once (sorted, each inside
+	 * one region), so the backing can batch its work; NULL: `discard` per
+	 * run. */
+	int (*discard_runs)(void *opaque, const struct balloon_run *runs, size_t n,
+			    uint64_t *freed);
 	/* The guest takes [gpa, gpa+len) back (deflate): clear partial-page
 	 * tracking so huge pages are not released while in use. May be NULL.
 	 * Called before the deflate buffer is returned, so with MUST_TELL_HOST

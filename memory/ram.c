@@ -812,6 +812,56 @@ int ram_discard(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_
 	return ret;
 }
 
+/* Spans up to this many pages get one mincore() pass for a whole batch. */
+#define BATCH_SPAN_PAGES 16384u
+
+int ram_discard_ranges(struct ram *ram, const struct ram_range *r, size_t n,
+		       uint64_t *freed_bytes)
+{
+	uint64_t freed = 0;
+	int ret = 0;
+
+	if (freed_bytes)
+		*freed_bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((ret = check_range(ram, r[i].offset, r[i].len)))
+			return ret;
+		if (i && r[i].offset < r[i - 1].offset + r[i - 1].len)
+			return -EINVAL;
+	}
+	if (n == 0)
+		return 0;
+	uint64_t span_lo = r[0].offset, span_hi = r[n - 1].offset + r[n - 1].len;
+	if (ram->page_size != PART || span_hi - span_lo > (uint64_t)BATCH_SPAN_PAGES * PART) {
+		/* Huge pages keep their partial-page bookkeeping per range. */
+		for (size_t i = 0; i < n; i++) {
+			uint64_t f = 0;
+			if ((ret = ram_discard(ram, r[i].offset, r[i].len, &f)))
+				break;
+			freed += f;
+		}
+		goto out;
+	}
+	unsigned char vec[BATCH_SPAN_PAGES];
+	bool have_vec = mincore(ram->base + span_lo, span_hi - span_lo, vec) == 0;
+	uint64_t counted = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((ret = release(ram, r[i].offset, r[i].len)))
+			break;
+		for (uint64_t p = (r[i].offset - span_lo) / PART; have_vec &&
+		     p < (r[i].offset + r[i].len - span_lo) / PART; p++)
+			counted += vec[p] & 1;
+	}
+	freed = counted * PART;
+	pthread_mutex_lock(&ram->lock);
+	ram->discarded += freed;
+	pthread_mutex_unlock(&ram->lock);
+out:
+	if (freed_bytes)
+		*freed_bytes = freed;
+	return ret;
+}
+
 int ram_discard_reported(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_bytes)
 {
 	uint64_t freed = 0;

@@ -111,6 +111,19 @@ int ram_prealloc(struct ram *ram, char *err, size_t errlen) WUR;
  * never-touched memory or half a huge page counts 0. Thread-safe. */
 int ram_discard(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_bytes) WUR;
 
+/* Several ranges at once (a balloon inflate buffer): the same as calling
+ * ram_discard() for each, but on 4 KiB backings residency is read with one
+ * mincore() pass over the ranges' span instead of one per range, which
+ * halves the system calls for scattered single pages. Ranges must be
+ * sorted by offset and must not overlap (-EINVAL otherwise, nothing done).
+ * *freed_bytes gets the total. Stops at the first failing range. */
+struct ram_range {
+	uint64_t offset;
+	uint64_t len;
+};
+int ram_discard_ranges(struct ram *ram, const struct ram_range *r, size_t n,
+		       uint64_t *freed_bytes) WUR;
+
 /* Balloon deflate: the guest uses [offset, offset+len) again, so its 4 KiB
  * parts no longer count toward releasing a huge page. The memory itself
  * comes back on the next touch. No-op for 4 KiB backings. Same argument

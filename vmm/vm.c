@@ -72,6 +72,8 @@ struct vm {
 	struct virtio_platform platform;
 	struct virtio_rng *rng;
 	struct balloon *balloon;
+	struct ram_range *discard_scratch; /* balloon batch discards (loop thread) */
+	size_t discard_scratch_cap;
 	struct monitor *monitor;
 	struct monitor_backend mon_be;
 	const char *quit_reason;
@@ -436,6 +438,29 @@ static int vm_balloon_discard(void *opaque, uint64_t gpa, uint64_t len, uint64_t
 	return ret ? ret : ram_discard(vm->ram.ram, off, len, freed);
 }
 
+/* A whole inflate buffer's runs: translated in place to RAM offsets
+ * (runs are sorted and each inside one region, so offsets stay sorted). */
+static int vm_balloon_discard_runs(void *opaque, const struct balloon_run *runs, size_t n,
+				   uint64_t *freed)
+{
+	struct vm *vm = opaque;
+	struct ram_range *r = vm->discard_scratch;
+	if (n > vm->discard_scratch_cap) {
+		r = realloc(vm->discard_scratch, n * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		vm->discard_scratch = r;
+		vm->discard_scratch_cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int ret = vm_ram_offset(vm, runs[i].gpa, &r[i].offset);
+		if (ret)
+			return ret;
+		r[i].len = runs[i].len;
+	}
+	return ram_discard_ranges(vm->ram.ram, r, n, freed);
+}
+
 static int vm_balloon_discard_reported(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
 {
 	struct vm *vm = opaque;
@@ -470,7 +495,8 @@ static int vm_create_balloon(struct vm *vm, char *err, size_t errlen)
 		.ram_size = vm->cfg.ram_size,
 		.gm = vm->gm,
 		.loop = vm->loop,
-		.mem = { .discard = vm_balloon_discard, .reclaim = vm_balloon_reclaim,
+		.mem = { .discard = vm_balloon_discard, .discard_runs = vm_balloon_discard_runs,
+			 .reclaim = vm_balloon_reclaim,
 			 .discard_reported = vm_balloon_discard_reported, .opaque = vm },
 		.on_actual_change = vm_balloon_changed,
 		.opaque = vm,
@@ -907,6 +933,7 @@ void vm_destroy(struct vm *vm)
 		virtio_mmio_free(vm->virtio[i]);
 	virtio_rng_free(vm->rng);
 	balloon_free(vm->balloon);
+	free(vm->discard_scratch);
 	serial_free(vm->uart);
 	i8042_free(vm->kbd);
 	pm_free(vm->pm);

@@ -81,6 +81,20 @@ static int discard_op(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
 	return ram_discard(ram, gpa, len, freed); /* RAM starts at gpa 0 */
 }
 
+/* The batch path the VM uses: one call per inflate buffer. */
+static int discard_runs_op(void *opaque, const struct balloon_run *runs, size_t n, uint64_t *freed)
+{
+	static struct ram_range r[BALLOON_MAX_PFNS_PER_BUF];
+	(void)opaque;
+	*freed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (noop_discard)
+			*freed += runs[i].len;
+		r[i] = (struct ram_range){ .offset = runs[i].gpa, .len = runs[i].len };
+	}
+	return noop_discard ? 0 : ram_discard_ranges(ram, r, n, freed);
+}
+
 static void wr(uint64_t off, uint32_t v)
 {
 	v = htole32(v);
@@ -289,7 +303,7 @@ int main(int argc, char **argv)
 	struct balloon_config bc = {
 		.ram_size = ram_bytes,
 		.gm = gm,
-		.mem = { .discard = discard_op },
+		.mem = { .discard = discard_op, .discard_runs = discard_runs_op },
 	};
 	struct balloon *b;
 	if ((ret = balloon_new(&bc, &b)) < 0)

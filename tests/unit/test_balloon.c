@@ -90,6 +90,22 @@ static int fake_discard_reported(void *opaque, uint64_t gpa, uint64_t len, uint6
 	return 0;
 }
 
+/* The batch op: records every run, counts the calls. */
+static int batch_calls;
+static int fake_discard_runs(void *opaque, const struct balloon_run *runs, size_t n, uint64_t *freed)
+{
+	ck_assert_ptr_eq(opaque, &discards);
+	batch_calls++;
+	*freed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ck_assert_uint_lt(runs[i - 1].gpa + runs[i - 1].len, runs[i].gpa + 1);
+		record(&discards, runs[i].gpa, runs[i].len);
+		*freed += runs[i].len / 2;
+	}
+	return discard_ret;
+}
+
 static void on_actual(void *opaque, uint64_t guest_bytes)
 {
 	ck_assert_ptr_eq(opaque, &actual_calls);
@@ -417,6 +433,40 @@ START_TEST(test_inflate_merges_runs)
 	ck_assert_uint_eq(info.discarded_bytes, 5 * 4096 / 2); /* what the op freed */
 	ck_assert(info.driver_ready);
 	ck_assert(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+	ck_assert(!needs_reset());
+}
+END_TEST
+
+/* With a batch op, one call per buffer gets the same sorted runs, split at
+ * region boundaries, and a failing batch is counted once. */
+START_TEST(test_inflate_batch_op)
+{
+	batch_calls = 0;
+	cfg.mem.discard_runs = fake_discard_runs;
+	make();
+	bring_up(F_VERSION_1 | F_STATS);
+	static const uint32_t pfns[] = { 513, 510, 5, 512, 511, 767, 766, 1024, 1025, 5 };
+	send_pfns(0, pfns, 10);
+	ck_assert_int_eq(batch_calls, 1);
+	ck_assert_int_eq(discards.n, 5);
+	assert_run(&discards, 0, 5, 1);
+	assert_run(&discards, 1, 510, 2);
+	assert_run(&discards, 2, 512, 2);
+	assert_run(&discards, 3, 766, 2);
+	assert_run(&discards, 4, 1024, 2);
+	struct balloon_info info;
+	query(&info);
+	ck_assert_uint_eq(info.inflated_pages, 9);
+	ck_assert_uint_eq(info.duplicate_pfns, 1);
+	ck_assert_uint_eq(info.discarded_bytes, 9 * 4096 / 2);
+	ck_assert_uint_eq(info.discard_errors, 0);
+
+	discard_ret = -EIO;
+	static const uint32_t more[] = { 20, 30 };
+	send_pfns(0, more, 2);
+	ck_assert_int_eq(batch_calls, 2);
+	query(&info);
+	ck_assert_uint_eq(info.discard_errors, 1);
 	ck_assert(!needs_reset());
 }
 END_TEST
@@ -942,6 +992,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_new_validates);
 	tcase_add_test(tc, test_stat_names);
 	tcase_add_test(tc, test_inflate_merges_runs);
+	tcase_add_test(tc, test_inflate_batch_op);
 	tcase_add_test(tc, test_inflate_bad_pfns_skipped);
 	tcase_add_test(tc, test_inflate_runs_split_at_regions);
 	tcase_add_test(tc, test_inflate_multi_descriptor_and_odd_length);

@@ -733,6 +733,56 @@ START_TEST(t_discard_anon)
 }
 END_TEST
 
+/* Batch discard: one residency pass, the same effect as per-range calls. */
+START_TEST(t_discard_ranges)
+{
+	struct ram_config c;
+	struct reports r;
+	struct ram *ram;
+	char err[256];
+	uint64_t freed = 7;
+	cfg_init(&c, 8 * MiB, &r);
+	c.thp = false;
+	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), 0);
+	char *g = ram_base(ram);
+	memset(g, 0x55, 8 * MiB);
+
+	const struct ram_range rr[] = {
+		{ 0, 4096 }, { 8192, 4096 }, { MiB, 64 * 1024 }, { 6 * MiB, 4096 },
+	};
+	ck_assert_int_eq(ram_discard_ranges(ram, rr, 4, &freed), 0);
+	ck_assert_uint_eq(freed, 3 * 4096 + 64 * 1024);
+	ck_assert_uint_eq(resident(g, 8 * MiB), 8 * MiB - 3 * 4096 - 64 * 1024);
+	ck_assert_int_eq(g[0], 0);
+	ck_assert_int_eq(g[4096], 0x55);      /* between two ranges: kept */
+	ck_assert_int_eq(g[8192], 0);
+	ck_assert_int_eq(g[MiB + 64 * 1024], 0x55);
+	ck_assert_int_eq(g[6 * MiB + 4096], 0x55);
+
+	/* Unsorted or overlapping: refused, nothing touched. */
+	const struct ram_range bad[] = { { 2 * MiB, 4096 }, { MiB * 2 - 4096, 8192 } };
+	ck_assert_int_eq(ram_discard_ranges(ram, bad, 2, &freed), -EINVAL);
+	ck_assert_uint_eq(freed, 0);
+	ck_assert_int_eq(g[2 * MiB], 0x55);
+	/* Out of range and unaligned ranges: refused. */
+	const struct ram_range oob[] = { { 0, 4096 }, { 8 * MiB, 4096 } };
+	ck_assert_int_eq(ram_discard_ranges(ram, oob, 2, &freed), -ERANGE);
+	const struct ram_range odd[] = { { 100, 4096 } };
+	ck_assert_int_eq(ram_discard_ranges(ram, odd, 1, &freed), -EINVAL);
+	/* Ranges far apart in one pass: each counted exactly. */
+	const struct ram_range wide[] = { { 4 * MiB, 4096 }, { 8 * MiB - 4096, 4096 } };
+	ck_assert_int_eq(ram_discard_ranges(ram, wide, 2, &freed), 0);
+	ck_assert_uint_eq(freed, 2 * 4096);
+	ck_assert_int_eq(ram_discard_ranges(ram, rr, 0, &freed), 0);
+	ck_assert_uint_eq(freed, 0);
+
+	struct ram_summary s;
+	ram_summary(ram, &s);
+	ck_assert_uint_eq(s.discarded_bytes, 3 * 4096 + 64 * 1024 + 2 * 4096);
+	ram_unmap(ram);
+}
+END_TEST
+
 /* blocks: bytes the file holds once RAM is written (0: private). */
 static void discard_fd_backed(const char *mem_path, bool shared, uint64_t blocks)
 {
@@ -1238,6 +1288,7 @@ static Suite *make_suite(void)
 	TCase *tc = tcase_create("anon");
 	tcase_add_test(tc, t_config_defaults);
 	tcase_add_test(tc, t_anon_basic);
+	tcase_add_test(tc, t_discard_ranges);
 	tcase_add_test(tc, t_memfd_and_ksm_notice);
 	tcase_add_test(tc, t_size_errors);
 	tcase_add_test(tc, t_discard_anon);
