@@ -30,6 +30,24 @@
 #define LAYOUT_MMIO_HOLE      0xc0000000ull
 #define LAYOUT_MMIO_HOLE_END  0x100000000ull
 
+/* Guest RAM of `size` bytes as guest-physical regions: [0, min(size, 3 GiB))
+ * and the rest from 4 GiB. off[i] is region i's offset in the RAM block.
+ * The memslots and the e820 map both come from here, so they agree.
+ * Returns the number of regions (1 or 2). */
+static inline unsigned layout_ram_regions(unsigned long long size, unsigned long long gpa[2],
+					  unsigned long long len[2], unsigned long long off[2])
+{
+	gpa[0] = 0;
+	off[0] = 0;
+	len[0] = size < LAYOUT_MMIO_HOLE ? size : LAYOUT_MMIO_HOLE;
+	if (size <= LAYOUT_MMIO_HOLE)
+		return 1;
+	gpa[1] = LAYOUT_MMIO_HOLE_END;
+	off[1] = LAYOUT_MMIO_HOLE;
+	len[1] = size - LAYOUT_MMIO_HOLE;
+	return 2;
+}
+
 /* virtio-mmio devices: one 4 KiB window each from this base. */
 #define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ull
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ull

@@ -264,6 +264,12 @@ static int src_to_guest(struct ctx *c, const struct src *s, uint64_t off, uint64
 		return fail(c, ret, "%s %s: truncated: needs bytes up to offset %llu but the file has %llu",
 			    s->opt, s->name, (unsigned long long)(off + len),
 			    (unsigned long long)s->size);
+	/* read() faults on the destination when guest RAM cannot be backed
+	 * (an empty huge page pool), not because of the file. */
+	if (ret == -EFAULT)
+		return fail(c, -ENOMEM, "%s %s: guest RAM ran out while loading it (huge page pool or "
+			    "host memory exhausted); raise /proc/sys/vm/nr_hugepages, or use "
+			    "-mem-prealloc to check at start", s->opt, s->name);
 	if (ret)
 		return fail(c, ret, "%s %s: read failed (%s); was the file changed while loading?",
 			    s->opt, s->name, strerror(-ret));
@@ -327,21 +333,22 @@ int loader_config_add_virtio(struct boot_config *cfg, uint64_t *base_out, uint32
 
 size_t loader_e820(uint64_t ram_size, struct loader_e820_entry out[LOADER_E820_MAX])
 {
+	unsigned long long gpa[2], len[2], off[2];
 	size_t n = 0;
 	if (ram_size == 0)
 		return 0;
-	out[n++] = (struct loader_e820_entry){ 0, MIN(ram_size, LAYOUT_EBDA), E820_TYPE_RAM };
-	if (ram_size <= LAYOUT_EBDA)
+	/* The low region loses the legacy [EBDA, 1 MiB) hole. */
+	unsigned nr = layout_ram_regions(ram_size, gpa, len, off);
+	uint64_t low = len[0];
+	out[n++] = (struct loader_e820_entry){ 0, MIN(low, LAYOUT_EBDA), E820_TYPE_RAM };
+	if (low <= LAYOUT_EBDA)
 		return n;
 	out[n++] = (struct loader_e820_entry){ LAYOUT_EBDA, LAYOUT_HIMEM - LAYOUT_EBDA,
 					       E820_TYPE_RESERVED };
-	if (ram_size > LAYOUT_HIMEM)
-		out[n++] = (struct loader_e820_entry){ LAYOUT_HIMEM,
-						       MIN(ram_size, LAYOUT_MMIO_HOLE) - LAYOUT_HIMEM,
-						       E820_TYPE_RAM };
-	if (ram_size > LAYOUT_MMIO_HOLE)
-		out[n++] = (struct loader_e820_entry){ LAYOUT_MMIO_HOLE_END,
-						       ram_size - LAYOUT_MMIO_HOLE, E820_TYPE_RAM };
+	if (low > LAYOUT_HIMEM)
+		out[n++] = (struct loader_e820_entry){ LAYOUT_HIMEM, low - LAYOUT_HIMEM, E820_TYPE_RAM };
+	if (nr == 2)
+		out[n++] = (struct loader_e820_entry){ gpa[1], len[1], E820_TYPE_RAM };
 	return n;
 }
 

@@ -20,19 +20,6 @@
 
 static bool machine_quirk_notice_shown; /* once per process, not per reboot */
 
-unsigned machine_ram_layout(uint64_t size, uint64_t gpa[2], uint64_t len[2], uint64_t off[2])
-{
-	gpa[0] = 0;
-	off[0] = 0;
-	len[0] = size < LAYOUT_MMIO_HOLE ? size : LAYOUT_MMIO_HOLE;
-	if (size <= LAYOUT_MMIO_HOLE)
-		return 1;
-	gpa[1] = LAYOUT_MMIO_HOLE_END;
-	off[1] = LAYOUT_MMIO_HOLE;
-	len[1] = size - LAYOUT_MMIO_HOLE;
-	return 2;
-}
-
 int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct guest_mem *gm,
 		    char *err, size_t errlen)
 {
@@ -55,8 +42,8 @@ int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct 
 	mr->size = ram_size(mr->ram);
 	mr->prealloc = cfg->mem_prealloc;
 
-	uint64_t gpa[2], len[2], off[2];
-	unsigned n = machine_ram_layout(cfg->ram_size, gpa, len, off);
+	unsigned long long gpa[2], len[2], off[2];
+	unsigned n = layout_ram_regions(cfg->ram_size, gpa, len, off);
 	for (unsigned i = 0; i < n; i++) {
 		ret = guest_mem_add(gm, gpa[i], len[i], (uint8_t *)mr->hva + off[i], NULL);
 		if (ret) {
@@ -205,13 +192,6 @@ int machine_load(struct vm *vm, struct boot_entry *entry, bool emulated_kernel, 
 	if (ret)
 		return ret;
 	ret = loader_load_ex(&bc, vm_guest_mem(vm), entry, &info, err, errlen);
-	if (ret == -EFAULT && strstr(err, "read failed") && vm_ram(vm) &&
-	    ram_backing(vm_ram(vm)) == RAM_BACKING_HUGETLBFS) {
-		/* The kernel could not even be copied in: the pool ran dry. */
-		snprintf(err, errlen, "-mem-path %s: the huge page pool ran out while loading the "
-			 "kernel; raise /proc/sys/vm/nr_hugepages (or use -mem-prealloc to check at start)",
-			 cfg->mem_path);
-	}
 	if (ret)
 		goto out;
 	if (quirks && !machine_quirk_notice_shown) {

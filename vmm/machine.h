@@ -31,9 +31,6 @@ void machine_ram_unmap(struct machine_ram *mr);
 /* Zeroes guest RAM for a reboot (giving pages back where that is cheaper). */
 int machine_ram_clear(struct machine_ram *mr) WUR;
 
-/* Splits RAM of `size` into guest regions; returns how many (1 or 2). */
-unsigned machine_ram_layout(uint64_t size, uint64_t gpa[2], uint64_t len[2], uint64_t off[2]);
-
 #define MACHINE_CMDLINE_MAX 65536u
 
 struct machine_cmdline_in {
