@@ -19,6 +19,8 @@ FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 # End-to-end tests talk QMP with socat/jq and compare with QEMU side by side.
 TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc
 BENCH_DEB_PKGS := bc qemu-system-x86
+# QEMU (TCG) and socat for the nested KVM host, busybox for its initramfs.
+NESTED_DEB_PKGS := qemu-system-x86 socat busybox-static cpio
 
 PKG_LIBS := libseccomp libcap jansson inih
 
@@ -41,7 +43,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 10
 
-.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test guest payloads
+.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested guest payloads
 
 all: $(BUILD)/memvm $(if $(wildcard vmm/ctl.c),$(BUILD)/memvm-ctl)
 
@@ -92,29 +94,28 @@ deps-guest:
 deps-fuzz:
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(FUZZ_DEB_PKGS)"
 
+# The nested KVM host (guests/nested/) for machines without /dev/kvm.
+deps-nested:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(NESTED_DEB_PKGS)"
+
 -include guests/guest.mk
 include guests/payloads/payloads.mk
 
 deps-test:
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(TEST_DEB_PKGS)"
 
-check: deps deps-guest deps-fuzz deps-test
+check: deps deps-guest deps-fuzz deps-test deps-nested
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) payloads guest
 	@SAN=$(SAN) BUILD=$(BUILD) bash tests/run.sh
 
 check-unit: all $(UNIT_BINS)
 	@SAN=$(SAN) BUILD=$(BUILD) ONLY=unit bash tests/run.sh
 
-run: deps deps-guest
+run: deps deps-guest deps-nested
 	@$(MAKE) --no-print-directory all guest
 	@echo "memvm: booting the tiny guest (Ctrl-A x quits). In another terminal:"
 	@echo "  $(BUILD)/memvm-ctl -s $(BUILD)/qmp.sock balloon 192M    # or: watch, stats, info balloon"
-	$(BUILD)/memvm -m 256M -smp 2 -kernel $(BUILD)/guest/vmlinux \
-		-initrd $(BUILD)/guest/init-nosys.cpio -append "console=ttyS0" \
-		-device virtio-balloon,guest-stats-polling-interval=2,free-page-reporting=on \
-		-device virtio-rng \
-		-qmp unix:$(BUILD)/qmp.sock,server=on,wait=off \
-		-monitor unix:$(BUILD)/monitor.sock,server=on,wait=off -serial stdio
+	@BUILD=$(BUILD) bash guests/run.sh
 
 # libFuzzer targets are built with clang from source, separate from $(BUILD)/obj.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)

@@ -9,6 +9,20 @@ ONLY=${ONLY:-}
 passed=0 failed=0 skipped=0
 log=$BUILD/test-logs
 mkdir -p "$log"
+have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+# Where the VM tests (integration, e2e) run: on this machine's /dev/kvm, or,
+# where there is none (or MEMVM_NESTED=1), in the nested KVM host
+# (guests/nested/host.sh), booted once for all of them.
+if [ "${MEMVM_NESTED:-}" = inside ]; then
+	vm_where="nested KVM (TCG, AMD-V)"
+elif have_kvm && [ "${MEMVM_NESTED:-0}" != 1 ]; then
+	vm_where="native KVM"
+else
+	vm_where=nested
+fi
+durations=()
+part_done() { durations+=("$1 $(($SECONDS - $2))s"); }
 
 count_unit() {
 	local bin=$1 out=$log/$(basename "$1").log
@@ -48,9 +62,12 @@ count_script() {
 }
 
 if [ -z "$ONLY" ] || [ "$ONLY" = unit ]; then
+	t0=$SECONDS
 	for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && count_unit "$t"; done
+	part_done unit $t0
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fuzz ]; then
+	t0=$SECONDS
 	for f in "$BUILD"/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		name=$(basename "$f")
@@ -61,12 +78,42 @@ if [ -z "$ONLY" ] || [ "$ONLY" = fuzz ]; then
 			echo "$name: FAILED"; tail -20 "$log/$name.log"; failed=$((failed + 1))
 		fi
 	done
+	part_done fuzz $t0
 fi
+vm_kinds=()
 for kind in integration e2e; do
-	if [ -z "$ONLY" ] || [ "$ONLY" = "$kind" ]; then
-		for s in tests/$kind/*.sh; do [ -f "$s" ] && count_script "$s"; done
-	fi
+	case $ONLY in "" | vm | "$kind") vm_kinds+=("$kind") ;; esac
 done
+if [ ${#vm_kinds[@]} -gt 0 ] && [ "$vm_where" = nested ]; then
+	t0=$SECONDS
+	echo "VM tests: no usable /dev/kvm here; running them in the nested KVM host (TCG, AMD-V)"
+	rm -f "$log/vm.counts"
+	only=vm; [ ${#vm_kinds[@]} = 1 ] && only=${vm_kinds[0]}
+	ONLY=$only bash guests/nested/host.sh run -- bash tests/run.sh
+	nrc=$?
+	if [ -f "$log/vm.counts" ]; then
+		read -r p f s <"$log/vm.counts"
+		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	else
+		echo "VM tests: the nested KVM host returned no results (exit $nrc)"; failed=$((failed + 1))
+	fi
+	vm_where="nested KVM (TCG, AMD-V)"
+	part_done "vm (nested host, boot included)" $t0
+	vm_kinds=()
+fi
+for kind in "${vm_kinds[@]}"; do
+	t0=$SECONDS
+	for s in tests/$kind/*.sh; do [ -f "$s" ] && count_script "$s"; done
+	part_done "$kind" $t0
+done
+if [ "${MEMVM_NESTED:-}" = inside ]; then
+	# The outer run adds these up and prints the summary.
+	echo "$passed $failed $skipped" >"$log/vm.counts"
+	sync
+	exit 0
+fi
+echo "durations: ${durations[*]}"
+case $ONLY in "" | vm | integration | e2e) echo "VM tests ran in: $vm_where" ;; esac
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else

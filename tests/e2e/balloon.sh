@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 T=$TESTS_TMP
 CTL=$BUILD/memvm-ctl
 
-have_kvm || { skip balloon-e2e "/dev/kvm is not usable"; exit 0; }
+require_kvm balloon-e2e
 have_guest || { fail balloon-e2e "no guest images in $GUEST: run 'make guest'"; exit 0; }
 
 ctl() { local g=$1; shift; "$CTL" -s "$T/$g.qmp" "$@"; }

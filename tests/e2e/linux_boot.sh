@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 . tests/guest-lib.sh
 T=$TESTS_TMP
 
-have_kvm || { skip linux-boot "/dev/kvm is not usable"; exit 0; }
+require_kvm linux-boot
 have_guest || { fail linux-boot "no guest images in $GUEST: run 'make guest'"; exit 0; }
 
 MEMVM_DEBUG=1 start_guest smp1 -m 128M -smp 1 -device virtio-rng -device virtio-balloon -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"

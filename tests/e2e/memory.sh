@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 T=$TESTS_TMP
 P=$BUILD/payloads
 
-have_kvm || { skip memory-e2e "/dev/kvm is not usable"; exit 0; }
+require_kvm memory-e2e
 if ! is_root; then
 	skip hugetlbfs "needs root to mount hugetlbfs and reserve huge pages"
 	skip ksm "needs root to start ksmd"

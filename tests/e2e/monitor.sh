@@ -13,7 +13,7 @@ P=$BUILD/payloads
 CTL=${MEMVM_CTL:-$BUILD/memvm-ctl}
 IDLE=$P/idle64.elf
 
-have_kvm || { skip monitor "/dev/kvm is not usable"; exit 0; }
+require_kvm monitor
 for tool in socat jq; do
 	command -v $tool >/dev/null || { fail monitor "$tool is not installed (apt-get install $tool)"; exit 0; }
 done

@@ -6,10 +6,7 @@ cd "$(dirname "$0")/../.."
 P=$BUILD/payloads
 T=$TESTS_TMP
 
-if ! have_kvm; then
-	skip payloads "/dev/kvm is not usable by $(id -un)"
-	exit 0
-fi
+require_kvm payloads
 
 # run_payload NAME ARGS...: stdout to $T/NAME.out, stderr to $T/NAME.err.
 run_payload() {

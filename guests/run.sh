@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make run`: boots the tiny guest with a balloon, an rng and both monitors,
+# the serial console on this terminal (Ctrl-A x quits). On a machine without
+# a usable /dev/kvm it boots inside the nested KVM host (guests/nested/), with
+# the monitor sockets forwarded, so $BUILD/qmp.sock and $BUILD/monitor.sock
+# work from here exactly as on a native run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+
+have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+args=(-m 256M -smp 2 -kernel "$BUILD/guest/vmlinux"
+	-device virtio-balloon,guest-stats-polling-interval=2,free-page-reporting=on
+	-device virtio-rng -serial stdio)
+
+if [ "${MEMVM_NESTED:-}" = inside ] || { have_kvm && [ "${MEMVM_NESTED:-0}" != 1 ]; }; then
+	sock=$BUILD
+	[ "${MEMVM_NESTED:-}" = inside ] && sock=/run/memvm && mkdir -p "$sock"
+	# The busybox shell wherever guest user space can make system calls; the
+	# syscall-free init on hosts whose KVM emulates guest kernel mode.
+	if [ -d /sys/module/kvm_pvm ] || ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		init=$BUILD/guest/init-nosys.cpio
+	else
+		init=$BUILD/guest/init-busybox.cpio
+	fi
+	exec "$BUILD/memvm" "${args[@]}" -initrd "$init" -append "console=ttyS0 quiet" \
+		-qmp "unix:$sock/qmp.sock,server=on,wait=off" \
+		-monitor "unix:$sock/monitor.sock,server=on,wait=off"
+fi
+
+echo "memvm: no usable /dev/kvm here: booting inside a nested KVM host (QEMU's TCG emulating AMD-V), so boot and guest run far slower than on native KVM"
+exec bash guests/nested/host.sh run -i \
+	-f "$PWD/$BUILD/qmp.sock=/run/memvm/qmp.sock" \
+	-f "$PWD/$BUILD/monitor.sock=/run/memvm/monitor.sock" \
+	-- bash guests/run.sh
