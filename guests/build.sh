@@ -39,7 +39,7 @@ ihash=$({
 	pkgver linux-source-6.1 # gen_init_cpio comes from its tree
 	pkgver busybox-static
 	echo "$cc_id"
-	cd "$here/init" && sha256sum nosys.c busybox-init.sh build-initramfs.sh
+	cd "$here/init" && sha256sum nosys.c memhog.c busybox-init.sh build-initramfs.sh
 } | sha256sum | cut -c1-16)
 idir=$cache/guest-init-$ihash
 

@@ -107,6 +107,12 @@ static int vcpu_set_cpuid(struct vcpu *v, const struct kvm_sys *kvm, unsigned nv
 			e->ebx = (e->ebx & 0xffff) | ((uint32_t)v->id << 24) |
 				 ((nvcpus > 255 ? 255 : nvcpus) << 16);
 			e->ecx |= 1u << 31;
+			/* TSC-deadline timer: KVM emulates it but leaves it out of
+			 * KVM_GET_SUPPORTED_CPUID. Without it Linux keeps the PIT and,
+			 * with no MP table routing IRQ 0 (-machine dt=on), check_timer()
+			 * dereferences IRQ 0's missing irq_cfg. */
+			if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+				e->ecx |= 1u << 24;
 			if (nvcpus > 1)
 				e->edx |= 1u << 28;
 			break;

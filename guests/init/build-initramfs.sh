@@ -113,6 +113,8 @@ EOF
 cp "$tmp/nosys-init" "$out/nosys-init"
 
 # --- init-busybox.cpio ---------------------------------------------------------
+say "compiling memhog (a static user-space memory workload)"
+$CC -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$tmp/memhog" "$here/memhog.c"
 say "packing Debian's busybox-static"
 cat >"$tmp/busybox.list" <<EOF
 dir /bin 0755 0 0
@@ -128,6 +130,7 @@ dir /tmp 1777 0 0
 dir /root 0700 0 0
 dir /etc 0755 0 0
 file /bin/busybox /bin/busybox 0755 0 0
+file /bin/memhog $tmp/memhog 0755 0 0
 slink /bin/sh busybox 0777 0 0
 file /init $here/busybox-init.sh 0755 0 0
 EOF

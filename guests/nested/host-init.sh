@@ -49,6 +49,10 @@ ip link set lo up 2>/dev/null
 if [ ! -e /dev/kvm ]; then
 	say "/dev/kvm did not appear (kvm_amd: $(dmesg | grep -i kvm | tail -1))"
 fi
+# Only emergencies on the console: it carries the tests' output.
+echo 1 >/proc/sys/kernel/printk
+# A heartbeat on the result channel: host.sh stops a host that went silent.
+( while :; do echo "memvm-nested: alive" >/dev/ttyS1; sleep 5; done ) &
 rc=125
 if [ -n "$run" ] && [ -f "/host$run" ]; then
 	chroot /host /bin/bash "$run" </dev/ttyS0 >/dev/ttyS0 2>&1

@@ -11,6 +11,9 @@
 #       (125: the nested host itself failed, with a one-line reason).
 #       -i  the console is this terminal (stdin/stdout), for `make run`
 #       -f  forwards UNIX socket OUTER (created here) to INNER inside
+#       Without -i, a host whose heartbeat stops for MEMVM_NESTED_STALL
+#       seconds (default 120) is stopped: exit 124 (TCG's nested SVM can
+#       lock the emulated CPUs up; see HOST-NOTES.md).
 #
 # The boot files live in ${MEMVM_CACHE:-/var/cache/memvm}/nested-<hash>/,
 # the hash covering the kernel package's version, busybox-static's and this
@@ -87,7 +90,6 @@ run() {
 	local dir
 	dir=$(prepare)
 	local top=$PWD
-	local rd
 	rd=$(mktemp -d "$top/${BUILD:-build}/.nested-run.XXXXXX" 2>/dev/null) ||
 		{ mkdir -p "$top/${BUILD:-build}"; rd=$(mktemp -d "$top/${BUILD:-build}/.nested-run.XXXXXX"); }
 	trap 'rm -rf "$rd"' EXIT
@@ -112,7 +114,7 @@ run() {
 		cat "$here/relay.sh"
 		cat "$rd/body.sh"
 	} >"$rd/run.sh"
-	local args=(-accel "tcg,thread=${MEMVM_NESTED_TCG_THREAD:-multi}" -cpu "${MEMVM_NESTED_CPU:-EPYC,+svm,-xsave}" -smp "${MEMVM_NESTED_CPUS:-2}" -m "$mem"
+	local args=(-accel "tcg,thread=${MEMVM_NESTED_TCG_THREAD:-multi}" -cpu "${MEMVM_NESTED_CPU:-EPYC,+svm}" -smp "${MEMVM_NESTED_CPUS:-2}" -m "$mem"
 		-nodefaults -no-user-config -display none -no-reboot
 		-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio"
 		-append "console=ttyS0 ${MEMVM_NESTED_KARGS:-quiet} panic=-1 mitigations=off memvm.run=$rd/run.sh memvm.keep=$top"
@@ -133,7 +135,21 @@ run() {
 	if [ "$interactive" = 1 ]; then
 		qemu-system-x86_64 "${args[@]}" 2>"$rd/qemu.err" || qrc=$?
 	else
-		qemu-system-x86_64 "${args[@]}" </dev/null 2>"$rd/qemu.err" || qrc=$?
+		qemu-system-x86_64 "${args[@]}" </dev/null 2>"$rd/qemu.err" &
+		local qpid=$! stall=${MEMVM_NESTED_STALL:-120} last=-1 quiet=0 size
+		while kill -0 "$qpid" 2>/dev/null; do
+			sleep 2
+			size=$(stat -c %s "$rd/rc" 2>/dev/null || echo 0)
+			if [ "$size" != "$last" ]; then last=$size quiet=0; else quiet=$((quiet + 2)); fi
+			if [ "$quiet" -ge "$stall" ]; then
+				kill -KILL "$qpid" 2>/dev/null
+				wait "$qpid" 2>/dev/null || true
+				for f in "${fwd[@]}"; do rm -f "${f%%=*}"; done
+				echo "memvm: nested KVM host: no heartbeat for ${stall} s: the emulated host locked up (TCG), stopped it" >&2
+				exit 124
+			fi
+		done
+		wait "$qpid" || qrc=$?
 	fi
 	for f in "${fwd[@]}"; do rm -f "${f%%=*}"; done
 	local rc
