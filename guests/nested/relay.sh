@@ -11,8 +11,8 @@ relay_vport() {
 	local state=/sys/kernel/debug/virtio-ports/$port
 	while :; do
 		until grep -q '^host_connected: 1' "$state" 2>/dev/null && [ -S "$sock" ]; do sleep 0.1; done
-		socat -t 1 "/dev/$port" "UNIX-CONNECT:$sock" 2>/dev/null || sleep 0.2
-		# Wait for the client to go before the next connection.
-		while grep -q '^host_connected: 1' "$state" 2>/dev/null; do sleep 0.1; done
+		# Ends when the client goes (EOF on the port) or memvm closes; a
+		# client already waiting then gets the next connection at once.
+		socat -t 0.2 "/dev/$port" "UNIX-CONNECT:$sock" 2>/dev/null || sleep 0.2
 	done
 }
