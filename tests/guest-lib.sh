@@ -47,3 +47,14 @@ stop_guest() {
 guest_time_of() {
 	grep -Em1 -- "$2" "$T/$1.log" | sed -nE 's/^\[ *([0-9]+\.[0-9]+)\].*/\1/p'
 }
+
+# require_user_space NAME: KVM, the guest images, and a host whose guest
+# user space can make system calls (the busybox guest); exits otherwise.
+require_user_space() {
+	require_kvm "$1"
+	have_guest || { fail "$1" "no guest images in $GUEST: run 'make guest'"; exit 0; }
+	if ! guest_syscalls_work; then
+		skip "$1" "guest user space cannot make system calls on this host (KVM emulates guest kernel mode; see HOST-NOTES.md)"
+		exit 0
+	fi
+}

@@ -52,8 +52,10 @@ count_script() {
 	name=$(basename "$script" .sh)
 	out=$log/$name.log
 	local t0=$SECONDS
-	bash "$script" >"$out" 2>&1
+	# A script that hangs fails instead of stopping the whole run.
+	timeout -k 10 "${SCRIPT_TIMEOUT:-900}" bash "$script" >"$out" 2>&1
 	local rc=$?
+	[ "$rc" -eq 124 ] && echo "FAIL: $name: did not finish within ${SCRIPT_TIMEOUT:-900} s" >>"$out"
 	local p f s
 	p=$(grep -c '^PASS: ' "$out"); f=$(grep -c '^FAIL: ' "$out"); s=$(grep -c '^SKIP: ' "$out")
 	echo "$name: $p passed, $f failed, $s skipped ($((SECONDS - t0))s)"
@@ -104,7 +106,7 @@ if [ ${#vm_scripts[@]} -gt 0 ] && [ "$vm_where" = nested ]; then
 			grep -q "^$s " "$log/vm-results" || todo+=("$s")
 		done
 		[ ${#todo[@]} -eq 0 ] && break
-		if [ "$boots" -ge 3 ]; then
+		if [ "$boots" -ge "${MEMVM_NESTED_BOOTS:-6}" ]; then
 			for s in "${todo[@]}"; do echo "$s: did not finish in $boots boots of the nested KVM host"; done
 			failed=$((failed + ${#todo[@]}))
 			break
@@ -114,6 +116,11 @@ if [ ${#vm_scripts[@]} -gt 0 ] && [ "$vm_where" = nested ]; then
 		MEMVM_VM_SCRIPTS="${todo[*]}" bash guests/nested/host.sh run -- bash tests/run.sh
 		nrc=$?
 		[ "$nrc" -ne 0 ] && [ "$nrc" -ne 124 ] && echo "VM tests: the nested KVM host run exited $nrc"
+		if [ "$nrc" -eq 125 ] && [ ! -s "$log/vm-results" ]; then
+			# A set-up error (its one line is above): booting again cannot help.
+			failed=$((failed + ${#todo[@]}))
+			break
+		fi
 	done
 	while read -r s p f sk; do
 		passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + sk))

@@ -8,11 +8,12 @@
 #   host.sh run [-i] [-f OUTER=INNER]... [--] CMD [ARG...]
 #       runs CMD inside, in the current directory, with this environment's
 #       PATH, BUILD, SAN, CI and MEMVM_* variables; exits with CMD's status
-#       (125: the nested host itself failed, with a one-line reason).
+#       (125: a set-up error, with a one-line reason; 124: the host hung or
+#       crashed, worth booting again).
 #       -i  the console is this terminal (stdin/stdout), for `make run`
 #       -f  forwards UNIX socket OUTER (created here) to INNER inside
 #       Without -i, a host whose heartbeat stops for MEMVM_NESTED_STALL
-#       seconds (default 120) is stopped: exit 124 (TCG's nested SVM can
+#       seconds (default 90) is stopped: exit 124 (TCG's nested SVM can
 #       lock the emulated CPUs up; see HOST-NOTES.md).
 #
 # The boot files live in ${MEMVM_CACHE:-/var/cache/memvm}/nested-<hash>/,
@@ -62,7 +63,7 @@ prepare() {
 		echo "nested: fetching $pkg $ver (Debian's kernel, unpacked, not installed)" >&2
 		if ! (cd "$dl" && apt-get download -q "$pkg=$ver" >/dev/null 2>"$dl/err"); then
 			local why
-			why=$(grep -m1 -E '^E:|^W:' "$dl/err" || tail -1 "$dl/err")
+			why=$(grep -m1 '^E:' "$dl/err" || tail -1 "$dl/err")
 			rm -rf "$dl"
 			die "cannot download $pkg ($why): the nested host needs network access to Debian's archive once"
 		fi
@@ -136,7 +137,7 @@ run() {
 		qemu-system-x86_64 "${args[@]}" 2>"$rd/qemu.err" || qrc=$?
 	else
 		qemu-system-x86_64 "${args[@]}" </dev/null 2>"$rd/qemu.err" &
-		local qpid=$! stall=${MEMVM_NESTED_STALL:-120} last=-1 quiet=0 size
+		local qpid=$! stall=${MEMVM_NESTED_STALL:-90} last=-1 quiet=0 size
 		while kill -0 "$qpid" 2>/dev/null; do
 			sleep 2
 			size=$(stat -c %s "$rd/rc" 2>/dev/null || echo 0)
@@ -155,8 +156,8 @@ run() {
 	local rc
 	rc=$(sed -n 's/.*memvm-nested: exit \([0-9]*\).*/\1/p' "$rd/rc" 2>/dev/null | tail -1)
 	if [ -z "$rc" ]; then
-		echo "memvm: nested KVM host: stopped without a result (QEMU exit $qrc): $(grep -v -i 'warning' "$rd/qemu.err" | head -3 | tr '\n' ' ')" >&2
-		exit 125
+		echo "memvm: nested KVM host: stopped without a result (QEMU exit $qrc; a crash of the emulated host?) $(grep -v -i 'warning' "$rd/qemu.err" | head -3 | tr '\n' ' ')" >&2
+		exit 124
 	fi
 	exit "$rc"
 }

@@ -9,14 +9,8 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . tests/guest-lib.sh
 T=$TESTS_TMP
-CTL=$BUILD/memvm-ctl
 
-require_kvm ksm
-have_guest || { fail ksm "no guest images in $GUEST: run 'make guest'"; exit 0; }
-if ! guest_syscalls_work; then
-	skip ksm "guest user space cannot make system calls on this host (KVM emulates guest kernel mode; see HOST-NOTES.md)"
-	exit 0
-fi
+require_user_space ksm
 
 ksm=/sys/kernel/mm/ksm
 ksm_old=

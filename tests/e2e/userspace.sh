@@ -10,12 +10,7 @@ cd "$(dirname "$0")/../.."
 T=$TESTS_TMP
 CTL=$BUILD/memvm-ctl
 
-require_kvm userspace
-have_guest || { fail userspace "no guest images in $GUEST: run 'make guest'"; exit 0; }
-if ! guest_syscalls_work; then
-	skip userspace "guest user space cannot make system calls on this host (KVM emulates guest kernel mode; see HOST-NOTES.md)"
-	exit 0
-fi
+require_user_space userspace
 
 cleanup() {
 	exec 7>&- 2>/dev/null
@@ -77,6 +72,6 @@ aU=$(actual_mib U)
 check "U: the balloon shrank to make room (actual ${aU:-?} MiB > 64)" [ -n "$aU" ] && [ "$aU" -gt 64 ]
 expect_no_match "U: no OOM kill in the guest" "Out of memory|oom-kill|Killed process" "$T/U.log"
 
-send 'poweroff -f'
+ctl U quit >/dev/null
 wait "$PID_U"; rc=$?
-expect_eq "U: guest power-off exits 0" 0 "$rc"
+expect_eq "U: quit exits 0" 0 "$rc"
