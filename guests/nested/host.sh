@@ -115,7 +115,7 @@ run() {
 		cat "$here/relay.sh"
 		cat "$rd/body.sh"
 	} >"$rd/run.sh"
-	local args=(-accel "tcg,thread=${MEMVM_NESTED_TCG_THREAD:-multi}" -cpu "${MEMVM_NESTED_CPU:-EPYC,+svm}" -smp "${MEMVM_NESTED_CPUS:-2}" -m "$mem"
+	local args=(-accel "tcg,thread=${MEMVM_NESTED_TCG_THREAD:-multi}" -cpu "${MEMVM_NESTED_CPU:-EPYC,+svm,-xsave}" -smp "${MEMVM_NESTED_CPUS:-2}" -m "$mem"
 		-nodefaults -no-user-config -display none -no-reboot
 		-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio"
 		-append "console=ttyS0 ${MEMVM_NESTED_KARGS:-quiet} panic=-1 mitigations=off memvm.run=$rd/run.sh memvm.keep=$top"
