@@ -30,10 +30,14 @@ kernel_package() {
 	apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1-unsigned/p' | head -1
 }
 
-prepare() {
+need_tools() {
 	command -v qemu-system-x86_64 >/dev/null ||
 		die "qemu-system-x86_64 is missing: run 'make deps-nested' as root (apt-get install qemu-system-x86)"
-	[ -x /bin/busybox ] || die "/bin/busybox is missing: apt-get install busybox-static"
+	[ -x /bin/busybox ] || die "/bin/busybox is missing: run 'make deps-nested' as root (apt-get install busybox-static)"
+}
+
+prepare() {
+	need_tools
 	local pkg ver
 	pkg=$(kernel_package)
 	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
@@ -84,6 +88,7 @@ run() {
 		esac
 	done
 	[ $# -gt 0 ] || die "run: no command"
+	need_tools
 	local mem=${MEMVM_NESTED_MEM:-6144} avail
 	avail=$(awk '/^MemAvailable:/ {print int($2 / 1024)}' /proc/meminfo)
 	[ "$avail" -ge $((mem + 512)) ] ||
