@@ -36,7 +36,7 @@ done
 
 # KSM: the two mem-merge=on guests share memhog's 32 MiB; the others not.
 for g in K1 K2 N1 N2; do
-	wait_guest_line $g "memhog: touched 32 MiB" || fail "$g: memhog ran" "$(tail -3 "$T/$g.log" | tr '\n' '|')"
+	wait_guest_line $g "memhog: touched 32 MiB" || fail "$g: memhog ran" "$(tail -3 "$T/$g.log" | tr '\n' '|') memvm: $(tail -3 "$T/$g.err" | tr '\n' '|')"
 done
 merging() { cat "/proc/$1/ksm_merging_pages" 2>/dev/null || echo 0; }
 if [ -n "$ksm_old" ]; then
