@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+. tests/guest-lib.sh # INIT_*, guest_syscalls_work
 
 have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 
@@ -19,11 +20,8 @@ if [ "${MEMVM_NESTED:-}" = inside ] || { have_kvm && [ "${MEMVM_NESTED:-0}" != 1
 	[ "${MEMVM_NESTED:-}" = inside ] && sock=/run/memvm && mkdir -p "$sock"
 	# The busybox shell wherever guest user space can make system calls; the
 	# syscall-free init on hosts whose KVM emulates guest kernel mode.
-	if [ -d /sys/module/kvm_pvm ] || ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
-		init=$BUILD/guest/init-nosys.cpio
-	else
-		init=$BUILD/guest/init-busybox.cpio
-	fi
+	init=$INIT_NOSYS
+	guest_syscalls_work && init=$INIT_BUSYBOX
 	exec "$BUILD/memvm" "${args[@]}" -initrd "$init" -append "console=ttyS0 quiet" \
 		-qmp "unix:$sock/qmp.sock,server=on,wait=off" \
 		-monitor "unix:$sock/monitor.sock,server=on,wait=off"
