@@ -9,15 +9,16 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 . tests/guest-lib.sh # INIT_*, guest_syscalls_work
 
-have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+. guests/nested/where.sh # vm_host
 
 args=(-m 256M -smp 2 -kernel "$BUILD/guest/vmlinux"
 	-device virtio-balloon,guest-stats-polling-interval=2,free-page-reporting=on
 	-device virtio-rng -serial stdio)
 
-if [ "${MEMVM_NESTED:-}" = inside ] || { have_kvm && [ "${MEMVM_NESTED:-0}" != 1 ]; }; then
+where=$(vm_host)
+if [ "$where" != nested ]; then
 	sock=$BUILD
-	[ "${MEMVM_NESTED:-}" = inside ] && sock=/run/memvm && mkdir -p "$sock"
+	[ "$where" = inside ] && sock=/run/memvm && mkdir -p "$sock"
 	# The busybox shell wherever guest user space can make system calls; the
 	# syscall-free init on hosts whose KVM emulates guest kernel mode.
 	init=$INIT_NOSYS

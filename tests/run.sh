@@ -11,18 +11,16 @@ ONLY=${ONLY:-}
 passed=0 failed=0 skipped=0
 log=$BUILD/test-logs
 mkdir -p "$log"
-have_kvm() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+. guests/nested/where.sh
 
 # Where the VM tests (integration, e2e) run: on this machine's /dev/kvm, or,
-# where there is none (or MEMVM_NESTED=1), in the nested KVM host
-# (guests/nested/host.sh), booted once for all of them.
-if [ "${MEMVM_NESTED:-}" = inside ]; then
-	vm_where="nested KVM (TCG, AMD-V)"
-elif have_kvm && [ "${MEMVM_NESTED:-0}" != 1 ]; then
-	vm_where="native KVM"
-else
-	vm_where=nested
-fi
+# where there is none (or MEMVM_NESTED=1), in the nested KVM host, booted
+# once for all of them.
+case $(vm_host) in
+inside) vm_where="nested KVM (TCG, AMD-V)" ;;
+native) vm_where="native KVM" ;;
+*) vm_where=nested ;;
+esac
 durations=()
 part_done() { durations+=("$1 $(($SECONDS - $2))s"); }
 
