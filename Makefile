@@ -11,8 +11,8 @@ BUILD := build
 
 # Debian packages the build, tests and guest need; `make deps` installs the
 # missing ones (as root) and does nothing when all are present.
-DEB_PKGS := pkg-config libfdt-dev libseccomp-dev libcap-dev check libjansson-dev \
-	libinih-dev device-tree-compiler gcc make binutils
+DEB_PKGS := pkg-config libfdt-dev check libjansson-dev \
+	device-tree-compiler gcc make binutils
 GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
@@ -22,7 +22,7 @@ BENCH_DEB_PKGS := bc qemu-system-x86
 # QEMU (TCG) and socat for the nested KVM host, busybox for its initramfs.
 NESTED_DEB_PKGS := qemu-system-x86 socat busybox-static cpio
 
-PKG_LIBS := libseccomp libcap jansson inih
+PKG_LIBS := jansson
 
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -MMD -MP \
 	-fno-strict-aliasing -pthread
@@ -34,9 +34,14 @@ endif
 # Recursively expanded so pkg-config runs only after `deps` has installed it.
 LIBS = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lfdt
 
-MAIN_SRCS := vmm/main.c vmm/ctl.c
-LIB_SRCS := $(filter-out $(MAIN_SRCS),$(wildcard vmm/*.c memory/*.c devices/*.c balloon/*.c))
+# vmm/ctl/ is memvm-ctl, a QMP client: it links the ground floor (vmm/lib/)
+# and jansson only.
+CTL_SRCS := $(wildcard vmm/ctl/*.c)
+BASE_SRCS := $(wildcard vmm/lib/*.c)
+LIB_SRCS := $(wildcard vmm/*/*.c memory/*.c devices/*.c balloon/*.c)
+LIB_SRCS := $(filter-out $(CTL_SRCS),$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+BASE_OBJS := $(BASE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -45,7 +50,7 @@ FUZZ_SECONDS ?= 10
 
 .PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested guest payloads
 
-all: $(BUILD)/memvm $(if $(wildcard vmm/ctl.c),$(BUILD)/memvm-ctl)
+all: $(BUILD)/memvm $(BUILD)/memvm-ctl
 
 # Rebuild everything when the flags change (e.g. SAN=1 after a plain build).
 $(BUILD)/.flags: FORCE
@@ -67,8 +72,8 @@ $(BUILD)/libmemvm.a: $(LIB_OBJS)
 $(BUILD)/memvm: $(BUILD)/obj/vmm/main.o $(BUILD)/libmemvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/memvm-ctl: $(BUILD)/obj/vmm/ctl.o $(BUILD)/libmemvm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/memvm-ctl: $(CTL_SRCS:%.c=$(BUILD)/obj/%.o) $(BASE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null)
 
 $(BUILD)/obj/tests/%.o: tests/%.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)

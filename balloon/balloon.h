@@ -20,8 +20,8 @@
 
 #include "devices/virtio_mmio.h"
 #include "memory/guest_mem.h"
-#include "vmm/evloop.h"
-#include "vmm/util.h"
+#include "vmm/lib/evloop.h"
+#include "vmm/lib/util.h"
 
 #define BALLOON_PAGE_SIZE 4096u
 

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/util.h"
+#include "vmm/lib/util.h"
 
 /* A device's access handlers; every device type has one static const
  * table. `offset` is relative to the registered base; len is 1, 2, 4 or 8. */

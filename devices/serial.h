@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "devices/bus.h"
-#include "vmm/util.h"
+#include "vmm/lib/util.h"
 
 #define SERIAL_COM1_BASE 0x3f8
 #define SERIAL_PORT_LEN 8

@@ -33,8 +33,8 @@
 #include "devices/bus.h"
 #include "devices/virtq.h"
 #include "memory/guest_mem.h"
-#include "vmm/evloop.h"
-#include "vmm/util.h"
+#include "vmm/lib/evloop.h"
+#include "vmm/lib/util.h"
 
 /* Register offsets (virtio 1.x, 4.2.2). */
 #define VIRTIO_MMIO_MAGIC_VALUE        0x000

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "devices/virtio_mmio.h"
-#include "vmm/util.h"
+#include "vmm/lib/util.h"
 
 #define VIRTIO_ID_RNG 4
 #define VIRTIO_RNG_QUEUE_SIZE 256u

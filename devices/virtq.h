@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "memory/guest_mem.h"
-#include "vmm/util.h"
+#include "vmm/lib/util.h"
 
 /* Ring feature bits (bit numbers) the queue implements. */
 #define VIRTIO_F_INDIRECT_DESC 28

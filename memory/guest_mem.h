@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/util.h"
+#include "vmm/lib/util.h"
 
 #define GUEST_MEM_MAX_REGIONS 64
 

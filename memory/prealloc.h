@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/util.h"
+#include "vmm/lib/util.h"
 
 struct prealloc_opts {
 	unsigned threads;   /* 0: online CPUs; capped at the number of chunks */

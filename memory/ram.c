@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "memory/prealloc.h"
+#include "vmm/lib/size.h"
 
 #define PART 4096ull              /* discard granularity, the x86-64 base page */
 #define THP_ALIGN (2ull << 20)    /* so THP and 2 MiB memslot pages line up */
@@ -75,36 +76,6 @@ static void report(const struct ram_config *cfg, enum ram_report_kind kind, cons
 		log_notice("%s", line);
 }
 
-/* "256 MiB", "1.5 GiB": exact when the value is a whole number of units. */
-static const char *fmt_size(uint64_t b, char *buf, size_t n)
-{
-	static const char *units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	unsigned u = 0;
-	while (u + 1 < ARRAY_SIZE(units) && b >= (1ull << (10 * (u + 1))))
-		u++;
-	uint64_t unit = 1ull << (10 * u);
-	if (b % unit == 0)
-		snprintf(buf, n, "%" PRIu64 " %s", b / unit, units[u]);
-	else
-		snprintf(buf, n, "%.1f %s", (double)b / (double)unit, units[u]);
-	return buf;
-}
-#define SZ(b) fmt_size((b), (char[32]){ 0 }, 32)
-
-/* The same in -m syntax ("2M", "1G"), for suggestions the user can type. */
-static const char *fmt_cli_size(uint64_t b, char *buf, size_t n)
-{
-	static const char units[] = "KMGT";
-	int u = -1;
-	while (u + 1 < 4 && b % (1ull << (10 * (u + 2))) == 0)
-		u++;
-	if (u < 0)
-		snprintf(buf, n, "%" PRIu64 "B", b);
-	else
-		snprintf(buf, n, "%" PRIu64 "%c", b >> (10 * (u + 1)), units[u]);
-	return buf;
-}
-#define CLI_SZ(b) fmt_cli_size((b), (char[32]){ 0 }, 32)
 
 static bool read_u64_file(const char *path, uint64_t *out)
 {
@@ -322,8 +293,8 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 	if (ram->size % ps) {
 		uint64_t down = ram->size / ps * ps;
 		return fail(err, errlen, -EINVAL, "-m %s is not a multiple of the %s huge page size of "
-			    "-mem-path %s; use -m %s or -m %s", SZ(ram->size), SZ(ps), path,
-			    CLI_SZ(down ? down : ps), CLI_SZ(down + ps));
+			    "-mem-path %s; use -m %s or -m %s", SIZE_STR(ram->size), SIZE_STR(ps), path,
+			    SIZE_OPT_STR(down ? down : ps), SIZE_OPT_STR(down + ps));
 	}
 	if (ram->owned_file || st->st_size == 0) {
 		if (ftruncate(ram->fd, (off_t)ram->size)) {
@@ -331,14 +302,14 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 			if (e == EFBIG || e == EINVAL)
 				return fail(err, errlen, -EOVERFLOW, "-mem-path %s: the filesystem cannot "
 					    "hold a %s file; lower -m or use another directory", path,
-					    SZ(ram->size));
+					    SIZE_STR(ram->size));
 			return fail(err, errlen, -e, "-mem-path %s: cannot size the RAM file to %s: %s",
-				    path, SZ(ram->size), strerror(e));
+				    path, SIZE_STR(ram->size), strerror(e));
 		}
 	} else if ((uint64_t)st->st_size < ram->size) {
 		return fail(err, errlen, -EINVAL, "-mem-path %s: file is %s but guest RAM is %s; give an "
 			    "empty file (it is grown), one of at least %s, or a directory", path,
-			    SZ((uint64_t)st->st_size), SZ(ram->size), SZ(ram->size));
+			    SIZE_STR((uint64_t)st->st_size), SIZE_STR(ram->size), SIZE_STR(ram->size));
 	}
 
 	/* A shared file must be able to hold every page the guest writes, or
@@ -351,7 +322,7 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 		if (!fstatvfs(ram->fd, &sv) && (uint64_t)sv.f_bavail * sv.f_frsize < need)
 			return fail(err, errlen, -ENOSPC, "-mem-path %s: the filesystem has %s free but "
 				    "shared guest RAM needs %s; free space or use a bigger filesystem%s",
-				    path, SZ((uint64_t)sv.f_bavail * sv.f_frsize), SZ(need),
+				    path, SIZE_STR((uint64_t)sv.f_bavail * sv.f_frsize), SIZE_STR(need),
 				    ram->shared_requested ? " or drop mem-shared=on" : "");
 	}
 	return 0;
@@ -384,16 +355,16 @@ static int hpool_short(const struct ram *ram, uint64_t needed, int ret, char *er
 	if (p.known && p.available < needed)
 		return fail(err, errlen, ret, "-mem-path %s: %" PRIu64 " free huge pages of %s, %" PRIu64
 			    " needed for %s; raise %s by at least %" PRIu64, ram->mem_path, p.available,
-			    SZ(ram->page_size), needed, SZ(ram->size), knob, needed - p.available);
+			    SIZE_STR(ram->page_size), needed, SIZE_STR(ram->size), knob, needed - p.available);
 	if (!fstatfs(ram->fd, &sf) && sf.f_blocks != 0 && sf.f_blocks != (__typeof__(sf.f_blocks))-1 &&
 	    (uint64_t)sf.f_bfree < needed)
 		return fail(err, errlen, ret, "-mem-path %s: the hugetlbfs mount allows %" PRIu64
 			    " more pages of %s (size= option), %" PRIu64 " needed for %s; remount it "
 			    "with a larger size=", ram->mem_path, (uint64_t)sf.f_bfree,
-			    SZ(ram->page_size), needed, SZ(ram->size));
+			    SIZE_STR(ram->page_size), needed, SIZE_STR(ram->size));
 	return fail(err, errlen, ret, "-mem-path %s: cannot get %" PRIu64 " huge pages of %s for %s "
 		    "(%" PRIu64 " free in the pool; a hugetlb cgroup limit?); raise %s", ram->mem_path,
-		    needed, SZ(ram->page_size), SZ(ram->size), p.available, knob);
+		    needed, SIZE_STR(ram->page_size), SIZE_STR(ram->size), p.available, knob);
 }
 
 /* ---- preallocation ---- */
@@ -422,7 +393,7 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 		if (!fresh && meminfo_value("MemAvailable", &avail_kb) && need / 1024 > avail_kb)
 			return fail(err, errlen, -ENOMEM, "-mem-prealloc: %s of guest RAM needs %s but the "
 				    "host has %s available; lower -m or drop -mem-prealloc",
-				    SZ(ram->size), SZ(need), SZ(avail_kb * 1024));
+				    SIZE_STR(ram->size), SIZE_STR(need), SIZE_STR(avail_kb * 1024));
 		/* Reserve the file's space first: a full filesystem is then a
 		 * clean ENOSPC here instead of a failed page fault. tmpfs does
 		 * not zero pages in fallocate, so the threads still do that. */
@@ -431,19 +402,19 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 			if (e == ENOSPC || e == EDQUOT)
 				return fail(err, errlen, -ENOSPC, "%s%s%s: no space left for %s of shared "
 					    "guest RAM; free space or use a bigger filesystem%s", what, sep,
-					    path, SZ(ram->size),
+					    path, SIZE_STR(ram->size),
 					    ram->shared_requested ? " or drop mem-shared=on" : "");
 			if (e == ENOMEM)
 				return fail(err, errlen, -ENOMEM, "-mem-prealloc: out of memory reserving "
-					    "%s of shared guest RAM; lower -m", SZ(ram->size));
+					    "%s of shared guest RAM; lower -m", SIZE_STR(ram->size));
 			if (e != EOPNOTSUPP && e != ENOSYS)
 				return fail(err, errlen, -e, "%s%s%s: cannot allocate %s: %s", what, sep,
-					    path, SZ(ram->size), strerror(e));
+					    path, SIZE_STR(ram->size), strerror(e));
 		}
 	}
 
 	char label[64];
-	snprintf(label, sizeof(label), "%s of guest RAM", SZ(ram->size));
+	snprintf(label, sizeof(label), "%s of guest RAM", SIZE_STR(ram->size));
 	struct prealloc_opts o = {
 		.threads = ram->prealloc_threads,
 		.progress = ram->progress,
@@ -455,13 +426,13 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 		return hpool_short(ram, huge_pages_needed(ram, false, NULL), -ENOMEM, err, errlen);
 	if (ret == -EFAULT)
 		return fail(err, errlen, -EFAULT, "%s%s%s: preallocation failed at offset %s: no page "
-			    "could back it (filesystem full?)", what, sep, path, SZ(r.fail_offset));
+			    "could back it (filesystem full?)", what, sep, path, SIZE_STR(r.fail_offset));
 	if (ret == -ENOMEM)
 		return fail(err, errlen, -ENOMEM, "-mem-prealloc: out of memory at offset %s of %s of "
-			    "guest RAM; lower -m", SZ(r.fail_offset), SZ(ram->size));
+			    "guest RAM; lower -m", SIZE_STR(r.fail_offset), SIZE_STR(ram->size));
 	if (ret)
 		return fail(err, errlen, ret, "-mem-prealloc: preallocation failed at offset %s: %s",
-			    SZ(r.fail_offset), strerror(-ret));
+			    SIZE_STR(r.fail_offset), strerror(-ret));
 	ram->preallocated = true;
 	return 0;
 }
@@ -498,10 +469,10 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	if (!cfg->size)
 		return fail(err, errlen, -EINVAL, "-m 0: guest RAM size must not be zero");
 	if (cfg->size % PART)
-		return fail(err, errlen, -EINVAL, "-m %s is not a multiple of 4 KiB", SZ(cfg->size));
+		return fail(err, errlen, -EINVAL, "-m %s is not a multiple of 4 KiB", SIZE_STR(cfg->size));
 	if (cfg->size > (uint64_t)INT64_MAX || cfg->size > SIZE_MAX - (1ull << 30))
 		return fail(err, errlen, -EOVERFLOW, "-m %s does not fit in this host's address space",
-			    SZ(cfg->size));
+			    SIZE_STR(cfg->size));
 
 	struct ram *ram = calloc(1, sizeof(*ram));
 	if (!ram)
@@ -557,7 +528,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		}
 		if (ftruncate(ram->fd, (off_t)ram->size)) {
 			ret = fail(err, errlen, -errno, "mem-shared=on: cannot size the memfd to %s: %s",
-				   SZ(ram->size), strerror(errno));
+				   SIZE_STR(ram->size), strerror(errno));
 			goto fail;
 		}
 	} else {
@@ -570,7 +541,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		if (meminfo_value("MemAvailable", &avail_kb) && ram->size / 1024 > avail_kb) {
 			ret = fail(err, errlen, -ENOMEM, "-mem-prealloc: %s of guest RAM does not fit in the "
 				   "%s the host has available; lower -m or drop -mem-prealloc",
-				   SZ(ram->size), SZ(avail_kb * 1024));
+				   SIZE_STR(ram->size), SIZE_STR(avail_kb * 1024));
 			goto fail;
 		}
 	}
@@ -607,7 +578,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	}
 	if (p == MAP_FAILED) {
 		int e = errno;
-		ret = fail(err, errlen, -e, "cannot map %s of guest RAM: %s%s", SZ(ram->size), strerror(e),
+		ret = fail(err, errlen, -e, "cannot map %s of guest RAM: %s%s", SIZE_STR(ram->size), strerror(e),
 			   e == ENOMEM || e == EOVERFLOW ? "; lower -m" : "");
 		goto fail;
 	}
@@ -631,8 +602,8 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		uint64_t total_kb;
 		if (meminfo_value("MemTotal", &total_kb) && ram->size / 1024 > total_kb)
 			report(cfg, RAM_REPORT_WARNING, "guest RAM (%s) is larger than this host's memory "
-			       "(%s); the guest can be killed when it uses it all", SZ(ram->size),
-			       SZ(total_kb * 1024));
+			       "(%s); the guest can be killed when it uses it all", SIZE_STR(ram->size),
+			       SIZE_STR(total_kb * 1024));
 	}
 
 	if (cfg->prealloc) {

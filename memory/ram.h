@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/util.h"
+#include "vmm/lib/util.h"
 
 enum ram_backing {
 	RAM_BACKING_ANON,      /* "anonymous" */

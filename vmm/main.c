@@ -4,9 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vmm/cli.h"
-#include "vmm/console.h"
-#include "vmm/vm.h"
+#include "vmm/config/cli.h"
+#include "vmm/board/console.h"
+#include "vmm/core/vm.h"
+#include "vmm/lib/version.h"
 
 int main(int argc, char **argv)
 {
@@ -16,7 +17,7 @@ int main(int argc, char **argv)
 
 	/* As QEMU: a monitor or console peer that goes away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	cli_defaults(&cfg);
+	config_defaults(&cfg);
 	if (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "memvm: error: %s\n", err);
 		return EXIT_STATUS_ERROR;

@@ -119,7 +119,7 @@ garbage
 {"execute":
   "query-kvm", "id": 30}
 EOF
-head -1 "$T/conv.out" | jq -e '.QMP.version.qemu.major != null and (.QMP.capabilities | type == "array") and .QMP.version.package == "memvm-'"$(sed -nE 's/.*MEMVM_VERSION "([^"]+)".*/\1/p' vmm/cli.h)"'"' >/dev/null \
+head -1 "$T/conv.out" | jq -e '.QMP.version.qemu.major != null and (.QMP.capabilities | type == "array") and .QMP.version.package == "memvm-'"$(sed -nE 's/.*MEMVM_VERSION "([^"]+)".*/\1/p' vmm/lib/version.h)"'"' >/dev/null \
 	&& pass "greeting has QEMU's shape" || fail "greeting has QEMU's shape" "$(head -1 "$T/conv.out")"
 expect_error "command before negotiation" "$T/conv.out" 0 CommandNotFound "Expecting capabilities negotiation with 'qmp_capabilities'"
 expect_json "qmp_capabilities" "$T/conv.out" 1 '.return == {}'

@@ -1,4 +1,4 @@
-#include "vmm/loader.h"
+#include "vmm/boot/loader.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>

@@ -11,8 +11,8 @@
 
 #include "balloon/balloon.h"
 #include "memory/guest_mem.h"
-#include "vmm/hmp.h"
-#include "vmm/qmp.h"
+#include "vmm/monitor/hmp.h"
+#include "vmm/monitor/qmp.h"
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 #define MAX_MESSAGE 4096

@@ -18,7 +18,7 @@
 #include "devices/virtq.h"
 #include "memory/guest_mem.h"
 #include "tests/unit/check_main.h"
-#include "vmm/evloop.h"
+#include "vmm/lib/evloop.h"
 
 #define BASE 0xd0000000ull
 #define MiB (1024ull * 1024)

@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "tests/unit/check_main.h"
-#include "vmm/cli.h"
+#include "vmm/config/cli.h"
+#include "vmm/lib/size.h"
 
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
@@ -14,13 +15,13 @@
 #define PiB (1ull << 50)
 #define EiB (1ull << 60)
 
-/* ---- cli_parse_size ---------------------------------------------------- */
+/* ---- size_parse ---------------------------------------------------- */
 
 static uint64_t size_ok(const char *s, uint64_t unit)
 {
 	uint64_t v = 0xdeadbeefdeadbeefull;
-	int r = cli_parse_size(s, unit, &v);
-	ck_assert_msg(r == 0, "cli_parse_size(\"%s\") = %d, expected 0", s, r);
+	int r = size_parse(s, unit, &v);
+	ck_assert_msg(r == 0, "size_parse(\"%s\") = %d, expected 0", s, r);
 	return v;
 }
 
@@ -28,8 +29,8 @@ static uint64_t size_ok(const char *s, uint64_t unit)
 static int size_err(const char *s, uint64_t unit)
 {
 	uint64_t v = 0x1234;
-	int r = cli_parse_size(s, unit, &v);
-	ck_assert_msg(v == 0x1234, "cli_parse_size(\"%s\") wrote %llu on error", s,
+	int r = size_parse(s, unit, &v);
+	ck_assert_msg(v == 0x1234, "size_parse(\"%s\") wrote %llu on error", s,
 		      (unsigned long long)v);
 	return r;
 }
@@ -101,7 +102,7 @@ START_TEST(size_rejects_garbage)
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		ck_assert_msg(size_err(bad[i], MiB) == -EINVAL, "\"%s\" accepted", bad[i]);
 	uint64_t v = 7;
-	ck_assert_int_eq(cli_parse_size(NULL, MiB, &v), -EINVAL);
+	ck_assert_int_eq(size_parse(NULL, MiB, &v), -EINVAL);
 	ck_assert_uint_eq(v, 7);
 }
 END_TEST
@@ -155,7 +156,7 @@ static int parse_v(const char *const *args)
 		off += l;
 	}
 	g_argv[g_argc] = NULL;
-	cli_defaults(&g_cfg);
+	config_defaults(&g_cfg);
 	memset(g_err, 'X', sizeof(g_err));
 	g_err[sizeof(g_err) - 1] = '\0';
 	int r = cli_parse(g_argc, g_argv, &g_cfg, g_err, sizeof(g_err));

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check_main.h"
-#include "vmm/evloop.h"
+#include "vmm/lib/evloop.h"
 
 static struct evloop *loop;
 

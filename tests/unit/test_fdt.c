@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "tests/unit/check_main.h"
-#include "vmm/fdt.h"
-#include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/fdt.h"
+#include "vmm/boot/layout.h"
+#include "vmm/boot/loader.h"
 
 #define MiB (1024ull * 1024)
 #define GiB (1024ull * MiB)

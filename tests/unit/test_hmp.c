@@ -10,7 +10,8 @@
 #include "memory/guest_mem.h"
 #include "memory/ram.h"
 #include "tests/unit/check_main.h"
-#include "vmm/hmp.h"
+#include "vmm/monitor/hmp.h"
+#include "vmm/lib/size.h"
 
 #define MiB (1ull << 20)
 #define RAM (256 * MiB)
@@ -267,12 +268,12 @@ END_TEST
 START_TEST(test_helpers)
 {
 	char b[32];
-	ck_assert_str_eq(hmp_format_size(b, sizeof(b), 0), "0 B");
-	ck_assert_str_eq(hmp_format_size(b, sizeof(b), 1023), "1023 B");
-	ck_assert_str_eq(hmp_format_size(b, sizeof(b), 4096), "4 KiB");
-	ck_assert_str_eq(hmp_format_size(b, sizeof(b), 256 * MiB), "256 MiB");
-	ck_assert_str_eq(hmp_format_size(b, sizeof(b), 1536 * MiB), "1.5 GiB");
-	ck_assert_str_eq(hmp_format_size(b, sizeof(b), UINT64_MAX), "16.0 EiB");
+	ck_assert_str_eq(size_format(b, sizeof(b), 0), "0 B");
+	ck_assert_str_eq(size_format(b, sizeof(b), 1023), "1023 B");
+	ck_assert_str_eq(size_format(b, sizeof(b), 4096), "4 KiB");
+	ck_assert_str_eq(size_format(b, sizeof(b), 256 * MiB), "256 MiB");
+	ck_assert_str_eq(size_format(b, sizeof(b), 1536 * MiB), "1.5 GiB");
+	ck_assert_str_eq(size_format(b, sizeof(b), UINT64_MAX), "16.0 EiB");
 	char *c = hmp_crlf("a\nb\r\nc");
 	ck_assert_str_eq(c, "a\r\nb\r\nc");
 	free(c);

@@ -14,8 +14,8 @@
 
 #include "memory/guest_mem.h"
 #include "tests/unit/check_main.h"
-#include "vmm/layout.h"
-#include "vmm/loader.h"
+#include "vmm/boot/layout.h"
+#include "vmm/boot/loader.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)

@@ -7,9 +7,9 @@
 
 #include "memory/guest_mem.h"
 #include "tests/unit/check_main.h"
-#include "vmm/layout.h"
-#include "vmm/loader.h"
-#include "vmm/mptable.h"
+#include "vmm/boot/layout.h"
+#include "vmm/boot/loader.h"
+#include "vmm/boot/mptable.h"
 
 static uint8_t sum8(const uint8_t *p, size_t n)
 {

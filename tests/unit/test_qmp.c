@@ -21,10 +21,11 @@
 #include "balloon/balloon.h"
 #include "memory/guest_mem.h"
 #include "tests/unit/check_main.h"
-#include "vmm/cli.h"
-#include "vmm/evloop.h"
-#include "vmm/monitor.h"
-#include "vmm/qmp.h"
+#include "vmm/config/config.h"
+#include "vmm/lib/version.h"
+#include "vmm/lib/evloop.h"
+#include "vmm/monitor/monitor.h"
+#include "vmm/monitor/qmp.h"
 
 #define MiB (1ull << 20)
 #define RAM (256 * MiB)

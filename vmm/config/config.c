@@ -1,0 +1,17 @@
+#include "vmm/config/config.h"
+
+#include <string.h>
+
+void config_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ram_size = 128ull << 20;
+	cfg->smp = 1;
+	cfg->mem_merge = true;
+	cfg->thp = true;
+	cfg->serial = SERIAL_STDIO;
+	cfg->host_quirks = true;
+	cfg->dt = TRI_AUTO;
+	cfg->debug_exit_port = 0x501;
+	cfg->debug_exit_size = 2;
+}

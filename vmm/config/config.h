@@ -1,0 +1,72 @@
+/* What a memvm machine is made of: the options of the command line (and,
+ * later, of config files), independent of how they were spelled. */
+#ifndef MEMVM_CONFIG_H
+#define MEMVM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/lib/util.h"
+
+enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
+
+/* A UNIX-socket chardev spec as in `-qmp unix:PATH,server=on,wait=off`,
+ * or "stdio" for -monitor. */
+struct chardev_spec {
+	bool set;
+	bool stdio;
+	char path[108];
+};
+
+struct balloon_spec {
+	bool enabled;
+	bool deflate_on_oom;
+	bool free_page_reporting;
+	uint32_t stats_interval_s;
+};
+
+struct vm_config {
+	uint64_t ram_size;
+	unsigned smp;
+	const char *kernel;
+	const char *initrd;
+	const char *append;
+
+	const char *mem_path;
+	bool mem_prealloc;
+	unsigned prealloc_threads; /* 0: online CPUs */
+	bool mem_merge;
+	bool thp;
+	bool mem_shared;
+
+	enum serial_mode serial;
+	const char *serial_path;
+
+	bool no_reboot;
+	bool start_paused;      /* -S */
+	bool host_quirks;       /* -machine host-quirks=on|off */
+	enum tristate dt;       /* -machine dt=on|off */
+	bool pvh;               /* -machine pvh=on: Xen PVH entry of a vmlinux that has one */
+	const char *dumpdtb;    /* -machine dumpdtb=FILE */
+
+	bool debug_exit;        /* -device isa-debug-exit */
+	uint16_t debug_exit_port;
+	uint16_t debug_exit_size;
+
+	bool rng;               /* -device virtio-rng */
+	struct balloon_spec balloon;
+
+	struct chardev_spec qmp;
+	struct chardev_spec monitor;
+
+	/* -version / -help: the caller prints and exits 0. */
+	bool want_version;
+	bool want_help;
+};
+
+/* memvm's defaults: 128 MiB, one vCPU, console on stdio, KSM and THP on. */
+void config_defaults(struct vm_config *cfg);
+
+#endif

@@ -1,0 +1,532 @@
+#include "vmm/core/vcpu.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "memory/guest_mem.h"
+#include "vmm/core/kvm.h"
+#include "vmm/boot/layout.h"
+#include "vmm/core/vm.h"
+
+/* Boot GDT selectors: Linux's 64-bit boot protocol wants __BOOT_CS 0x10
+ * and __BOOT_DS 0x18; 0x20 is flat 32-bit code for PVH and ELF32 entries. */
+#define SEL_CODE64 0x10
+#define SEL_DATA 0x18
+#define SEL_CODE32 0x20
+
+#define CR0_PE (1ull << 0)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+
+#define PTE_P (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_PS (1ull << 7)
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vcpu_signal_init(void)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: KVM_RUN must return EINTR. */
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+/* CPUID bits masked when the host's kernel-mode emulator lacks the
+ * instructions behind them (HOST-NOTES.md). On such hosts guest CPUID in
+ * kernel mode still shows host bits, so the command line does the real
+ * work; on hardware hosts this masking is what takes effect. */
+struct cpuid_mask {
+	uint32_t leaf, index;
+	bool indexed;
+	uint32_t eax, ebx, ecx, edx; /* bits to clear */
+};
+
+static const struct cpuid_mask quirk_masks[] = {
+	/* leaf 1 ECX: pclmulqdq(1) fma(12) cx16(13) movbe(22) popcnt(23) aes(25)
+	 * xsave(26) osxsave(27) avx(28) f16c(29) rdrand(30) */
+	{ 1, 0, false, 0, 0,
+	  (1u << 1) | (1u << 12) | (1u << 13) | (1u << 22) | (1u << 23) | (1u << 25) |
+	  (1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 30), 0 },
+	/* leaf 7.0 EBX: fsgsbase(0) bmi1(3) hle(4) avx2(5) bmi2(8) invpcid(10) rtm(11)
+	 * avx512f(16) rdseed(18) adx(19) smap(20) clflushopt(23) clwb(24) sha(29);
+	 * ECX: umip(2) gfni(8) vaes(9) vpclmulqdq(10) rdpid(22) */
+	{ 7, 0, true, 0,
+	  (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 10) |
+	  (1u << 11) | (1u << 16) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << 23) |
+	  (1u << 24) | (1u << 29),
+	  (1u << 2) | (1u << 8) | (1u << 9) | (1u << 10) | (1u << 22), 0 },
+	/* leaf 0xd.1 EAX: xsaveopt(0) xsavec(1) xsaves(3) */
+	{ 0xd, 1, true, (1u << 0) | (1u << 1) | (1u << 3), 0, 0, 0 },
+	/* leaf 0x40000001 EAX: KVM_FEATURE_PV_SEND_IPI(11): the host loses the
+	 * KVM_HC_SEND_IPI hypercall from emulated kernel mode (SMP boots hang) */
+	{ 0x40000001, 0, false, (1u << 11), 0, 0, 0 },
+	/* leaf 0x80000001: ECX abm/lzcnt(5); EDX pdpe1gb(26): no 1 GiB pages */
+	{ 0x80000001, 0, false, 0, 0, (1u << 5), (1u << 26) },
+};
+
+static unsigned log2_ceil(unsigned n)
+{
+	unsigned s = 0;
+	while ((1u << s) < n)
+		s++;
+	return s;
+}
+
+static int vcpu_set_cpuid(struct vcpu *v, const struct kvm_sys *kvm, unsigned nvcpus,
+			  bool host_quirks)
+{
+	const struct kvm_cpuid2 *sup = kvm->supported_cpuid;
+	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
+	struct kvm_cpuid2 *c = malloc(sz);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, sup, sz);
+
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		switch (e->function) {
+		case 1:
+			/* Initial APIC id, logical processor count, hypervisor bit. */
+			e->ebx = (e->ebx & 0xffff) | ((uint32_t)v->id << 24) |
+				 ((nvcpus > 255 ? 255 : nvcpus) << 16);
+			e->ecx |= 1u << 31;
+			/* TSC-deadline timer: KVM emulates it but leaves it out of
+			 * KVM_GET_SUPPORTED_CPUID. Without it Linux keeps the PIT and,
+			 * with no MP table routing IRQ 0 (-machine dt=on), check_timer()
+			 * dereferences IRQ 0's missing irq_cfg. */
+			if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+				e->ecx |= 1u << 24;
+			if (nvcpus > 1)
+				e->edx |= 1u << 28;
+			break;
+		case 4:
+			/* Cores per package - 1 in EAX[31:26]; caches private. */
+			e->eax = (e->eax & 0x3fff) | (((nvcpus - 1) & 0x3f) << 26);
+			break;
+		case 0xb:
+		case 0x1f:
+			/* x2APIC topology: one thread per core, nvcpus cores. */
+			e->edx = v->id;
+			if (e->index == 0) {
+				e->eax = 0;
+				e->ebx = 1;
+				e->ecx = 0 | (1u << 8);
+			} else if (e->index == 1) {
+				e->eax = log2_ceil(nvcpus);
+				e->ebx = nvcpus;
+				e->ecx = 1 | (2u << 8);
+			} else {
+				e->eax = e->ebx = 0;
+				e->ecx = e->index;
+			}
+			break;
+		case 0x40000000:
+			e->eax = 0x40000001;
+			memcpy(&e->ebx, "KVMK", 4);
+			memcpy(&e->ecx, "VMKV", 4);
+			memcpy(&e->edx, "M\0\0\0", 4);
+			break;
+		}
+		if (!host_quirks)
+			continue;
+		for (size_t m = 0; m < ARRAY_SIZE(quirk_masks); m++) {
+			const struct cpuid_mask *q = &quirk_masks[m];
+			if (q->leaf != e->function || (q->indexed && q->index != e->index))
+				continue;
+			e->eax &= ~q->eax;
+			e->ebx &= ~q->ebx;
+			e->ecx &= ~q->ecx;
+			e->edx &= ~q->edx;
+		}
+		/* Without XSAVE the guest must not see XSAVE state components. */
+		if (e->function == 0xd && e->index == 0) {
+			e->eax &= 0x3; /* x87 + SSE */
+			e->edx = 0;
+		}
+	}
+	int ret = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+	free(c);
+	return ret;
+}
+
+int vcpu_create(struct vcpu *v, struct vm *vm, int vm_fd, const struct kvm_sys *kvm,
+		unsigned id, unsigned nvcpus, bool host_quirks)
+{
+	int ret;
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	v->id = id;
+	v->fd = -1;
+	v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0)
+		return -errno;
+	v->run_size = kvm->vcpu_mmap_size;
+	v->run = mmap(NULL, (size_t)v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		ret = -errno;
+		v->run = NULL;
+		goto err;
+	}
+	ret = vcpu_set_cpuid(v, kvm, nvcpus, host_quirks);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	vcpu_destroy(v);
+	return ret;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, (size_t)v->run_size);
+	v->run = NULL;
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}
+
+static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
+{
+	return ((uint64_t)(base & 0xff000000u) << 32) | ((uint64_t)(flags & 0xf0ffu) << 40) |
+	       ((uint64_t)(limit & 0x000f0000u) << 32) | ((uint64_t)(base & 0x00ffffffu) << 16) |
+	       (uint64_t)(limit & 0x0000ffffu);
+}
+
+int vcpu_write_boot_tables(struct guest_mem *gm)
+{
+	uint64_t gdt[5] = {
+		0, 0,
+		gdt_entry(0xa09b, 0, 0xfffff), /* 0x10: 64-bit code */
+		gdt_entry(0xc093, 0, 0xfffff), /* 0x18: data */
+		gdt_entry(0xc09b, 0, 0xfffff), /* 0x20: 32-bit code */
+	};
+	if (guest_mem_write(gm, LAYOUT_GDT, gdt, sizeof(gdt)))
+		return -EFAULT;
+
+	/* Identity map of 4 GiB with 2 MiB pages (1 GiB pages fault on some hosts). */
+	uint64_t pml4[512] = { LAYOUT_PDPT | PTE_P | PTE_RW };
+	uint64_t pdpt[512] = { 0 };
+	for (unsigned i = 0; i < LAYOUT_PD_COUNT; i++)
+		pdpt[i] = (LAYOUT_PD + i * 0x1000ull) | PTE_P | PTE_RW;
+	if (guest_mem_write(gm, LAYOUT_PML4, pml4, sizeof(pml4)) ||
+	    guest_mem_write(gm, LAYOUT_PDPT, pdpt, sizeof(pdpt)))
+		return -EFAULT;
+	for (unsigned i = 0; i < LAYOUT_PD_COUNT; i++) {
+		uint64_t pd[512];
+		for (unsigned j = 0; j < 512; j++)
+			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) + (PTE_P | PTE_RW | PTE_PS);
+		if (guest_mem_write(gm, LAYOUT_PD + i * 0x1000ull, pd, sizeof(pd)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64, bool db)
+{
+	*s = (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
+		.present = 1, .dpl = 0, .db = db, .s = 1, .l = code64, .g = 1,
+	};
+}
+
+int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *e)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct kvm_fpu fpu;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+
+	switch (e->mode) {
+	case BOOT_MODE_REAL16: {
+		struct kvm_segment *segs[] = { &sregs.cs, &sregs.ds, &sregs.es, &sregs.fs,
+					       &sregs.gs, &sregs.ss };
+		for (size_t i = 0; i < ARRAY_SIZE(segs); i++) {
+			segs[i]->selector = 0;
+			segs[i]->base = 0;
+			segs[i]->limit = 0xffff;
+		}
+		sregs.cr0 &= ~(CR0_PE | CR0_PG);
+		break;
+	}
+	case BOOT_MODE_PVH32:
+		set_seg(&sregs.cs, SEL_CODE32, 0xb, false, true);
+		set_seg(&sregs.ds, SEL_DATA, 0x3, false, true);
+		sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+		sregs.gdt.base = LAYOUT_GDT;
+		sregs.gdt.limit = 5 * 8 - 1;
+		sregs.cr0 = CR0_PE | CR0_ET | CR0_NE;
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+		break;
+	case BOOT_MODE_LONG64:
+		set_seg(&sregs.cs, SEL_CODE64, 0xb, true, false);
+		set_seg(&sregs.ds, SEL_DATA, 0x3, false, true);
+		sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+		sregs.gdt.base = LAYOUT_GDT;
+		sregs.gdt.limit = 5 * 8 - 1;
+		sregs.idt.base = LAYOUT_IDT;
+		sregs.idt.limit = 0;
+		sregs.cr3 = LAYOUT_PML4;
+		sregs.cr4 = CR4_PAE;
+		sregs.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE;
+		sregs.efer = EFER_LME | EFER_LMA;
+		break;
+	}
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+		return -errno;
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;
+	regs.rip = e->entry;
+	regs.rsp = e->rsp;
+	regs.rsi = e->rsi;
+	regs.rbx = e->rbx;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;
+	fpu.mxcsr = 0x1f80;
+	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
+		return -errno;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	if (v->run)
+		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (v->thread_started)
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_dump(struct vcpu *v, const char *why)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	bool have_r = ioctl(v->fd, KVM_GET_REGS, &r) == 0;
+	bool have_s = ioctl(v->fd, KVM_GET_SREGS, &s) == 0;
+
+	fprintf(stderr, "memvm: vCPU %u: %s\n", v->id, why);
+	if (have_r) {
+		fprintf(stderr,
+			"  RIP=%016llx RSP=%016llx RFLAGS=%08llx\n"
+			"  RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+			"  RSI=%016llx RDI=%016llx RBP=%016llx\n"
+			"  R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+			"  R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n",
+			r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
+			r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15);
+	}
+	if (have_s) {
+		fprintf(stderr,
+			"  CS=%04x(base %llx l%u db%u) SS=%04x CPL=%u\n"
+			"  CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx EFER=%llx\n"
+			"  GDT=%016llx/%x IDT=%016llx/%x\n",
+			s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.ss.selector, s.cs.selector & 3u,
+			s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit, s.idt.base,
+			s.idt.limit);
+	}
+	fflush(stderr);
+}
+
+/* Reads up to 15 bytes at the guest's RIP (through its page tables). */
+static unsigned vcpu_fetch_insn(struct vcpu *v, uint64_t rip, uint8_t *buf)
+{
+	struct kvm_sregs s;
+	uint64_t la = rip;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) == 0 && !s.cs.l)
+		la = s.cs.base + rip;
+	struct kvm_translation tr = { .linear_address = la };
+	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+		return 0;
+	for (unsigned n = 15; n > 0; n--)
+		if (guest_mem_read(vm_guest_mem(v->vm), tr.physical_address, buf, n) == 0)
+			return n;
+	return 0;
+}
+
+/* The host emulator cannot execute INT3 in guest kernel mode: do it for
+ * the guest by skipping the byte and injecting #BP (a trap, so the pushed
+ * RIP is the next instruction). */
+static int vcpu_emulate_int3(struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_vcpu_events ev;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+		return -errno;
+	regs.rip += 1;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	ev.exception.injected = 1;
+	ev.exception.nr = 3;
+	ev.exception.has_error_code = 0;
+	ev.exception.error_code = 0;
+	ev.flags = 0;
+	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	v->int3_fixups++;
+	return 0;
+}
+
+static enum vcpu_outcome vcpu_handle_internal_error(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t bytes[16];
+	unsigned n = 0;
+
+	if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
+		char why[96];
+		snprintf(why, sizeof(why), "KVM internal error, suberror %u", run->internal.suberror);
+		vcpu_dump(v, why);
+		return VCPU_OUTCOME_UNHANDLED;
+	}
+	if (run->emulation_failure.ndata >= 2 &&
+	    (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		n = run->emulation_failure.insn_size;
+		if (n > 15)
+			n = 15;
+		memcpy(bytes, run->emulation_failure.insn_bytes, n);
+	}
+	struct kvm_regs regs;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+		return VCPU_OUTCOME_ERROR;
+	if (n == 0)
+		n = vcpu_fetch_insn(v, regs.rip, bytes);
+	if (n >= 1 && bytes[0] == 0xcc)
+		return vcpu_emulate_int3(v) ? VCPU_OUTCOME_ERROR : VCPU_OUTCOME_NONE;
+
+	struct kvm_sregs s;
+	unsigned cpl = ioctl(v->fd, KVM_GET_SREGS, &s) == 0 ? (s.cs.selector & 3u) : 0;
+	char hex[3 * 16 + 1] = "";
+	for (unsigned i = 0; i < n; i++)
+		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", bytes[i]);
+	fprintf(stderr,
+		"memvm: vCPU %u: the host cannot emulate the instruction at RIP=%016llx "
+		"(CPL %u): %s%s\n",
+		v->id, regs.rip, cpl, n ? hex : "(bytes unavailable)",
+		v->vm && vm_config(v->vm)->host_quirks ? ""
+			: "; try without -machine host-quirks=off");
+	vcpu_dump(v, "emulation failure");
+	return VCPU_OUTCOME_EMULATION;
+}
+
+static enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char why[128];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO: {
+		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+		bool wr = run->io.direction == KVM_EXIT_IO_OUT;
+		for (uint32_t i = 0; i < run->io.count; i++) {
+			vm_handle_pio(v->vm, run->io.port, data, run->io.size, wr);
+			data += run->io.size;
+		}
+		return VCPU_OUTCOME_NONE;
+	}
+	case KVM_EXIT_MMIO:
+		vm_handle_mmio(v->vm, run->mmio.phys_addr, run->mmio.data,
+			       run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
+		return VCPU_OUTCOME_NONE;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; we always have one. */
+		return VCPU_OUTCOME_NONE;
+	case KVM_EXIT_INTR:
+		return VCPU_OUTCOME_NONE;
+	case KVM_EXIT_SHUTDOWN:
+		vcpu_dump(v, "triple fault (KVM_EXIT_SHUTDOWN): guest crashed");
+		return VCPU_OUTCOME_CRASH;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			vm_request(v->vm, MACHINE_POWEROFF, 0);
+			return VCPU_OUTCOME_NONE;
+		case KVM_SYSTEM_EVENT_RESET:
+			vm_request(v->vm, MACHINE_RESET, 0);
+			return VCPU_OUTCOME_NONE;
+		default:
+			snprintf(why, sizeof(why), "guest crash system event %u",
+				 run->system_event.type);
+			vcpu_dump(v, why);
+			return VCPU_OUTCOME_CRASH;
+		}
+	case KVM_EXIT_INTERNAL_ERROR:
+		return vcpu_handle_internal_error(v);
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(why, sizeof(why), "VM entry failed, hardware reason 0x%llx",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vcpu_dump(v, why);
+		return VCPU_OUTCOME_UNHANDLED;
+	default:
+		snprintf(why, sizeof(why), "unhandled exit reason %u", run->exit_reason);
+		vcpu_dump(v, why);
+		return VCPU_OUTCOME_UNHANDLED;
+	}
+}
+
+/* Hooks into the VM's run-state machine (vm.c). */
+bool vm_vcpu_should_run(struct vm *vm, struct vcpu *v);
+void vm_vcpu_finished(struct vm *vm, struct vcpu *v, enum vcpu_outcome outcome);
+
+void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	enum vcpu_outcome outcome = VCPU_OUTCOME_NONE;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	__atomic_store_n(&v->tid, (int)gettid(), __ATOMIC_RELEASE);
+
+	for (;;) {
+		/* Clear before checking the state: a kick that lands after the
+		 * check sets it again and KVM_RUN returns at once. */
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (!vm_vcpu_should_run(v->vm, v))
+			break;
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			/* EINTR: kicked. EAGAIN: an AP leaving wait-for-SIPI. */
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno == EFAULT)
+				log_error("vCPU %u: guest RAM could not be backed (KVM_RUN: %s): the huge "
+					  "page pool or host memory ran out; raise /proc/sys/vm/nr_hugepages "
+					  "or use -mem-prealloc", v->id, strerror(errno));
+			else
+				log_error("vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
+			outcome = VCPU_OUTCOME_ERROR;
+			break;
+		}
+		v->exits++;
+		outcome = vcpu_handle_exit(v);
+		if (outcome != VCPU_OUTCOME_NONE)
+			break;
+	}
+	vm_vcpu_finished(v->vm, v, outcome);
+	return NULL;
+}

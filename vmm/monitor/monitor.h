@@ -1,0 +1,101 @@
+/* Monitor sockets: QMP (QEMU's JSON protocol, vmm/qmp.h) and the human
+ * monitor (vmm/hmp.h) on UNIX sockets or stdio. Everything runs on the
+ * event loop thread; only monitor_balloon_changed() may be called from
+ * other threads.
+ *
+ * Sockets are created 0600. A socket file left by a dead process is
+ * replaced; one with a live listener is refused. Up to MONITOR_MAX_CLIENTS
+ * clients at once, each with its own QMP negotiation state. Client sockets
+ * are non-blocking: a client that stops reading is dropped once
+ * MONITOR_MAX_OUTPUT bytes of replies and events wait for it, and a
+ * message or line over MONITOR_MAX_MESSAGE bytes gets an error and the
+ * connection is closed. */
+#ifndef MEMVM_MONITOR_H
+#define MEMVM_MONITOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/lib/util.h"
+
+struct balloon;
+struct chardev_spec;
+struct evloop;
+struct monitor;
+struct ram;
+
+#define MONITOR_MAX_CLIENTS 64
+#define MONITOR_MAX_MESSAGE (64 * 1024)
+#define MONITOR_MAX_OUTPUT (1024 * 1024)
+/* QEMU's QOM path of an anonymous -device virtio-balloon. */
+#define MONITOR_BALLOON_QOM_PATH "/machine/peripheral-anon/device[0]"
+/* QEMU throttles BALLOON_CHANGE to one event a second, sending the latest
+ * value at the end of the window. */
+#define MONITOR_BALLOON_CHANGE_THROTTLE_MS 1000
+
+/* What the monitor drives; the VM fills it (tests use fakes). Callbacks
+ * run on the loop thread and may be NULL where noted. The struct is
+ * referenced, not copied: it must outlive the monitor, and fields may be
+ * filled in after monitor_new() (e.g. balloon once the device exists). */
+struct monitor_backend {
+	void *opaque;
+	int (*stop)(void *opaque);      /* pause all vCPUs: 0 or -errno */
+	int (*cont)(void *opaque);      /* resume them: 0 or -errno */
+	bool (*running)(void *opaque);
+	/* Asks the VM to exit with status 0 (the monitor sends the SHUTDOWN
+	 * event with reason host-qmp-quit itself). */
+	void (*quit)(void *opaque);
+	/* system_reset (the monitor sends RESET, reason host-qmp-system-reset). */
+	int (*reset)(void *opaque);
+	/* ACPI power button; NULL or -ENOTSUP: "not supported" error. */
+	int (*powerdown)(void *opaque);
+	/* Host thread id of vCPU `index`, or -1 (NULL: -1 for all). */
+	int (*cpu_thread_id)(void *opaque, unsigned index);
+	uint64_t ram_size;              /* guest RAM in bytes */
+	unsigned ncpus;
+	struct balloon *balloon;        /* NULL: no balloon device */
+	const char *balloon_qom_path;   /* NULL: MONITOR_BALLOON_QOM_PATH */
+	struct ram *ram;                /* NULL: no RAM details in memory queries */
+};
+
+enum monitor_proto { MONITOR_QMP, MONITOR_HMP };
+
+/* loop may be NULL (fuzzing): then nothing is served and events are not
+ * throttled. */
+int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct monitor **out) WUR;
+/* Flushes what it can without blocking, closes every client, removes the
+ * socket files this monitor created. NULL is a no-op. */
+void monitor_free(struct monitor *mon);
+
+/* -qmp / -monitor: listens on spec->path (or serves stdin/stdout when
+ * spec->stdio). 0 or -errno with one line in err (no "memvm: " prefix). */
+int monitor_add_qmp(struct monitor *mon, const struct chardev_spec *spec, char *err,
+		    size_t errlen) WUR;
+int monitor_add_hmp(struct monitor *mon, const struct chardev_spec *spec, char *err,
+		    size_t errlen) WUR;
+/* Serves one client on already-open descriptors (stdio, tests). With
+ * `owned` the monitor closes them when the client goes. 0 or -errno. */
+int monitor_attach_fd(struct monitor *mon, enum monitor_proto proto, int in_fd, int out_fd,
+		      bool owned) WUR;
+/* Connected clients (tests). */
+unsigned monitor_client_count(const struct monitor *mon);
+
+/* Sends an event to every negotiated QMP client. data_json: NULL or the
+ * text of a JSON object (invalid text is dropped with a warning).
+ * Loop thread only. */
+void monitor_emit_event(struct monitor *mon, const char *name, const char *data_json);
+/* SHUTDOWN / RESET for causes the monitor did not start itself, with
+ * QEMU's reasons: "guest-shutdown", "host-signal", "guest-reset",
+ * "guest-panic", ... NULL mon is a no-op. */
+void monitor_event_shutdown(struct monitor *mon, bool guest, const char *reason);
+void monitor_event_reset(struct monitor *mon, bool guest, const char *reason);
+/* The guest changed the balloon's actual size: BALLOON_CHANGE with
+ * {"actual": guest_bytes}, throttled. Any thread (hands over to the loop
+ * through an eventfd); NULL mon is a no-op. */
+void monitor_balloon_changed(struct monitor *mon, uint64_t guest_bytes);
+/* Throttle interval of a throttled event (BALLOON_CHANGE); 0 disables
+ * throttling. -ENOENT for events that are not throttled. */
+int monitor_set_event_throttle(struct monitor *mon, const char *event, uint32_t ms) WUR;
+
+#endif
