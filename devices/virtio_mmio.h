@@ -94,7 +94,7 @@
 
 struct virtio_mmio;
 
-/* What the VM provides (implemented in vmm/ on KVM). Either callback may
+/* What the VM provides (vmm/core/vm.c on KVM). Either callback may
  * be NULL. ioeventfd: KVM_IOEVENTFD for a `len`-byte write of `datamatch`
  * at guest-physical `addr`, signalling fd. irqfd: KVM_IRQFD, fd raises
  * `gsi`. Both return 0 or negative errno. */

@@ -6,14 +6,14 @@
 
 #include "vmm/config/cli.h"
 #include "vmm/board/console.h"
-#include "vmm/core/vm.h"
+#include "vmm/board/machine.h"
 #include "vmm/lib/version.h"
 
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	char err[512];
-	struct vm *vm = NULL;
+	struct machine *vm = NULL;
 
 	/* As QEMU: a monitor or console peer that goes away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -34,19 +34,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memvm: error: no guest to run: give -kernel FILE (see -help)\n");
 		return EXIT_STATUS_ERROR;
 	}
-	int ret = vm_create(&cfg, &vm, err, sizeof(err));
-	if (ret == VM_CREATE_DUMPED) {
-		vm_destroy(vm);
+	int ret = machine_create(&cfg, &vm, err, sizeof(err));
+	if (ret == MACHINE_CREATE_DUMPED) {
+		machine_destroy(vm);
 		return EXIT_STATUS_OK;
 	}
 	if (ret) {
 		console_restore_terminal();
 		fprintf(stderr, "memvm: error: %s\n", err);
-		vm_destroy(vm);
+		machine_destroy(vm);
 		return EXIT_STATUS_ERROR;
 	}
-	int status = vm_run(vm);
-	vm_destroy(vm);
+	int status = machine_run(vm);
+	machine_destroy(vm);
 	fflush(stdout);
 	return status;
 }

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/cli.c: QEMU-style size parsing and option parsing. */
+/* Unit tests for vmm/config/cli.c and vmm/lib/size.c: QEMU-style option and size parsing. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

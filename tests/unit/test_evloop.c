@@ -1,4 +1,4 @@
-/* Unit tests for vmm/evloop.c: the epoll event loop. */
+/* Unit tests for vmm/lib/evloop.c: the epoll event loop. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -2,26 +2,83 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "balloon/balloon.h"
+#include "devices/bus.h"
+#include "devices/debug_exit.h"
+#include "devices/i8042.h"
+#include "devices/pm.h"
+#include "devices/serial.h"
+#include "devices/virtio_rng.h"
 #include "memory/guest_mem.h"
 #include "memory/ram.h"
-#include "vmm/config/config.h"
-#include "devices/virtio_mmio.h"
+#include "vmm/board/console.h"
+#include "vmm/board/devices.h"
+#include "vmm/board/load.h"
 #include "vmm/boot/layout.h"
-#include "vmm/boot/fdt.h"
 #include "vmm/boot/loader.h"
+#include "vmm/config/config.h"
+#include "vmm/core/kvm.h"
+#include "vmm/core/runstate.h"
 #include "vmm/core/vcpu.h"
 #include "vmm/core/vm.h"
+#include "vmm/lib/evloop.h"
+#include "vmm/monitor/monitor.h"
 
-static bool machine_quirk_notice_shown; /* once per process, not per reboot */
+struct machine_ram {
+	struct ram *ram;
+	void *hva;
+	uint64_t size;
+	bool prealloc;
+};
 
-int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct guest_mem *gm,
-		    char *err, size_t errlen)
+struct machine {
+	struct vm_config cfg;
+	struct kvm_sys kvm;
+	int sig_fd;
+
+	struct evloop *loop;
+	struct runstate *rs;
+	struct guest_mem *gm;
+	struct machine_ram ram;
+	struct bus *pio;
+	struct bus *mmio;
+	struct vm *vm;
+	struct devmgr *dm;
+
+	struct serial *uart;
+	int uart_out_fd;
+	bool uart_out_owned;
+	struct console *console;
+	struct i8042 *kbd;
+	struct pm *pm;
+	struct debug_exit *dbg;
+	struct virtio_rng *rng;
+	struct balloon *balloon;
+	struct ram_range *discard_scratch; /* balloon batch discards (loop thread) */
+	size_t discard_scratch_cap;
+
+	struct monitor *monitor;
+	struct monitor_backend mon_be;
+	const char *quit_reason;
+	bool reset_announced; /* the monitor's system_reset sent RESET itself */
+
+	struct boot_entry entry;
+	unsigned reboots;
+};
+
+/* ---- guest RAM ------------------------------------------------------ */
+
+static int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg,
+			   struct guest_mem *gm, char *err, size_t errlen)
 {
 	struct ram_config rc;
 	int ret;
@@ -54,14 +111,14 @@ int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct 
 	return 0;
 }
 
-void machine_ram_unmap(struct machine_ram *mr)
+static void machine_ram_unmap(struct machine_ram *mr)
 {
 	ram_unmap(mr->ram);
 	mr->ram = NULL;
 	mr->hva = NULL;
 }
 
-int machine_ram_clear(struct machine_ram *mr)
+static int machine_ram_clear(struct machine_ram *mr)
 {
 	/* Preallocated RAM stays populated (the user paid for that up front);
 	 * otherwise giving everything back is both the fastest clear and the
@@ -76,137 +133,512 @@ int machine_ram_clear(struct machine_ram *mr)
 	return ram_reclaim(mr->ram, 0, mr->size);
 }
 
-/* Options that keep a Linux guest away from what a kernel-mode-emulating
- * host cannot run (HOST-NOTES.md): XSAVE, CMPXCHG16B, CLAC/STAC, POPCNT,
- * VEX, 1 GiB pages... CPUID masking does not reach the guest there. */
-static const char host_quirk_args[] =
-	"nogbpages noxsave clearcpuid=smap,cx16,avx,avx2,avx512f,popcnt,bmi1,bmi2,movbe,"
-	"rdrand,rdseed,fsgsbase,invpcid,rdpid,adx,abm,xsaveopt,xsavec,xsaves,fma,f16c,aes,"
-	"pclmulqdq,sha_ni,gfni,vaes,vpclmulqdq,clwb,clflushopt,rtm,hle,umip";
-
-static int cmdline_append(char *buf, size_t size, size_t *len, const char *s)
+/* Balloon memory ops: guest-physical ranges (each inside one region) to
+ * offsets in the RAM block. */
+static int machine_ram_offset(struct machine *m, uint64_t gpa, uint64_t *off)
 {
-	size_t n = strlen(s);
-	size_t sep = *len ? 1 : 0;
-	if (*len + sep + n + 1 > size)
-		return -E2BIG;
-	if (sep)
-		buf[(*len)++] = ' ';
-	memcpy(buf + *len, s, n + 1);
-	*len += n;
+	const struct guest_region *r = guest_mem_find(m->gm, gpa);
+	if (!r)
+		return -EFAULT;
+	*off = (uint64_t)((uint8_t *)r->hva - (uint8_t *)m->ram.hva) + (gpa - r->gpa);
 	return 0;
 }
 
-int machine_build_cmdline(const struct machine_cmdline_in *in, char *buf, size_t size)
+static int machine_balloon_discard(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
 {
-	size_t len = 0;
-	buf[0] = '\0';
-	if (in->append && *in->append && cmdline_append(buf, size, &len, in->append))
-		return -E2BIG;
-	for (size_t i = 0; i < in->nextra; i++)
-		if (cmdline_append(buf, size, &len, in->extra[i]))
-			return -E2BIG;
-	if (in->host_quirks && cmdline_append(buf, size, &len, host_quirk_args))
-		return -E2BIG;
-	return (int)len;
+	struct machine *m = opaque;
+	uint64_t off;
+	int ret = machine_ram_offset(m, gpa, &off);
+	return ret ? ret : ram_discard(m->ram.ram, off, len, freed);
 }
 
-/* The boot configuration (devices, command line) shared by loading and
- * -machine dumpdtb. *cmdline_out is malloc'd. */
-static int machine_boot_config(struct vm *vm, bool emulated_kernel, struct boot_config *bc,
-			       char **cmdline_out, bool *quirks_out, char *err, size_t errlen)
+/* A whole inflate buffer's runs: translated in place to RAM offsets
+ * (runs are sorted and each inside one region, so offsets stay sorted). */
+static int machine_balloon_discard_runs(void *opaque, const struct balloon_run *runs, size_t n,
+					uint64_t *freed)
 {
-	const struct vm_config *cfg = vm_config(vm);
-	char extra[LAYOUT_VIRTIO_MMIO_MAX][80];
-	const char *extra_ptr[LAYOUT_VIRTIO_MMIO_MAX];
-	struct machine_cmdline_in in = { .append = cfg->append, .extra = extra_ptr };
+	struct machine *m = opaque;
+	struct ram_range *r = m->discard_scratch;
+	if (n > m->discard_scratch_cap) {
+		r = realloc(m->discard_scratch, n * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		m->discard_scratch = r;
+		m->discard_scratch_cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int ret = machine_ram_offset(m, runs[i].gpa, &r[i].offset);
+		if (ret)
+			return ret;
+		r[i].len = runs[i].len;
+	}
+	return ram_discard_ranges(m->ram.ram, r, n, freed);
+}
 
-	loader_config_init(bc);
-	bc->kernel_path = cfg->kernel;
-	bc->initrd_path = cfg->initrd;
-	bc->ncpus = cfg->smp;
-	bc->ram_size = cfg->ram_size;
-	bc->irq0_pin0 = true; /* KVM routes the PIT (GSI 0) to IOAPIC pin 0 */
-	bc->want_dtb = cfg->dt == TRI_ON;
-	bc->prefer_pvh = cfg->pvh;
-	for (unsigned i = 0; i < vm_virtio_count(vm) && i < LAYOUT_VIRTIO_MMIO_MAX; i++) {
-		const struct virtio_mmio *t = vm_virtio(vm, i);
-		bc->virtio[bc->nvirtio++] = (struct boot_mmio_dev){
-			.base = virtio_mmio_base(t), .size = virtio_mmio_size(t),
-			.irq = virtio_mmio_irq(t),
-		};
-		/* Announced on the command line too unless the DTB alone is asked for. */
-		if (cfg->dt != TRI_ON) {
-			if (virtio_mmio_cmdline(t, extra[in.nextra], sizeof(extra[0])) < 0) {
-				snprintf(err, errlen, "virtio-mmio device %u: command line too long", i);
-				return -E2BIG;
-			}
-			extra_ptr[in.nextra] = extra[in.nextra];
-			in.nextra++;
+static int machine_balloon_discard_reported(void *opaque, uint64_t gpa, uint64_t len,
+					    uint64_t *freed)
+{
+	struct machine *m = opaque;
+	uint64_t off;
+	int ret = machine_ram_offset(m, gpa, &off);
+	return ret ? ret : ram_discard_reported(m->ram.ram, off, len, freed);
+}
+
+static void machine_balloon_reclaim(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct machine *m = opaque;
+	uint64_t off;
+	if (machine_ram_offset(m, gpa, &off) || ram_reclaim(m->ram.ram, off, len))
+		log_warn("balloon deflate: cannot reclaim 0x%llx+0x%llx",
+			 (unsigned long long)gpa, (unsigned long long)len);
+}
+
+/* ---- monitor backend ------------------------------------------------ */
+
+static int machine_be_stop(void *opaque)
+{
+	struct machine *m = opaque;
+	runstate_pause(m->rs);
+	return 0;
+}
+
+static int machine_be_cont(void *opaque)
+{
+	struct machine *m = opaque;
+	runstate_resume(m->rs);
+	return 0;
+}
+
+static bool machine_be_running(void *opaque)
+{
+	struct machine *m = opaque;
+	return runstate_is_running(m->rs);
+}
+
+static void machine_be_quit(void *opaque)
+{
+	struct machine *m = opaque;
+	m->quit_reason = "host-qmp-quit";
+	runstate_request(m->rs, MACHINE_QUIT, 0);
+}
+
+static int machine_be_reset(void *opaque)
+{
+	struct machine *m = opaque;
+	if (m->cfg.no_reboot) {
+		/* As QEMU: a reset with -no-reboot ends the VM. */
+		m->quit_reason = "host-qmp-system-reset";
+		runstate_request(m->rs, MACHINE_QUIT, 0);
+		return 0;
+	}
+	if (runstate_request(m->rs, MACHINE_RESET, 0))
+		m->reset_announced = true;
+	return 0;
+}
+
+static int machine_be_thread_id(void *opaque, unsigned index)
+{
+	struct machine *m = opaque;
+	return vm_vcpu_thread_id(m->vm, index);
+}
+
+static void machine_balloon_changed(void *opaque, uint64_t guest_bytes)
+{
+	monitor_balloon_changed(opaque, guest_bytes);
+}
+
+/* Before the devices, so the balloon can report to it from the start. */
+static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
+{
+	char merr[256];
+	int ret;
+	m->mon_be = (struct monitor_backend){
+		.opaque = m, .stop = machine_be_stop, .cont = machine_be_cont,
+		.running = machine_be_running, .quit = machine_be_quit, .reset = machine_be_reset,
+		.powerdown = NULL, .cpu_thread_id = machine_be_thread_id,
+		.ram_size = m->cfg.ram_size, .ncpus = m->cfg.smp, .ram = m->ram.ram,
+	};
+	if ((ret = monitor_new(&m->mon_be, m->loop, &m->monitor))) {
+		snprintf(err, errlen, "creating the monitor: %s", strerror(-ret));
+		return ret;
+	}
+	if (m->cfg.qmp.set && (ret = monitor_add_qmp(m->monitor, &m->cfg.qmp, merr, sizeof(merr)))) {
+		snprintf(err, errlen, "%s", merr);
+		return ret;
+	}
+	if (m->cfg.monitor.set &&
+	    (ret = monitor_add_hmp(m->monitor, &m->cfg.monitor, merr, sizeof(merr)))) {
+		snprintf(err, errlen, "%s", merr);
+		return ret;
+	}
+	return 0;
+}
+
+/* ---- devices -------------------------------------------------------- */
+
+static void machine_uart_irq(void *opaque, int level)
+{
+	struct machine *m = opaque;
+	if (vm_irq_line(m->vm, LAYOUT_IRQ_SERIAL0, level)) { /* irqchip gone: shutting down */ }
+}
+
+static void machine_reset_uart(void *dev)
+{
+	serial_reset(dev);
+}
+
+static int machine_create_balloon(struct machine *m, char *err, size_t errlen)
+{
+	const struct balloon_spec *bs = &m->cfg.balloon;
+	struct balloon_config bc = {
+		.deflate_on_oom = bs->deflate_on_oom,
+		.free_page_reporting = bs->free_page_reporting,
+		.stats_interval_s = bs->stats_interval_s,
+		.ram_size = m->cfg.ram_size,
+		.gm = m->gm,
+		.loop = m->loop,
+		.mem = { .discard = machine_balloon_discard,
+			 .discard_runs = machine_balloon_discard_runs,
+			 .reclaim = machine_balloon_reclaim,
+			 .discard_reported = machine_balloon_discard_reported, .opaque = m },
+		.on_actual_change = m->monitor ? machine_balloon_changed : NULL,
+		.opaque = m->monitor,
+	};
+	struct virtio_mmio *t;
+	int ret = balloon_new(&bc, &m->balloon);
+	if (ret) {
+		snprintf(err, errlen, "creating virtio-balloon: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = devmgr_add_virtio(m->dm, balloon_virtio_device(m->balloon), &t, err, errlen)))
+		return ret;
+	balloon_attach(m->balloon, t);
+	m->mon_be.balloon = m->balloon;
+	return 0;
+}
+
+static int machine_open_serial(struct machine *m, char *err, size_t errlen)
+{
+	switch (m->cfg.serial) {
+	case SERIAL_STDIO:
+		m->uart_out_fd = STDOUT_FILENO;
+		break;
+	case SERIAL_FILE:
+		m->uart_out_fd = open(m->cfg.serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (m->uart_out_fd < 0) {
+			snprintf(err, errlen, "-serial file:%s: %s", m->cfg.serial_path, strerror(errno));
+			return -errno;
+		}
+		m->uart_out_owned = true;
+		break;
+	case SERIAL_NONE:
+		m->uart_out_fd = -1;
+		break;
+	}
+	return 0;
+}
+
+static int machine_create_devices(struct machine *m, char *err, size_t errlen)
+{
+	struct machine_link link = runstate_link(m->rs);
+	int ret;
+
+	struct devmgr_env env = {
+		.pio = m->pio, .mmio = m->mmio, .gm = m->gm, .loop = m->loop,
+		.platform = vm_virtio_platform(m->vm),
+	};
+	if ((ret = devmgr_new(&env, &m->dm)))
+		goto nomem;
+	if ((ret = machine_open_serial(m, err, errlen)))
+		return ret;
+	m->uart = serial_new(m->uart_out_fd, machine_uart_irq, m);
+	m->kbd = i8042_new(&link);
+	m->pm = pm_new(&link);
+	if (!m->uart || !m->kbd || !m->pm)
+		goto nomem;
+	if ((ret = devmgr_add_reset(m->dm, machine_reset_uart, m->uart)) ||
+	    (ret = devmgr_add_pio(m->dm, SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops, m->uart)) ||
+	    (ret = devmgr_add_pio(m->dm, I8042_DATA_PORT, 1, &i8042_data_ops, m->kbd)) ||
+	    (ret = devmgr_add_pio(m->dm, I8042_CMD_PORT, 1, &i8042_cmd_ops, m->kbd)) ||
+	    (ret = devmgr_add_pio(m->dm, PM_PORT_Q35, PM_PORT_LEN, &pm_ctl_ops, m->pm)) ||
+	    (ret = devmgr_add_pio(m->dm, PM_PORT_PIIX, PM_PORT_LEN, &pm_ctl_ops, m->pm)) ||
+	    (ret = devmgr_add_pio(m->dm, PM_RESET_PORT, 1, &pm_reset_ops, m->pm)))
+		goto busy;
+	if (m->cfg.debug_exit) {
+		m->dbg = debug_exit_new(&link);
+		if (!m->dbg)
+			goto nomem;
+		ret = devmgr_add_pio(m->dm, m->cfg.debug_exit_port, m->cfg.debug_exit_size,
+				     &debug_exit_ops, m->dbg);
+		if (ret) {
+			snprintf(err, errlen, "-device isa-debug-exit,iobase=0x%x: port range in use by "
+				 "another device; pick another iobase", m->cfg.debug_exit_port);
+			return ret;
 		}
 	}
-	/* Bare-metal payloads take no command line: quirks only for Linux. */
-	bool linux_like = cfg->append || cfg->initrd;
-	in.host_quirks = emulated_kernel && cfg->host_quirks && linux_like;
-	*quirks_out = in.host_quirks;
+	if (m->cfg.rng) {
+		m->rng = virtio_rng_new();
+		if (!m->rng)
+			goto nomem;
+		if ((ret = devmgr_add_virtio(m->dm, virtio_rng_device(m->rng), NULL, err, errlen)))
+			return ret;
+	}
+	if (m->cfg.balloon.enabled && (ret = machine_create_balloon(m, err, errlen)))
+		return ret;
+	if (m->cfg.serial == SERIAL_STDIO) {
+		ret = console_open(&m->console, m->loop, m->uart, STDIN_FILENO, &link);
+		if (ret) {
+			snprintf(err, errlen, "console on stdin: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory creating devices");
+	return -ENOMEM;
+busy:
+	snprintf(err, errlen, "device port ranges overlap: %s", strerror(-ret));
+	return ret;
+}
 
-	char *cmdline = malloc(MACHINE_CMDLINE_MAX);
-	if (!cmdline) {
+/* ---- signals -------------------------------------------------------- */
+
+static void machine_on_signal(void *opaque, uint32_t events)
+{
+	struct machine *m = opaque;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(m->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_notice("terminating on signal %u", si.ssi_signo);
+	m->quit_reason = "host-signal";
+	runstate_request(m->rs, MACHINE_QUIT, 0);
+}
+
+static int machine_setup_signals(struct machine *m, char *err, size_t errlen)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread exists, so every thread inherits it and
+	 * the signals arrive only through the signalfd on the main loop. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	m->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->sig_fd < 0 || evloop_add(m->loop, m->sig_fd, EPOLLIN, machine_on_signal, m)) {
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	/* vCPU kicks must not run a handler on other threads. */
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	int ret = vcpu_signal_init();
+	if (ret)
+		snprintf(err, errlen, "sigaction: %s", strerror(-ret));
+	return ret;
+}
+
+/* ---- boot ----------------------------------------------------------- */
+
+/* Loads the guest and creates the vCPUs in their boot state: at start and
+ * again on every guest reboot. */
+static int machine_boot(struct machine *m, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = &m->cfg;
+	struct load_params lp = { .cfg = cfg, .dm = m->dm, .emulated_kernel = m->kvm.emulated_kernel };
+	struct vcpu_env env = {
+		.pio = m->pio, .mmio = m->mmio, .gm = m->gm, .rs = m->rs,
+		.host_quirks = cfg->host_quirks,
+	};
+	int ret = load_guest(&lp, m->gm, &m->entry, err, errlen);
+	if (ret)
+		return ret;
+	if ((ret = vm_create_vcpus(m->vm, &env, cfg->smp, cfg->host_quirks && m->kvm.emulated_kernel,
+				   err, errlen)))
+		return ret;
+	if ((ret = vcpu_write_boot_tables(m->gm))) {
+		snprintf(err, errlen, "guest RAM too small for the boot page tables");
+		return ret;
+	}
+	if ((ret = vcpu_set_boot_state(vm_vcpu(m->vm, 0), &m->entry))) {
+		snprintf(err, errlen, "setting boot registers: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* Guest reboot: a fresh KVM VM, cleared RAM, reset devices, the kernel
+ * reloaded. */
+static int machine_reboot(struct machine *m, char *err, size_t errlen)
+{
+	int ret;
+	if ((ret = machine_ram_clear(&m->ram))) {
+		snprintf(err, errlen, "clearing guest RAM: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = vm_recreate(m->vm, err, errlen)))
+		return ret;
+	devmgr_reset(m->dm);
+	if ((ret = machine_boot(m, err, errlen)))
+		return ret;
+	m->reset_announced = false;
+	runstate_restart(m->rs);
+	m->reboots++;
+	return 0;
+}
+
+int machine_create(const struct vm_config *cfg, struct machine **out, char *err, size_t errlen)
+{
+	int ret;
+	struct machine *m = calloc(1, sizeof(*m));
+	if (!m) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	int ret = machine_build_cmdline(&in, cmdline, MACHINE_CMDLINE_MAX);
-	if (ret < 0) {
-		free(cmdline);
-		snprintf(err, errlen, "-append: the kernel command line is longer than %u bytes",
-			 MACHINE_CMDLINE_MAX - 1);
-		return ret;
+	*out = m;
+	m->cfg = *cfg;
+	m->sig_fd = m->uart_out_fd = -1;
+	m->kvm.fd = -1;
+
+	m->loop = evloop_new();
+	m->gm = guest_mem_new();
+	m->pio = bus_new("pio");
+	m->mmio = bus_new("mmio");
+	if (!m->loop || !m->gm || !m->pio || !m->mmio ||
+	    runstate_new(cfg->start_paused, m->loop, &m->rs)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
-	bc->cmdline = cmdline;
-	*cmdline_out = cmdline;
-	return 0;
+	if ((ret = machine_setup_signals(m, err, errlen)))
+		return ret;
+	if ((ret = kvm_open(&m->kvm, err, errlen)))
+		return ret;
+	if (cfg->smp > (unsigned)m->kvm.max_vcpus) {
+		snprintf(err, errlen, "-smp %u: this host's KVM supports at most %d vCPUs",
+			 cfg->smp, m->kvm.max_vcpus);
+		return -EINVAL;
+	}
+	if ((ret = machine_ram_map(&m->ram, cfg, m->gm, err, errlen)))
+		return ret;
+	struct vm_params vp = {
+		.kvm = &m->kvm, .gm = m->gm, .rs = m->rs,
+		.tss_addr = LAYOUT_TSS, .identity_map_addr = LAYOUT_IDENTITY_MAP,
+	};
+	if ((ret = vm_new(&vp, &m->vm, err, errlen)))
+		return ret;
+	if ((cfg->qmp.set || cfg->monitor.set) && (ret = machine_create_monitor(m, err, errlen)))
+		return ret;
+	if ((ret = machine_create_devices(m, err, errlen)))
+		return ret;
+	if (cfg->dumpdtb) {
+		/* As QEMU: write the device tree of the machine as built, then exit. */
+		struct load_params lp = { .cfg = cfg, .dm = m->dm,
+					  .emulated_kernel = m->kvm.emulated_kernel };
+		if ((ret = load_dump_dtb(&lp, err, errlen)))
+			return ret;
+		return MACHINE_CREATE_DUMPED;
+	}
+	return machine_boot(m, err, errlen);
 }
 
-int machine_dump_dtb(struct vm *vm, bool emulated_kernel, char *err, size_t errlen)
+/* ---- running -------------------------------------------------------- */
+
+static int machine_outcome_status(enum vcpu_outcome o)
 {
-	struct boot_config bc;
-	char *cmdline = NULL;
-	bool quirks;
-	int ret = machine_boot_config(vm, emulated_kernel, &bc, &cmdline, &quirks, err, errlen);
-	if (ret)
-		return ret;
-	ret = fdt_write_file(&bc, vm_config(vm)->dumpdtb, err, errlen);
-	free(cmdline);
-	return ret;
+	switch (o) {
+	case VCPU_OUTCOME_CRASH: return EXIT_STATUS_CRASH;
+	case VCPU_OUTCOME_UNHANDLED: return EXIT_STATUS_UNHANDLED;
+	case VCPU_OUTCOME_EMULATION: return EXIT_STATUS_EMULATION;
+	case VCPU_OUTCOME_ERROR: return EXIT_STATUS_ERROR;
+	case VCPU_OUTCOME_NONE: break;
+	}
+	return EXIT_STATUS_OK;
 }
 
-int machine_load(struct vm *vm, struct boot_entry *entry, bool emulated_kernel, char *err,
-		 size_t errlen)
+int machine_run(struct machine *m)
 {
-	const struct vm_config *cfg = vm_config(vm);
-	struct boot_config bc;
-	struct loader_info info;
-	char *cmdline = NULL;
-	bool quirks;
-	int ret = machine_boot_config(vm, emulated_kernel, &bc, &cmdline, &quirks, err, errlen);
-	if (ret)
-		return ret;
-	ret = loader_load_ex(&bc, vm_guest_mem(vm), entry, &info, err, errlen);
-	if (ret)
-		goto out;
-	if (quirks && !machine_quirk_notice_shown) {
-		machine_quirk_notice_shown = true;
-		log_notice("host KVM emulates guest kernel mode: appended options that avoid "
-			   "instructions it cannot run (disable with -machine host-quirks=off)");
+	enum machine_request req;
+	int status, ret;
+again:
+	ret = vm_start_vcpus(m->vm);
+	if (ret) {
+		log_error("starting vCPU threads: %s", strerror(-ret));
+		vm_stop_vcpus(m->vm);
+		return EXIT_STATUS_ERROR;
 	}
-	static const char *const modes[] = { "real16", "pvh32", "long64" };
-	log_debug("loaded %s: kind %d, entry %s at 0x%llx, kernel [0x%llx, 0x%llx), initrd %llu "
-		  "bytes at 0x%llx, cmdline \"%s\"", cfg->kernel, info.kind, modes[entry->mode],
-		  (unsigned long long)entry->entry,
-		  (unsigned long long)info.kernel_start, (unsigned long long)info.kernel_end,
-		  (unsigned long long)info.initrd_size, (unsigned long long)info.initrd_addr,
-		  cmdline);
-out:
-	free(cmdline);
-	return ret;
+	do {
+		ret = evloop_run(m->loop);
+		if (ret) {
+			log_error("event loop: %s", strerror(-ret));
+			vm_stop_vcpus(m->vm);
+			return EXIT_STATUS_ERROR;
+		}
+	} while (!runstate_pending(m->rs, &req, &status));
+	vm_stop_vcpus(m->vm);
+
+	enum vcpu_outcome outcome = runstate_outcome(m->rs, NULL);
+	if (outcome != VCPU_OUTCOME_NONE) {
+		monitor_event_shutdown(m->monitor, true, "guest-panic");
+		return machine_outcome_status(outcome);
+	}
+	switch (req) {
+	case MACHINE_POWEROFF:
+		monitor_event_shutdown(m->monitor, true, "guest-shutdown");
+		return EXIT_STATUS_OK;
+	case MACHINE_RESET:
+		if (!m->cfg.no_reboot) {
+			char err[256];
+			if (!m->reset_announced)
+				monitor_event_reset(m->monitor, true, "guest-reset");
+			log_debug("guest reset: rebooting");
+			if (machine_reboot(m, err, sizeof(err))) {
+				log_error("guest reboot failed: %s", err);
+				return EXIT_STATUS_ERROR;
+			}
+			goto again;
+		}
+		monitor_event_shutdown(m->monitor, true, "guest-reset");
+		return EXIT_STATUS_OK;
+	case MACHINE_DEBUG_EXIT:
+		monitor_event_shutdown(m->monitor, true, "guest-shutdown");
+		return status;
+	case MACHINE_QUIT:
+		/* The monitor announced its own quit; signals and Ctrl-A x here. */
+		if (!m->quit_reason || strcmp(m->quit_reason, "host-qmp-quit"))
+			monitor_event_shutdown(m->monitor, false,
+					       m->quit_reason ? m->quit_reason : "host-ui");
+		return status;
+	}
+	return EXIT_STATUS_OK;
+}
+
+void machine_destroy(struct machine *m)
+{
+	if (!m)
+		return;
+	vm_free(m->vm); /* stops the vCPU threads first */
+	console_close(m->console);
+	monitor_free(m->monitor);
+	if (m->sig_fd >= 0)
+		close(m->sig_fd);
+	devmgr_free(m->dm);
+	virtio_rng_free(m->rng);
+	balloon_free(m->balloon);
+	free(m->discard_scratch);
+	serial_free(m->uart);
+	i8042_free(m->kbd);
+	pm_free(m->pm);
+	debug_exit_free(m->dbg);
+	if (m->uart_out_owned)
+		close(m->uart_out_fd);
+	machine_ram_unmap(&m->ram);
+	bus_free(m->pio);
+	bus_free(m->mmio);
+	guest_mem_free(m->gm);
+	runstate_free(m->rs);
+	evloop_free(m->loop);
+	kvm_close(&m->kvm);
+	free(m);
 }

@@ -1,53 +1,39 @@
-/* The board: how guest RAM is laid out in memslots, what the kernel
- * command line gets, and loading the guest. Glue between vm.c and the
- * memory, loader and device modules. */
+/* The machine memvm builds from a struct vm_config: guest RAM, the KVM VM
+ * and its vCPUs, the devices, the monitor and the console, and its life:
+ * boot, pause and resume, guest reboot, and how it ends (the process exit
+ * status). The only object main() sees. */
 #ifndef MEMVM_MACHINE_H
 #define MEMVM_MACHINE_H
 
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "vmm/lib/util.h"
 
-struct vm;
+struct machine;
 struct vm_config;
-struct guest_mem;
-struct boot_entry;
-struct ram;
 
-struct machine_ram {
-	struct ram *ram;
-	void *hva;
-	uint64_t size;
-	bool prealloc;
-};
+/* Process exit statuses. isa-debug-exit yields odd values (V << 1) | 1,
+ * so the crash statuses are even. */
+#define EXIT_STATUS_OK 0
+#define EXIT_STATUS_ERROR 1      /* configuration or host error before/while running */
+#define EXIT_STATUS_CRASH 2      /* guest triple fault / KVM shutdown or crash event */
+#define EXIT_STATUS_UNHANDLED 4  /* a vCPU exit memvm does not handle, or failed entry */
+#define EXIT_STATUS_EMULATION 6  /* the host could not emulate a guest instruction */
 
-/* Maps guest RAM per cfg and registers it in gm: [0, min(size, 3 GiB)) and
- * the rest at 4 GiB. */
-int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct guest_mem *gm,
-		    char *err, size_t errlen) WUR;
-void machine_ram_unmap(struct machine_ram *mr);
-/* Zeroes guest RAM for a reboot (giving pages back where that is cheaper). */
-int machine_ram_clear(struct machine_ram *mr) WUR;
+/* Builds the whole machine, loads the guest, creates the vCPUs; nothing
+ * runs yet. All set-up (files, sockets, eventfds, device threads) happens
+ * here. Returns 0 or -errno with one line in err, or MACHINE_CREATE_DUMPED
+ * when -machine dumpdtb wrote its file (the caller exits 0). *out is set
+ * either way and must be given to machine_destroy(). */
+#define MACHINE_CREATE_DUMPED 1
+int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
+		   size_t errlen) WUR;
 
-#define MACHINE_CMDLINE_MAX 65536u
+/* Runs until the guest powers off or crashes, memvm is told to quit or a
+ * signal arrives; guest reboots happen inside. Returns the exit status. */
+int machine_run(struct machine *m);
 
-struct machine_cmdline_in {
-	const char *append;       /* -append, may be NULL */
-	const char *const *extra; /* device announcements (virtio_mmio.device=...) */
-	size_t nextra;
-	bool host_quirks;         /* add the emulated-host workarounds */
-};
-/* Builds the guest command line: -append, then devices, then quirks.
- * Returns its length or -E2BIG. */
-int machine_build_cmdline(const struct machine_cmdline_in *in, char *buf, size_t size) WUR;
-
-/* Loads the kernel/payload and fills entry. */
-int machine_load(struct vm *vm, struct boot_entry *entry, bool emulated_kernel, char *err,
-		 size_t errlen) WUR;
-
-/* -machine dumpdtb=FILE: writes the machine's device tree and returns. */
-int machine_dump_dtb(struct vm *vm, bool emulated_kernel, char *err, size_t errlen) WUR;
+/* Frees everything; safe on a partly created machine and on NULL. */
+void machine_destroy(struct machine *m);
 
 #endif

@@ -22,8 +22,4 @@ struct kvm_sys {
 int kvm_open(struct kvm_sys *kvm, char *err, size_t errlen) WUR;
 void kvm_close(struct kvm_sys *kvm);
 
-/* True when the host KVM runs guest kernel mode through an instruction
- * emulator (nested "PVM" hosts: kvm_pvm loaded, no vmx/svm CPU flag). */
-bool kvm_host_emulates_kernel(void);
-
 #endif

@@ -10,10 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "devices/bus.h"
 #include "memory/guest_mem.h"
 #include "vmm/core/kvm.h"
 #include "vmm/boot/layout.h"
-#include "vmm/core/vm.h"
 
 /* Boot GDT selectors: Linux's 64-bit boot protocol wants __BOOT_CS 0x10
  * and __BOOT_DS 0x18; 0x20 is flat 32-bit code for PVH and ELF32 entries. */
@@ -166,12 +166,12 @@ static int vcpu_set_cpuid(struct vcpu *v, const struct kvm_sys *kvm, unsigned nv
 	return ret;
 }
 
-int vcpu_create(struct vcpu *v, struct vm *vm, int vm_fd, const struct kvm_sys *kvm,
-		unsigned id, unsigned nvcpus, bool host_quirks)
+int vcpu_create(struct vcpu *v, const struct vcpu_env *env, int vm_fd, const struct kvm_sys *kvm,
+		unsigned id, unsigned nvcpus, bool mask_cpuid)
 {
 	int ret;
 	memset(v, 0, sizeof(*v));
-	v->vm = vm;
+	v->env = *env;
 	v->id = id;
 	v->fd = -1;
 	v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
@@ -184,7 +184,7 @@ int vcpu_create(struct vcpu *v, struct vm *vm, int vm_fd, const struct kvm_sys *
 		v->run = NULL;
 		goto err;
 	}
-	ret = vcpu_set_cpuid(v, kvm, nvcpus, host_quirks);
+	ret = vcpu_set_cpuid(v, kvm, nvcpus, mask_cpuid);
 	if (ret)
 		goto err;
 	return 0;
@@ -361,7 +361,7 @@ static unsigned vcpu_fetch_insn(struct vcpu *v, uint64_t rip, uint8_t *buf)
 	if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
 		return 0;
 	for (unsigned n = 15; n > 0; n--)
-		if (guest_mem_read(vm_guest_mem(v->vm), tr.physical_address, buf, n) == 0)
+		if (guest_mem_read(v->env.gm, tr.physical_address, buf, n) == 0)
 			return n;
 	return 0;
 }
@@ -427,13 +427,29 @@ static enum vcpu_outcome vcpu_handle_internal_error(struct vcpu *v)
 		"memvm: vCPU %u: the host cannot emulate the instruction at RIP=%016llx "
 		"(CPL %u): %s%s\n",
 		v->id, regs.rip, cpl, n ? hex : "(bytes unavailable)",
-		v->vm && vm_config(v->vm)->host_quirks ? ""
+		v->env.host_quirks ? ""
 			: "; try without -machine host-quirks=off");
 	vcpu_dump(v, "emulation failure");
 	return VCPU_OUTCOME_EMULATION;
 }
 
-static enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
+/* Unassigned MMIO reads as zeros (bus_read gives all-ones, as port I/O
+ * keeps); writes are dropped. Both are logged, rate-limited, for debugging. */
+static void vcpu_mmio(struct vcpu *v, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	static struct ratelimit rl = RATELIMIT_INIT(5000, 5);
+	int ret = is_write ? bus_write(v->env.mmio, addr, data, len)
+			   : bus_read(v->env.mmio, addr, data, len);
+	if (ret != -ENOENT)
+		return;
+	if (!is_write)
+		memset(data, 0, len);
+	if (ratelimit_ok(&rl))
+		log_debug("guest %s of %u bytes at unassigned MMIO 0x%llx",
+			  is_write ? "write" : "read", len, (unsigned long long)addr);
+}
+
+enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	char why[128];
@@ -443,14 +459,17 @@ static enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
 		uint8_t *data = (uint8_t *)run + run->io.data_offset;
 		bool wr = run->io.direction == KVM_EXIT_IO_OUT;
 		for (uint32_t i = 0; i < run->io.count; i++) {
-			vm_handle_pio(v->vm, run->io.port, data, run->io.size, wr);
+			if (wr)
+				bus_write(v->env.pio, run->io.port, data, run->io.size);
+			else
+				bus_read(v->env.pio, run->io.port, data, run->io.size);
 			data += run->io.size;
 		}
 		return VCPU_OUTCOME_NONE;
 	}
 	case KVM_EXIT_MMIO:
-		vm_handle_mmio(v->vm, run->mmio.phys_addr, run->mmio.data,
-			       run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
+		vcpu_mmio(v, run->mmio.phys_addr, run->mmio.data,
+			  run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
 		return VCPU_OUTCOME_NONE;
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; we always have one. */
@@ -463,10 +482,10 @@ static enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:
-			vm_request(v->vm, MACHINE_POWEROFF, 0);
+			runstate_request(v->env.rs, MACHINE_POWEROFF, 0);
 			return VCPU_OUTCOME_NONE;
 		case KVM_SYSTEM_EVENT_RESET:
-			vm_request(v->vm, MACHINE_RESET, 0);
+			runstate_request(v->env.rs, MACHINE_RESET, 0);
 			return VCPU_OUTCOME_NONE;
 		default:
 			snprintf(why, sizeof(why), "guest crash system event %u",
@@ -488,10 +507,6 @@ static enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
-/* Hooks into the VM's run-state machine (vm.c). */
-bool vm_vcpu_should_run(struct vm *vm, struct vcpu *v);
-void vm_vcpu_finished(struct vm *vm, struct vcpu *v, enum vcpu_outcome outcome);
-
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -507,7 +522,7 @@ void *vcpu_thread(void *arg)
 		/* Clear before checking the state: a kick that lands after the
 		 * check sets it again and KVM_RUN returns at once. */
 		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-		if (!vm_vcpu_should_run(v->vm, v))
+		if (!runstate_vcpu_should_run(v->env.rs))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			/* EINTR: kicked. EAGAIN: an AP leaving wait-for-SIPI. */
@@ -527,6 +542,6 @@ void *vcpu_thread(void *arg)
 		if (outcome != VCPU_OUTCOME_NONE)
 			break;
 	}
-	vm_vcpu_finished(v->vm, v, outcome);
+	runstate_vcpu_finished(v->env.rs, v->id, outcome);
 	return NULL;
 }

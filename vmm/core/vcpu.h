@@ -1,5 +1,8 @@
 /* vCPUs: creation, CPUID, boot register state, and the KVM_RUN thread
- * with its exit switch. Stopped with immediate_exit plus a signal. */
+ * with its exit switch. A vCPU is given everything it touches when it is
+ * created (struct vcpu_env): its exits go straight to the buses, and it
+ * never reaches back into the VM. Stopped with immediate_exit plus a
+ * signal. */
 #ifndef MEMVM_VCPU_H
 #define MEMVM_VCPU_H
 
@@ -10,10 +13,21 @@
 
 #include "vmm/lib/util.h"
 
-struct vm;
-struct kvm_sys;
-struct kvm_run;
+#include "vmm/core/runstate.h"
+
+struct bus;
 struct guest_mem;
+struct kvm_run;
+struct kvm_sys;
+
+/* What a vCPU works with, all owned by its creator and outliving it. */
+struct vcpu_env {
+	struct bus *pio;
+	struct bus *mmio;
+	struct guest_mem *gm;   /* instruction fetch for emulation-failure reports */
+	struct runstate *rs;
+	bool host_quirks;       /* -machine host-quirks: the failure hint depends on it */
+};
 
 enum boot_mode { BOOT_MODE_REAL16, BOOT_MODE_PVH32, BOOT_MODE_LONG64 };
 
@@ -26,17 +40,8 @@ struct boot_entry {
 	uint64_t rsp;   /* initial stack pointer */
 };
 
-/* Why a vCPU thread ended on its own. */
-enum vcpu_outcome {
-	VCPU_OUTCOME_NONE,
-	VCPU_OUTCOME_CRASH,
-	VCPU_OUTCOME_UNHANDLED,
-	VCPU_OUTCOME_EMULATION,
-	VCPU_OUTCOME_ERROR,
-};
-
 struct vcpu {
-	struct vm *vm;
+	struct vcpu_env env;
 	unsigned id;
 	int fd;
 	struct kvm_run *run;
@@ -52,10 +57,10 @@ struct vcpu {
 int vcpu_signal_init(void) WUR;
 #define VCPU_KICK_SIGNAL SIGUSR1
 
-/* KVM_CREATE_VCPU, mmap of kvm_run, CPUID. host_quirks masks the features
- * the host's emulator lacks (see HOST-NOTES.md) from CPUID as well. */
-int vcpu_create(struct vcpu *v, struct vm *vm, int vm_fd, const struct kvm_sys *kvm,
-		unsigned id, unsigned nvcpus, bool host_quirks) WUR;
+/* KVM_CREATE_VCPU, mmap of kvm_run, CPUID. mask_cpuid also masks the
+ * features a kernel-mode-emulating host lacks (HOST-NOTES.md) from CPUID. */
+int vcpu_create(struct vcpu *v, const struct vcpu_env *env, int vm_fd, const struct kvm_sys *kvm,
+		unsigned id, unsigned nvcpus, bool mask_cpuid) WUR;
 void vcpu_destroy(struct vcpu *v);
 
 /* Writes the boot page tables and GDT to guest memory (LONG64/PVH32). */
@@ -63,8 +68,14 @@ int vcpu_write_boot_tables(struct guest_mem *gm) WUR;
 /* Sets registers for the boot vCPU. */
 int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *e) WUR;
 
-/* Thread body: runs until the VM stops it. */
+/* Thread body: runs until the run state stops it. */
 void *vcpu_thread(void *arg);
+
+/* The exit switch for the exit in v->run: port and MMIO accesses go to
+ * the buses, power-off and reset to the run state. Needs no vCPU fd except
+ * for crash reports, so unit tests drive it with a plain kvm_run and fake
+ * buses. */
+enum vcpu_outcome vcpu_handle_exit(struct vcpu *v);
 
 /* Forces the vCPU out of KVM_RUN (the caller has already changed the
  * state the thread will see). */

@@ -1,0 +1,176 @@
+/* The board's device manager: virtio-mmio window and GSI allocation, the
+ * kernel command-line announcements and boot description, port ranges and
+ * reset hooks, on plain buses with a fake platform. No /dev/kvm needed. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/bus.h"
+#include "devices/virtio_mmio.h"
+#include "devices/virtio_rng.h"
+#include "memory/guest_mem.h"
+#include "tests/unit/check_main.h"
+#include "vmm/board/devices.h"
+#include "vmm/boot/layout.h"
+#include "vmm/boot/loader.h"
+
+struct fake_platform {
+	unsigned irqfds;
+	uint32_t gsis[32];
+};
+
+static int fake_irqfd(void *opaque, uint32_t gsi, int fd)
+{
+	struct fake_platform *p = opaque;
+	(void)fd;
+	if (p->irqfds < 32)
+		p->gsis[p->irqfds] = gsi;
+	p->irqfds++;
+	return 0;
+}
+
+struct fixture {
+	struct bus *pio, *mmio;
+	struct guest_mem *gm;
+	struct fake_platform plat;
+	struct devmgr *dm;
+	struct virtio_rng *rng[LAYOUT_VIRTIO_MMIO_MAX + 1];
+};
+
+static struct fixture *fx_new(void)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	ck_assert_ptr_nonnull(f);
+	f->pio = bus_new("pio");
+	f->mmio = bus_new("mmio");
+	f->gm = guest_mem_new();
+	ck_assert_ptr_nonnull(f->gm);
+	struct devmgr_env env = {
+		.pio = f->pio, .mmio = f->mmio, .gm = f->gm,
+		.platform = { .opaque = &f->plat, .irqfd = fake_irqfd },
+	};
+	ck_assert_int_eq(devmgr_new(&env, &f->dm), 0);
+	return f;
+}
+
+static void fx_free(struct fixture *f)
+{
+	devmgr_free(f->dm);
+	for (size_t i = 0; i < ARRAY_SIZE(f->rng); i++)
+		virtio_rng_free(f->rng[i]);
+	bus_free(f->pio);
+	bus_free(f->mmio);
+	guest_mem_free(f->gm);
+	free(f);
+}
+
+static int add_rng(struct fixture *f, unsigned i, struct virtio_mmio **t, char *err, size_t n)
+{
+	f->rng[i] = virtio_rng_new();
+	ck_assert_ptr_nonnull(f->rng[i]);
+	return devmgr_add_virtio(f->dm, virtio_rng_device(f->rng[i]), t, err, n);
+}
+
+START_TEST(virtio_windows_and_gsis_in_order)
+{
+	struct fixture *f = fx_new();
+	char err[128];
+	uint32_t want_irq = LAYOUT_VIRTIO_IRQ_BASE;
+	for (unsigned i = 0; i < LAYOUT_VIRTIO_MMIO_MAX; i++) {
+		struct virtio_mmio *t = NULL;
+		ck_assert_int_eq(add_rng(f, i, &t, err, sizeof(err)), 0);
+		ck_assert_ptr_nonnull(t);
+		while (want_irq == 8 || want_irq == 12) /* RTC, PS/2 mouse */
+			want_irq++;
+		ck_assert_uint_eq(virtio_mmio_base(t), LAYOUT_VIRTIO_MMIO_BASE + i * 0x1000ull);
+		ck_assert_uint_eq(virtio_mmio_irq(t), want_irq);
+		ck_assert_uint_eq(f->plat.gsis[i], want_irq); /* the irqfd KVM would get */
+		want_irq++;
+	}
+	ck_assert_uint_eq(devmgr_virtio_count(f->dm), LAYOUT_VIRTIO_MMIO_MAX);
+	/* Each window answers on the MMIO bus: the magic value "virt". */
+	uint32_t magic = 0;
+	ck_assert_int_eq(bus_read(f->mmio, LAYOUT_VIRTIO_MMIO_BASE + 5 * 0x1000ull, &magic, 4), 0);
+	ck_assert_uint_eq(magic, 0x74726976);
+	/* One more: a clear error, nothing half-added. */
+	ck_assert_int_eq(add_rng(f, LAYOUT_VIRTIO_MMIO_MAX, NULL, err, sizeof(err)), -ENOSPC);
+	ck_assert_msg(strstr(err, "too many virtio devices (at most 16)"), "%s", err);
+	ck_assert_uint_eq(devmgr_virtio_count(f->dm), LAYOUT_VIRTIO_MMIO_MAX);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(announcements_and_boot_devices_agree)
+{
+	struct fixture *f = fx_new();
+	char err[128], a[DEVMGR_ANNOUNCE_MAX];
+	ck_assert_int_eq(add_rng(f, 0, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(add_rng(f, 1, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(add_rng(f, 2, NULL, err, sizeof(err)), 0);
+	ck_assert_int_gt(devmgr_announce(f->dm, 0, a, sizeof(a)), 0);
+	ck_assert_str_eq(a, "virtio_mmio.device=4K@0xd0000000:5");
+	ck_assert_int_gt(devmgr_announce(f->dm, 2, a, sizeof(a)), 0);
+	ck_assert_str_eq(a, "virtio_mmio.device=4K@0xd0002000:7");
+	ck_assert_int_eq(devmgr_announce(f->dm, 3, a, sizeof(a)), -ENOENT);
+	ck_assert_int_eq(devmgr_announce(f->dm, 0, a, 10), -ENOSPC);
+
+	struct boot_mmio_dev d[LAYOUT_VIRTIO_MMIO_MAX];
+	ck_assert_uint_eq(devmgr_boot_devices(f->dm, d, ARRAY_SIZE(d)), 3);
+	ck_assert_uint_eq(d[1].base, 0xd0001000);
+	ck_assert_uint_eq(d[1].size, 0x1000);
+	ck_assert_uint_eq(d[1].irq, 6);
+	ck_assert_uint_eq(devmgr_boot_devices(f->dm, d, 2), 2); /* bounded by the caller's room */
+	fx_free(f);
+}
+END_TEST
+
+static int resets[4];
+static void count_reset(void *dev)
+{
+	resets[*(int *)dev]++;
+}
+
+static void nop_write(void *dev, uint64_t off, const void *data, uint32_t len)
+{
+	(void)dev, (void)off, (void)data, (void)len;
+}
+static const struct bus_ops nop_ops = { .name = "nop", .write = nop_write };
+
+START_TEST(ports_and_reset_hooks)
+{
+	struct fixture *f = fx_new();
+	static int ids[2] = { 0, 1 };
+	char err[128];
+	memset(resets, 0, sizeof(resets));
+	ck_assert_int_eq(devmgr_add_pio(f->dm, 0x3f8, 8, &nop_ops, NULL), 0);
+	ck_assert_int_eq(devmgr_add_pio(f->dm, 0x3fc, 2, &nop_ops, NULL), -EEXIST);
+	ck_assert_int_eq(devmgr_add_reset(f->dm, count_reset, &ids[0]), 0);
+	ck_assert_int_eq(devmgr_add_reset(f->dm, count_reset, &ids[1]), 0);
+	struct virtio_mmio *t;
+	ck_assert_int_eq(add_rng(f, 0, &t, err, sizeof(err)), 0);
+	/* The driver sets ACKNOWLEDGE; a reboot's reset must clear it. */
+	uint32_t st = 1;
+	ck_assert_int_eq(bus_write(f->mmio, LAYOUT_VIRTIO_MMIO_BASE + 0x70, &st, 4), 0);
+	ck_assert_uint_eq(virtio_mmio_status(t), 1);
+	devmgr_reset(f->dm);
+	ck_assert_int_eq(resets[0], 1);
+	ck_assert_int_eq(resets[1], 1);
+	ck_assert_uint_eq(virtio_mmio_status(t), 0);
+	fx_free(f);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("devices");
+	TCase *tc = tcase_create("devmgr");
+	tcase_add_test(tc, virtio_windows_and_gsis_in_order);
+	tcase_add_test(tc, announcements_and_boot_devices_agree);
+	tcase_add_test(tc, ports_and_reset_hooks);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(make_suite)
