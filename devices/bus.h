@@ -21,14 +21,14 @@ struct bus;
 
 /* What a device may ask of the machine (reset line, power-off port, debug
  * exit). Called from vCPU threads; the VM acts on it asynchronously. */
-enum machine_request {
-	MACHINE_POWEROFF,
-	MACHINE_RESET,
-	MACHINE_DEBUG_EXIT, /* status = process exit status */
-	MACHINE_QUIT,       /* monitor quit, signal, Ctrl-A x: status = exit status */
+enum run_request {
+	RUN_REQ_POWEROFF,
+	RUN_REQ_RESET,
+	RUN_REQ_DEBUG_EXIT, /* status = process exit status */
+	RUN_REQ_QUIT,       /* monitor quit, signal, Ctrl-A x: status = exit status */
 };
-struct machine_link {
-	void (*request)(void *opaque, enum machine_request req, int status);
+struct run_link {
+	void (*request)(void *opaque, enum run_request req, int status);
 	void *opaque;
 };
 

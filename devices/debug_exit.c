@@ -4,10 +4,10 @@
 #include <string.h>
 
 struct debug_exit {
-	struct machine_link link;
+	struct run_link link;
 };
 
-struct debug_exit *debug_exit_new(const struct machine_link *link)
+struct debug_exit *debug_exit_new(const struct run_link *link)
 {
 	struct debug_exit *d = calloc(1, sizeof(*d));
 	if (d)
@@ -34,7 +34,7 @@ static void debug_exit_write(void *dev, uint64_t off, const void *data, uint32_t
 	(void)off;
 	memcpy(&v, data, len < 4 ? len : 4);
 	if (d->link.request)
-		d->link.request(d->link.opaque, MACHINE_DEBUG_EXIT, (int)(((v << 1) | 1) & 0xff));
+		d->link.request(d->link.opaque, RUN_REQ_DEBUG_EXIT, (int)(((v << 1) | 1) & 0xff));
 }
 
 const struct bus_ops debug_exit_ops = {

@@ -7,7 +7,7 @@
 
 struct debug_exit;
 
-struct debug_exit *debug_exit_new(const struct machine_link *link) WUR;
+struct debug_exit *debug_exit_new(const struct run_link *link) WUR;
 void debug_exit_free(struct debug_exit *d);
 extern const struct bus_ops debug_exit_ops;
 

@@ -6,10 +6,10 @@
 #define CMD_PULSE_RESET 0xfe
 
 struct i8042 {
-	struct machine_link link;
+	struct run_link link;
 };
 
-struct i8042 *i8042_new(const struct machine_link *link)
+struct i8042 *i8042_new(const struct run_link *link)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
 	if (k)
@@ -44,7 +44,7 @@ static void i8042_cmd_write(void *dev, uint64_t off, const void *data, uint32_t 
 	(void)off;
 	(void)len;
 	if (*(const uint8_t *)data == CMD_PULSE_RESET && k->link.request)
-		k->link.request(k->link.opaque, MACHINE_RESET, 0);
+		k->link.request(k->link.opaque, RUN_REQ_RESET, 0);
 }
 
 const struct bus_ops i8042_data_ops = {

@@ -10,7 +10,7 @@
 
 struct i8042;
 
-struct i8042 *i8042_new(const struct machine_link *link) WUR;
+struct i8042 *i8042_new(const struct run_link *link) WUR;
 void i8042_free(struct i8042 *k);
 /* Handles both ports; register it at 0x60 (len 1) and 0x64 (len 1). */
 extern const struct bus_ops i8042_data_ops;

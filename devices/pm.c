@@ -8,11 +8,11 @@
 #define RST_SYS 0x02
 
 struct pm {
-	struct machine_link link;
+	struct run_link link;
 	uint8_t rst_cnt;
 };
 
-struct pm *pm_new(const struct machine_link *link)
+struct pm *pm_new(const struct run_link *link)
 {
 	struct pm *pm = calloc(1, sizeof(*pm));
 	if (pm)
@@ -40,7 +40,7 @@ static void pm_ctl_write(void *dev, uint64_t off, const void *data, uint32_t len
 		return;
 	memcpy(&v, data, 2);
 	if ((v & PM1_SLP_EN) && pm->link.request)
-		pm->link.request(pm->link.opaque, MACHINE_POWEROFF, 0);
+		pm->link.request(pm->link.opaque, RUN_REQ_POWEROFF, 0);
 }
 
 static void pm_reset_read(void *dev, uint64_t off, void *data, uint32_t len)
@@ -59,7 +59,7 @@ static void pm_reset_write(void *dev, uint64_t off, const void *data, uint32_t l
 	uint8_t v = *(const uint8_t *)data;
 	/* The reset happens on the write that sets RST_CPU. */
 	if ((v & RST_CPU) && pm->link.request)
-		pm->link.request(pm->link.opaque, MACHINE_RESET, 0);
+		pm->link.request(pm->link.opaque, RUN_REQ_RESET, 0);
 	pm->rst_cnt = v & RST_SYS;
 }
 

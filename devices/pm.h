@@ -14,7 +14,7 @@
 
 struct pm;
 
-struct pm *pm_new(const struct machine_link *link) WUR;
+struct pm *pm_new(const struct run_link *link) WUR;
 void pm_free(struct pm *pm);
 extern const struct bus_ops pm_ctl_ops;   /* at 0x604 and 0xb004, len 2 */
 extern const struct bus_ops pm_reset_ops; /* at 0xcf9, len 1 */

@@ -184,14 +184,14 @@ END_TEST
 START_TEST(system_events_request_poweroff_and_reset)
 {
 	struct fixture *f = fx_new();
-	enum machine_request req;
+	enum run_request req;
 	int status = -1;
 	f->run->exit_reason = KVM_EXIT_SYSTEM_EVENT;
 	f->run->system_event.type = KVM_SYSTEM_EVENT_SHUTDOWN;
 	ck_assert(!runstate_pending(f->rs, NULL, NULL));
 	ck_assert_int_eq(vcpu_handle_exit(&f->v), VCPU_OUTCOME_NONE);
 	ck_assert(runstate_pending(f->rs, &req, &status));
-	ck_assert_int_eq(req, MACHINE_POWEROFF);
+	ck_assert_int_eq(req, RUN_REQ_POWEROFF);
 	ck_assert_int_eq(status, 0);
 	/* The vCPU stops at its next check. */
 	ck_assert(!runstate_vcpu_should_run(f->rs));
@@ -201,7 +201,7 @@ START_TEST(system_events_request_poweroff_and_reset)
 	f->run->system_event.type = KVM_SYSTEM_EVENT_RESET;
 	ck_assert_int_eq(vcpu_handle_exit(&f->v), VCPU_OUTCOME_NONE);
 	ck_assert(runstate_pending(f->rs, &req, NULL));
-	ck_assert_int_eq(req, MACHINE_RESET);
+	ck_assert_int_eq(req, RUN_REQ_RESET);
 	fx_free(f);
 }
 END_TEST
@@ -238,19 +238,19 @@ START_TEST(first_request_wins_until_restart)
 {
 	struct runstate *rs;
 	ck_assert_int_eq(runstate_new(false, NULL, &rs), 0);
-	ck_assert(runstate_request(rs, MACHINE_DEBUG_EXIT, 7));
-	ck_assert(!runstate_request(rs, MACHINE_QUIT, 0));
-	enum machine_request req;
+	ck_assert(runstate_request(rs, RUN_REQ_DEBUG_EXIT, 7));
+	ck_assert(!runstate_request(rs, RUN_REQ_QUIT, 0));
+	enum run_request req;
 	int status;
 	ck_assert(runstate_pending(rs, &req, &status));
-	ck_assert_int_eq(req, MACHINE_DEBUG_EXIT);
+	ck_assert_int_eq(req, RUN_REQ_DEBUG_EXIT);
 	ck_assert_int_eq(status, 7);
 	runstate_restart(rs);
 	ck_assert(!runstate_pending(rs, NULL, NULL));
-	struct machine_link link = runstate_link(rs);
-	link.request(link.opaque, MACHINE_RESET, 0);
+	struct run_link link = runstate_link(rs);
+	link.request(link.opaque, RUN_REQ_RESET, 0);
 	ck_assert(runstate_pending(rs, &req, NULL));
-	ck_assert_int_eq(req, MACHINE_RESET);
+	ck_assert_int_eq(req, RUN_REQ_RESET);
 	runstate_free(rs);
 }
 END_TEST
@@ -266,9 +266,9 @@ START_TEST(finished_outcome_quits_once)
 	runstate_vcpu_finished(rs, 0, VCPU_OUTCOME_CRASH);
 	ck_assert_int_eq(runstate_outcome(rs, &who), VCPU_OUTCOME_EMULATION);
 	ck_assert_uint_eq(who, 1);
-	enum machine_request req;
+	enum run_request req;
 	ck_assert(runstate_pending(rs, &req, NULL));
-	ck_assert_int_eq(req, MACHINE_QUIT);
+	ck_assert_int_eq(req, RUN_REQ_QUIT);
 	runstate_restart(rs);
 	ck_assert_int_eq(runstate_outcome(rs, NULL), VCPU_OUTCOME_NONE);
 	runstate_free(rs);
@@ -338,7 +338,7 @@ START_TEST(a_request_releases_paused_threads)
 	ck_assert_int_eq(pthread_create(&t, NULL, spin, &s), 0);
 	usleep(20000);
 	ck_assert_int_eq(__atomic_load_n(&s.loops, __ATOMIC_RELAXED), 0);
-	ck_assert(runstate_request(s.rs, MACHINE_QUIT, 3));
+	ck_assert(runstate_request(s.rs, RUN_REQ_QUIT, 3));
 	pthread_join(t, NULL);
 	ck_assert_int_eq(s.stopped, 1);
 	ck_assert_int_eq(s.loops, 0);

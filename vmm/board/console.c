@@ -20,7 +20,7 @@ struct console {
 	int in_fd;
 	int timer_fd; /* retries delivery while the UART FIFO is full */
 	bool timer_armed;
-	struct machine_link link;
+	struct run_link link;
 	bool escape;
 	uint8_t pending[PENDING_MAX];
 	size_t npending;
@@ -85,7 +85,7 @@ static void console_on_input(void *opaque, uint32_t events)
 			c->escape = false;
 			if (b == 'x' || b == 'X') {
 				if (c->link.request)
-					c->link.request(c->link.opaque, MACHINE_QUIT, 0);
+					c->link.request(c->link.opaque, RUN_REQ_QUIT, 0);
 				return;
 			}
 			if (b == CTRL_A)
@@ -116,7 +116,7 @@ static void console_on_timer(void *opaque, uint32_t events)
 }
 
 int console_open(struct console **out, struct evloop *loop, struct serial *uart, int in_fd,
-		 const struct machine_link *link)
+		 const struct run_link *link)
 {
 	int ret;
 	struct console *c = calloc(1, sizeof(*c));

@@ -13,9 +13,9 @@ struct console;
 struct evloop;
 struct serial;
 
-/* in_fd is read on the event loop; link receives MACHINE_QUIT for Ctrl-A x. */
+/* in_fd is read on the event loop; link receives RUN_REQ_QUIT for Ctrl-A x. */
 int console_open(struct console **out, struct evloop *loop, struct serial *uart, int in_fd,
-		 const struct machine_link *link) WUR;
+		 const struct run_link *link) WUR;
 /* Restores the terminal and stops reading. Safe with NULL. */
 void console_close(struct console *c);
 

@@ -219,7 +219,7 @@ static void machine_be_quit(void *opaque)
 {
 	struct machine *m = opaque;
 	m->quit_reason = "host-qmp-quit";
-	runstate_request(m->rs, MACHINE_QUIT, 0);
+	runstate_request(m->rs, RUN_REQ_QUIT, 0);
 }
 
 static int machine_be_reset(void *opaque)
@@ -228,10 +228,10 @@ static int machine_be_reset(void *opaque)
 	if (m->cfg.no_reboot) {
 		/* As QEMU: a reset with -no-reboot ends the VM. */
 		m->quit_reason = "host-qmp-system-reset";
-		runstate_request(m->rs, MACHINE_QUIT, 0);
+		runstate_request(m->rs, RUN_REQ_QUIT, 0);
 		return 0;
 	}
-	if (runstate_request(m->rs, MACHINE_RESET, 0))
+	if (runstate_request(m->rs, RUN_REQ_RESET, 0))
 		m->reset_announced = true;
 	return 0;
 }
@@ -340,7 +340,7 @@ static int machine_open_serial(struct machine *m, char *err, size_t errlen)
 
 static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 {
-	struct machine_link link = runstate_link(m->rs);
+	struct run_link link = runstate_link(m->rs);
 	int ret;
 
 	struct devmgr_env env = {
@@ -412,7 +412,7 @@ static void machine_on_signal(void *opaque, uint32_t events)
 		return;
 	log_notice("terminating on signal %u", si.ssi_signo);
 	m->quit_reason = "host-signal";
-	runstate_request(m->rs, MACHINE_QUIT, 0);
+	runstate_request(m->rs, RUN_REQ_QUIT, 0);
 }
 
 static int machine_setup_signals(struct machine *m, char *err, size_t errlen)
@@ -559,7 +559,7 @@ static int machine_outcome_status(enum vcpu_outcome o)
 
 int machine_run(struct machine *m)
 {
-	enum machine_request req;
+	enum run_request req;
 	int status, ret;
 again:
 	ret = vm_start_vcpus(m->vm);
@@ -584,10 +584,10 @@ again:
 		return machine_outcome_status(outcome);
 	}
 	switch (req) {
-	case MACHINE_POWEROFF:
+	case RUN_REQ_POWEROFF:
 		monitor_event_shutdown(m->monitor, true, "guest-shutdown");
 		return EXIT_STATUS_OK;
-	case MACHINE_RESET:
+	case RUN_REQ_RESET:
 		if (!m->cfg.no_reboot) {
 			char err[256];
 			if (!m->reset_announced)
@@ -601,10 +601,10 @@ again:
 		}
 		monitor_event_shutdown(m->monitor, true, "guest-reset");
 		return EXIT_STATUS_OK;
-	case MACHINE_DEBUG_EXIT:
+	case RUN_REQ_DEBUG_EXIT:
 		monitor_event_shutdown(m->monitor, true, "guest-shutdown");
 		return status;
-	case MACHINE_QUIT:
+	case RUN_REQ_QUIT:
 		/* The monitor announced its own quit; signals and Ctrl-A x here. */
 		if (!m->quit_reason || strcmp(m->quit_reason, "host-qmp-quit"))
 			monitor_event_shutdown(m->monitor, false,

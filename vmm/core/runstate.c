@@ -13,7 +13,7 @@ struct runstate {
 	pthread_cond_t cond;
 	enum run_state state; /* read without the lock on the vCPU fast path */
 	bool req_pending;     /* likewise */
-	enum machine_request req;
+	enum run_request req;
 	int req_status;
 	unsigned live_threads;
 	unsigned paused_threads;
@@ -58,7 +58,7 @@ static void runstate_kick(struct runstate *rs)
 		rs->kick(rs->kick_opaque);
 }
 
-bool runstate_request(struct runstate *rs, enum machine_request req, int status)
+bool runstate_request(struct runstate *rs, enum run_request req, int status)
 {
 	bool taken = false;
 	pthread_mutex_lock(&rs->lock);
@@ -75,17 +75,17 @@ bool runstate_request(struct runstate *rs, enum machine_request req, int status)
 	return taken;
 }
 
-static void runstate_link_request(void *opaque, enum machine_request req, int status)
+static void runstate_link_request(void *opaque, enum run_request req, int status)
 {
 	runstate_request(opaque, req, status);
 }
 
-struct machine_link runstate_link(struct runstate *rs)
+struct run_link runstate_link(struct runstate *rs)
 {
-	return (struct machine_link){ .request = runstate_link_request, .opaque = rs };
+	return (struct run_link){ .request = runstate_link_request, .opaque = rs };
 }
 
-bool runstate_pending(struct runstate *rs, enum machine_request *req, int *status)
+bool runstate_pending(struct runstate *rs, enum run_request *req, int *status)
 {
 	pthread_mutex_lock(&rs->lock);
 	bool pending = rs->req_pending;
@@ -173,7 +173,7 @@ void runstate_vcpu_finished(struct runstate *rs, unsigned vcpu, enum vcpu_outcom
 	pthread_mutex_unlock(&rs->lock);
 	/* A vCPU that ended on its own ends the machine. */
 	if (outcome != VCPU_OUTCOME_NONE)
-		runstate_request(rs, MACHINE_QUIT, 0);
+		runstate_request(rs, RUN_REQ_QUIT, 0);
 }
 
 enum vcpu_outcome runstate_outcome(struct runstate *rs, unsigned *vcpu)

@@ -33,11 +33,11 @@ void runstate_set_kick(struct runstate *rs, runstate_kick_fn *kick, void *opaque
 
 /* Asks the machine to stop for req; any thread. The first request wins
  * until runstate_restart(): returns true when this one was taken. */
-bool runstate_request(struct runstate *rs, enum machine_request req, int status);
+bool runstate_request(struct runstate *rs, enum run_request req, int status);
 /* The link devices use to make requests (i8042 reset, PM power-off, ...). */
-struct machine_link runstate_link(struct runstate *rs);
+struct run_link runstate_link(struct runstate *rs);
 /* The pending request: false when there is none. */
-bool runstate_pending(struct runstate *rs, enum machine_request *req, int *status);
+bool runstate_pending(struct runstate *rs, enum run_request *req, int *status);
 
 /* Monitor stop/cont: pause waits until every running vCPU thread parked. */
 void runstate_pause(struct runstate *rs);

@@ -482,10 +482,10 @@ enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:
-			runstate_request(v->env.rs, MACHINE_POWEROFF, 0);
+			runstate_request(v->env.rs, RUN_REQ_POWEROFF, 0);
 			return VCPU_OUTCOME_NONE;
 		case KVM_SYSTEM_EVENT_RESET:
-			runstate_request(v->env.rs, MACHINE_RESET, 0);
+			runstate_request(v->env.rs, RUN_REQ_RESET, 0);
 			return VCPU_OUTCOME_NONE;
 		default:
 			snprintf(why, sizeof(why), "guest crash system event %u",
