@@ -76,7 +76,7 @@ struct vm {
 	size_t discard_scratch_cap;
 	struct monitor *monitor;
 	struct monitor_backend mon_be;
-	const char *quit_reason;
+	enum shutdown_cause quit_reason;
 	void (*balloon_listener)(void *opaque, uint64_t guest_bytes);
 	void *balloon_listener_opaque;
 
@@ -314,7 +314,7 @@ static void vm_on_signal(void *opaque, uint32_t events)
 	if (read(vm->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	log_notice("terminating on signal %u", si.ssi_signo);
-	vm->quit_reason = "host-signal";
+	vm->quit_reason = SHUTDOWN_CAUSE_HOST_SIGNAL;
 	vm_request(vm, MACHINE_QUIT, 0);
 }
 
@@ -522,7 +522,7 @@ static bool vm_be_running(void *opaque) { return vm_is_running(opaque); }
 static void vm_be_quit(void *opaque)
 {
 	struct vm *vm = opaque;
-	vm->quit_reason = "host-qmp-quit";
+	vm->quit_reason = SHUTDOWN_CAUSE_HOST_QMP_QUIT;
 	vm_request(vm, MACHINE_QUIT, 0);
 }
 
@@ -531,7 +531,7 @@ static int vm_be_reset(void *opaque)
 	struct vm *vm = opaque;
 	if (vm->cfg.no_reboot) {
 		/* As QEMU: a reset with -no-reboot ends the VM. */
-		vm->quit_reason = "host-qmp-system-reset";
+		vm->quit_reason = SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET;
 		vm_request(vm, MACHINE_QUIT, 0);
 		return 0;
 	}
@@ -879,19 +879,19 @@ again:
 	vm_stop_vcpus(vm);
 
 	if (vm->outcome != VCPU_OUTCOME_NONE) {
-		monitor_event_shutdown(vm->monitor, true, "guest-panic");
+		monitor_event_shutdown(vm->monitor, true, SHUTDOWN_CAUSE_GUEST_PANIC);
 		return vm_outcome_status(vm->outcome);
 	}
 	switch (vm->req) {
 	case MACHINE_POWEROFF:
-		monitor_event_shutdown(vm->monitor, true, "guest-shutdown");
+		monitor_event_shutdown(vm->monitor, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 		return EXIT_STATUS_OK;
 	case MACHINE_RESET:
 		/* req_status -1: system_reset from the monitor, which sent RESET. */
 		if (!vm->cfg.no_reboot) {
 			char err[256];
 			if (vm->req_status != -1)
-				monitor_event_reset(vm->monitor, true, "guest-reset");
+				monitor_event_reset(vm->monitor, true, SHUTDOWN_CAUSE_GUEST_RESET);
 			log_debug("guest reset: rebooting");
 			if (vm_reboot(vm, err, sizeof(err))) {
 				log_error("guest reboot failed: %s", err);
@@ -899,16 +899,17 @@ again:
 			}
 			goto again;
 		}
-		monitor_event_shutdown(vm->monitor, true, "guest-reset");
+		monitor_event_shutdown(vm->monitor, true, SHUTDOWN_CAUSE_GUEST_RESET);
 		return EXIT_STATUS_OK;
 	case MACHINE_DEBUG_EXIT:
-		monitor_event_shutdown(vm->monitor, true, "guest-shutdown");
+		monitor_event_shutdown(vm->monitor, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 		return vm->req_status;
 	case MACHINE_QUIT:
 		/* The monitor announced its own quit; signals and Ctrl-A x here. */
-		if (!vm->quit_reason || strcmp(vm->quit_reason, "host-qmp-quit"))
+		if (vm->quit_reason != SHUTDOWN_CAUSE_HOST_QMP_QUIT)
 			monitor_event_shutdown(vm->monitor, false,
-					       vm->quit_reason ? vm->quit_reason : "host-ui");
+					       vm->quit_reason != SHUTDOWN_CAUSE_NONE ?
+					       vm->quit_reason : SHUTDOWN_CAUSE_HOST_UI);
 		return vm->req_status;
 	}
 	return EXIT_STATUS_OK;
