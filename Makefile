@@ -48,7 +48,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 10
 
-.PHONY: all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested guest payloads
+.PHONY: FORCE all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested guest payloads
 
 all: $(BUILD)/memvm $(BUILD)/memvm-ctl
 

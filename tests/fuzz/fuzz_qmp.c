@@ -47,7 +47,8 @@ static struct monitor_backend be = {
 	.stop = f_stop, .cont = f_cont, .running = f_running, .quit = f_quit, .reset = f_reset,
 	.powerdown = f_powerdown, .cpu_thread_id = f_tid, .ram_size = 64 << 20, .ncpus = 2,
 };
-static struct qmp_ctx ctx = { .be = &be, .event = on_event };
+/* With HMP's table, as the monitor wires it: human-monitor-command too. */
+static struct qmp_ctx ctx = { .be = &be, .event = on_event, .extra = hmp_qmp_commands };
 static struct qmp_session sess;
 static struct balloon *bal;
 

@@ -1,9 +1,12 @@
 /* QMP dispatcher, framer and monitor sockets on a fake VM backend (no
- * /dev/kvm): negotiation, every command's reply shape, id echo, QEMU's
- * error classes and texts, bad input in bulk, events and BALLOON_CHANGE
- * throttling, and the socket side (0600, stale/live sockets, 16 clients,
- * slow and oversized clients). */
+ * /dev/kvm): negotiation, every command's reply shape, the command table
+ * (extra commands, HMP's human-monitor-command), id echo, QEMU's error
+ * classes and texts, bad input in bulk, events (ShutdownCause names) and
+ * BALLOON_CHANGE throttling, and the socket side (0600, stale/live
+ * sockets, 16 clients, slow and oversized clients, devices attached
+ * after the monitor). */
 #include <check.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -20,10 +23,12 @@
 
 #include "balloon/balloon.h"
 #include "memory/guest_mem.h"
+#include "memory/ram.h"
 #include "tests/unit/check_main.h"
 #include "vmm/config/config.h"
 #include "vmm/lib/version.h"
 #include "vmm/lib/evloop.h"
+#include "vmm/monitor/hmp.h"
 #include "vmm/monitor/monitor.h"
 #include "vmm/monitor/qmp.h"
 
@@ -96,7 +101,7 @@ static void setup(void)
 		.reset = f_reset, .powerdown = f_powerdown, .cpu_thread_id = f_tid,
 		.ram_size = RAM, .ncpus = 2, .balloon = bal,
 	};
-	ctx = (struct qmp_ctx){ .be = &be, .event = on_event };
+	ctx = (struct qmp_ctx){ .be = &be, .event = on_event, .extra = hmp_qmp_commands };
 	sess = (struct qmp_session){ 0 };
 }
 
@@ -558,6 +563,245 @@ START_TEST(test_human_monitor_command)
 }
 END_TEST
 
+/* ---- the command table ------------------------------------------------ */
+
+/* query-commands' names (new reference). */
+static json_t *listed(void)
+{
+	json_t *c = ok("{\"execute\": \"query-commands\"}");
+	ck_assert(json_is_array(c));
+	return c;
+}
+
+static int count_listed(json_t *list, const char *name)
+{
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e)
+		n += !strcmp(json_string_value(json_object_get(e, "name")), name);
+	return n;
+}
+
+/* Every listed command is listed once and reaches its entry, from QMP and
+ * through qmp_execute (as HMP calls it); arguments aside, none is "not
+ * found". */
+START_TEST(test_table_dispatch)
+{
+	negotiate();
+	json_t *c = listed();
+	ck_assert_uint_gt(json_array_size(c), 0);
+	size_t i;
+	json_t *e;
+	json_array_foreach(c, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		ck_assert_ptr_nonnull(name);
+		ck_assert_int_eq(count_listed(c, name), 1);
+		char msg[256], nf[256];
+		snprintf(msg, sizeof(msg), "{\"execute\": \"%s\", \"id\": %zu}", name, i);
+		snprintf(nf, sizeof(nf), "The command %s has not been found", name);
+		json_t *r = req(msg);
+		json_t *err = json_object_get(r, "error");
+		ck_assert_msg(!err || strcmp(json_string_value(json_object_get(err, "desc")), nf),
+			      "%s is listed but not dispatched", name);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), (json_int_t)i);
+		json_decref(r);
+		struct qmp_error qe = { 0 };
+		json_t *ret = qmp_execute(&ctx, name, NULL, &qe);
+		ck_assert_msg(ret || (qe.cls && strcmp(qe.desc, nf)), "%s: %s", name, qe.desc);
+		json_decref(ret);
+	}
+	/* HMP's command comes after QMP's own. */
+	json_t *last = json_array_get(c, json_array_size(c) - 1);
+	ck_assert_str_eq(json_string_value(json_object_get(last, "name")), "human-monitor-command");
+	json_decref(c);
+}
+END_TEST
+
+START_TEST(test_table_unknown)
+{
+	static const char *const names[] = {
+		"no-such-command", "", "Query-Status", " stop", "stop ", "qmp-capabilities",
+		"human_monitor_command", "x-after-end",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char msg[256], desc[256];
+		snprintf(msg, sizeof(msg), "{\"execute\": \"%s\"}", names[i]);
+		sess.negotiated = false;
+		expect_error(msg, "CommandNotFound",
+			     "Expecting capabilities negotiation with 'qmp_capabilities'");
+		sess.negotiated = true;
+		snprintf(desc, sizeof(desc), "The command %s has not been found", names[i]);
+		expect_error(msg, "CommandNotFound", desc);
+		struct qmp_error qe = { 0 };
+		ck_assert_ptr_null(qmp_execute(&ctx, names[i], NULL, &qe));
+		ck_assert_str_eq(qe.cls, "CommandNotFound");
+		ck_assert_str_eq(qe.desc, desc);
+	}
+	/* Without HMP's table there is no human-monitor-command. */
+	ctx.extra = NULL;
+	expect_error("{\"execute\": \"human-monitor-command\", \"arguments\": "
+		     "{\"command-line\": \"stop\"}}", "CommandNotFound",
+		     "The command human-monitor-command has not been found");
+	json_t *c = listed();
+	ck_assert_int_eq(count_listed(c, "human-monitor-command"), 0);
+	ck_assert_int_eq(count_listed(c, "query-status"), 1);
+	json_decref(c);
+	ck_assert_int_eq(fk.stops + fk.conts + fk.resets + fk.quits + fk.powerdowns, 0);
+	ck_assert_int_eq(nevents, 0);
+}
+END_TEST
+
+static int echo_calls;
+
+static json_t *x_echo(const struct qmp_ctx *c, json_t *args, struct qmp_error *err)
+{
+	(void)err;
+	ck_assert_ptr_eq(c, &ctx);
+	ck_assert(json_is_object(args));
+	echo_calls++;
+	return json_pack("{s:O}", "args", args);
+}
+
+static json_t *x_fail(const struct qmp_ctx *c, json_t *args, struct qmp_error *err)
+{
+	(void)c;
+	(void)args;
+	err->cls = "DeviceNotActive";
+	snprintf(err->desc, sizeof(err->desc), "x-fail failed");
+	return NULL;
+}
+
+static json_t *x_never(const struct qmp_ctx *c, json_t *args, struct qmp_error *err)
+{
+	(void)c;
+	(void)args;
+	(void)err;
+	ck_abort_msg("a shadowed or unlisted extra command ran");
+	return NULL;
+}
+
+static const struct qmp_command extra_cmds[] = {
+	{ "x-echo", x_echo,
+	  { { "n", QMP_ARG_INT, false }, { "s", QMP_ARG_STR, true }, { "b", QMP_ARG_BOOL, true },
+	    { "a", QMP_ARG_ARRAY, true } } },
+	{ "x-fail", x_fail, { { "any", QMP_ARG_ANY, true } } },
+	{ "query-status", x_never, { { 0 } } }, /* QMP's own wins */
+	{ 0 },
+	{ "x-after-end", x_never, { { 0 } } },
+};
+
+/* The seam other modules hook commands in by: listed after QMP's own,
+ * dispatched with the same table-driven argument checks and error texts. */
+START_TEST(test_table_extra)
+{
+	ctx.extra = extra_cmds;
+	negotiate();
+	json_t *c = listed();
+	ck_assert_uint_eq(json_array_size(c), 20);
+	ck_assert_int_eq(count_listed(c, "x-echo"), 1);
+	ck_assert_int_eq(count_listed(c, "x-fail"), 1);
+	ck_assert_int_eq(count_listed(c, "query-status"), 1);
+	ck_assert_int_eq(count_listed(c, "x-after-end"), 0);
+	ck_assert_int_eq(count_listed(c, "human-monitor-command"), 0);
+	json_decref(c);
+
+	json_t *v = ok("{\"execute\": \"x-echo\", \"arguments\": {\"n\": 1, \"s\": \"x\", "
+		       "\"b\": false, \"a\": []}}");
+	ck_assert_uint_eq(json_object_size(json_object_get(v, "args")), 4);
+	json_decref(v);
+	ck_assert_int_eq(echo_calls, 1);
+	expect_error("{\"execute\": \"x-echo\"}", "GenericError", "Parameter 'n' is missing");
+	expect_error("{\"execute\": \"x-echo\", \"arguments\": {\"n\": \"1\"}}", "GenericError",
+		     "Invalid parameter type for 'n', expected: integer");
+	expect_error("{\"execute\": \"x-echo\", \"arguments\": {\"n\": 1, \"s\": 2}}",
+		     "GenericError", "Invalid parameter type for 's', expected: string");
+	expect_error("{\"execute\": \"x-echo\", \"arguments\": {\"n\": 1, \"b\": 0}}",
+		     "GenericError", "Invalid parameter type for 'b', expected: boolean");
+	expect_error("{\"execute\": \"x-echo\", \"arguments\": {\"n\": 1, \"a\": {}}}",
+		     "GenericError", "Invalid parameter type for 'a', expected: array");
+	expect_error("{\"execute\": \"x-echo\", \"arguments\": {\"n\": 1, \"z\": 0}}",
+		     "GenericError", "Parameter 'z' is unexpected");
+	ck_assert_int_eq(echo_calls, 1);
+	expect_error("{\"execute\": \"x-fail\", \"arguments\": {\"any\": [null]}}",
+		     "DeviceNotActive", "x-fail failed");
+	v = ok("{\"execute\": \"query-status\"}");
+	ck_assert_str_eq(json_string_value(json_object_get(v, "status")), "running");
+	json_decref(v);
+	expect_error("{\"execute\": \"x-after-end\"}", "CommandNotFound", NULL);
+	/* Before negotiation an extra command is as unknown as any other. */
+	sess.negotiated = false;
+	expect_error("{\"execute\": \"x-echo\", \"arguments\": {\"n\": 1}}", "CommandNotFound",
+		     "Expecting capabilities negotiation with 'qmp_capabilities'");
+	ck_assert_int_eq(echo_calls, 1);
+}
+END_TEST
+
+/* human-monitor-command is HMP's (hmp_qmp_commands), hooked in through
+ * qmp_ctx.extra; its HMP line runs on the same context. */
+START_TEST(test_table_hmp_seam)
+{
+	negotiate();
+	json_t *v = ok("{\"execute\": \"human-monitor-command\", "
+		       "\"arguments\": {\"command-line\": \"help info\"}}");
+	ck_assert_ptr_nonnull(strstr(json_string_value(v), "info status  -- "));
+	ck_assert_ptr_nonnull(strstr(json_string_value(v), "\r\n"));
+	json_decref(v);
+	v = ok("{\"execute\": \"human-monitor-command\", "
+	       "\"arguments\": {\"command-line\": \"q\"}}");
+	ck_assert_str_eq(json_string_value(v), "");
+	json_decref(v);
+	ck_assert_int_eq(fk.quits, 1);
+	expect_event(0, "SHUTDOWN");
+	expect_error("{\"execute\": \"human-monitor-command\", "
+		     "\"arguments\": {\"command-line\": 1}}", "GenericError",
+		     "Invalid parameter type for 'command-line', expected: string");
+	expect_error("{\"execute\": \"human-monitor-command\", "
+		     "\"arguments\": {\"command-line\": \"\", \"cpu-index\": \"0\"}}",
+		     "GenericError", "Invalid parameter type for 'cpu-index', expected: integer");
+	expect_error("{\"execute\": \"human-monitor-command\", "
+		     "\"arguments\": {\"command-line\": \"\", \"x\": 0}}",
+		     "GenericError", "Parameter 'x' is unexpected");
+	/* From C, as HMP itself would call it. */
+	json_t *args = json_pack("{s:s}", "command-line", "info kvm");
+	struct qmp_error qe = { 0 };
+	v = qmp_execute(&ctx, "human-monitor-command", args, &qe);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(json_string_value(v), "kvm support: enabled\r\n");
+	json_decref(v);
+	json_decref(args);
+}
+END_TEST
+
+/* Every ShutdownCause with QEMU's name, on SHUTDOWN and RESET alike. */
+START_TEST(test_shutdown_causes)
+{
+	static const char *const want[] = {
+		"none", "host-error", "host-qmp-quit", "host-qmp-system-reset", "host-signal",
+		"host-ui", "guest-shutdown", "guest-reset", "guest-panic", "subsystem-reset",
+		"snapshot-load",
+	};
+	ck_assert_int_eq(SHUTDOWN_CAUSE__MAX, (int)ARRAY_SIZE(want));
+	for (int i = 0; i <= SHUTDOWN_CAUSE__MAX; i++) {
+		qmp_emit_cause(&ctx, i % 2 ? "RESET" : "SHUTDOWN", i % 2, (enum shutdown_cause)i);
+		json_t *ev = event_json(i);
+		ck_assert_str_eq(json_string_value(json_object_get(ev, "event")),
+				 i % 2 ? "RESET" : "SHUTDOWN");
+		json_t *d = json_object_get(ev, "data");
+		expect_keys(d, (const char *[]){ "guest", "reason", NULL });
+		ck_assert(json_boolean_value(json_object_get(d, "guest")) == (i % 2));
+		/* Past the end (a caller's bug): "none", not a crash. */
+		ck_assert_str_eq(json_string_value(json_object_get(d, "reason")),
+				 i < SHUTDOWN_CAUSE__MAX ? want[i] : "none");
+		json_decref(ev);
+	}
+	/* No event sink: dropped. */
+	ctx.event = NULL;
+	qmp_emit_cause(&ctx, "SHUTDOWN", false, SHUTDOWN_CAUSE_HOST_UI);
+	ck_assert_int_eq(nevents, SHUTDOWN_CAUSE__MAX + 1);
+}
+END_TEST
+
 /* ---- malformed input -------------------------------------------------- */
 
 START_TEST(test_bad_messages)
@@ -921,14 +1165,16 @@ START_TEST(test_monitor_pair_and_events)
 	tc_send(&a, "{\"execute\": \"stop\", \"id\": 5}");
 	tc_expect(&a, "\"event\": \"STOP\"");
 	tc_expect(&a, "{\"return\": {}, \"id\": 5}");
-	monitor_event_shutdown(mon, true, "guest-shutdown");
+	monitor_event_shutdown(mon, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 	tc_expect(&a, "\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}");
-	monitor_event_reset(mon, true, "guest-reset");
-	tc_expect(&a, "\"event\": \"RESET\"");
-	monitor_emit_event(mon, "GUEST_PANICKED", "{\"action\": \"pause\"}");
-	tc_expect(&a, "\"event\": \"GUEST_PANICKED\", \"data\": {\"action\": \"pause\"}");
-	monitor_emit_event(mon, "BAD", "{not json");
-	monitor_event_shutdown(NULL, false, "x");
+	monitor_event_reset(mon, true, SHUTDOWN_CAUSE_GUEST_RESET);
+	tc_expect(&a, "\"event\": \"RESET\", "
+		      "\"data\": {\"guest\": true, \"reason\": \"guest-reset\"}");
+	monitor_event_shutdown(mon, false, SHUTDOWN_CAUSE_HOST_SIGNAL);
+	tc_expect(&a, "\"event\": \"SHUTDOWN\", "
+		      "\"data\": {\"guest\": false, \"reason\": \"host-signal\"}");
+	monitor_event_shutdown(NULL, false, SHUTDOWN_CAUSE_HOST_UI);
+	monitor_event_reset(NULL, false, SHUTDOWN_CAUSE_HOST_UI);
 	monitor_balloon_changed(NULL, 1);
 
 	/* b got none of it; its first message is still a negotiation error. */
@@ -1005,6 +1251,80 @@ START_TEST(test_balloon_change_throttle)
 	}
 	ck_assert(last);
 	pthread_join(th, NULL);
+	close(a.fd);
+}
+END_TEST
+
+/* The monitor wires HMP's human-monitor-command into QMP itself. */
+START_TEST(test_monitor_hmp_seam)
+{
+	struct tclient a;
+	tc_pair(&a, MONITOR_QMP);
+	tc_negotiate(&a);
+	tc_send(&a, "{\"execute\": \"human-monitor-command\", "
+		    "\"arguments\": {\"command-line\": \"info status\"}, \"id\": 1}");
+	tc_expect(&a, "{\"return\": \"VM status: running\\r\\n\", \"id\": 1}");
+	tc_send(&a, "{\"execute\": \"query-commands\"}");
+	tc_expect(&a, "{\"name\": \"human-monitor-command\"}]}");
+	close(a.fd);
+}
+END_TEST
+
+/* A monitor created before its devices: the backend is copied, the
+ * balloon and RAM come later through functions, and BALLOON_CHANGE comes
+ * straight from the balloon's callback. */
+START_TEST(test_monitor_late_devices)
+{
+	monitor_free(mon);
+	struct monitor_backend early = be;
+	early.balloon = NULL;
+	ck_assert_int_eq(monitor_new(&early, loop, &mon), 0);
+	memset(&early, 0, sizeof(early)); /* not referenced */
+	struct tclient a;
+	tc_pair(&a, MONITOR_QMP);
+	tc_negotiate(&a);
+	tc_send(&a, "{\"execute\": \"query-status\"}");
+	tc_expect(&a, "\"status\": \"running\"");
+	tc_send(&a, "{\"execute\": \"query-balloon\"}");
+	tc_expect(&a, "{\"error\": {\"class\": \"DeviceNotActive\", "
+		      "\"desc\": \"No balloon device has been activated\"}}");
+
+	/* The balloon reports to the monitor with no trampoline in between. */
+	struct balloon *late;
+	struct balloon_config bc = {
+		.ram_size = RAM, .gm = gm, .mem = { .discard = f_discard },
+		.on_actual_change = monitor_balloon_changed, .opaque = mon,
+	};
+	ck_assert_int_eq(balloon_new(&bc, &late), 0);
+	monitor_set_balloon(mon, late);
+	tc_send(&a, "{\"execute\": \"query-balloon\"}");
+	tc_expect(&a, "{\"return\": {\"actual\": 268435456}}");
+	struct virtio_device d = balloon_virtio_device(late);
+	uint32_t pages = htole32(256); /* the guest gave 1 MiB */
+	d.ops->config_write(d.dev, 4, &pages, 4);
+	tc_expect(&a, "\"event\": \"BALLOON_CHANGE\", \"data\": {\"actual\": 267386880}");
+	tc_send(&a, "{\"execute\": \"query-balloon\"}");
+	tc_expect(&a, "{\"return\": {\"actual\": 267386880}}");
+	monitor_set_balloon(mon, NULL);
+	tc_send(&a, "{\"execute\": \"query-balloon\"}");
+	tc_expect(&a, "DeviceNotActive");
+	balloon_free(late);
+
+	struct ram_config rc;
+	struct ram *ram;
+	char err[256];
+	ram_config_init(&rc, 8 * MiB);
+	rc.progress = false;
+	ck_assert_int_eq(ram_map(&rc, &ram, err, sizeof(err)), 0);
+	tc_send(&a, "{\"execute\": \"x-query-memvm-memory\"}");
+	tc_expect(&a, "{\"return\": {\"ram-size\": 268435456}}");
+	monitor_set_ram(mon, ram);
+	tc_send(&a, "{\"execute\": \"x-query-memvm-memory\"}");
+	tc_expect(&a, "\"backing\": \"anonymous\"");
+	monitor_set_ram(mon, NULL);
+	tc_send(&a, "{\"execute\": \"x-query-memvm-memory\"}");
+	tc_expect(&a, "{\"return\": {\"ram-size\": 268435456}}");
+	ram_unmap(ram);
 	close(a.fd);
 }
 END_TEST
@@ -1219,6 +1539,11 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_memory_kvm_cpus);
 	tcase_add_test(tc, test_qom);
 	tcase_add_test(tc, test_human_monitor_command);
+	tcase_add_test(tc, test_table_dispatch);
+	tcase_add_test(tc, test_table_unknown);
+	tcase_add_test(tc, test_table_extra);
+	tcase_add_test(tc, test_table_hmp_seam);
+	tcase_add_test(tc, test_shutdown_causes);
 	tcase_add_test(tc, test_bad_messages);
 	tcase_add_test(tc, test_bulk_garbage);
 	tcase_add_test(tc, test_framer);
@@ -1231,6 +1556,8 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tm, 30);
 	tcase_add_test(tm, test_monitor_pair_and_events);
 	tcase_add_test(tm, test_balloon_change_throttle);
+	tcase_add_test(tm, test_monitor_hmp_seam);
+	tcase_add_test(tm, test_monitor_late_devices);
 	tcase_add_test(tm, test_unix_socket);
 	tcase_add_test(tm, test_slow_and_bad_clients);
 	tcase_add_test(tm, test_hmp_client);

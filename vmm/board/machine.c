@@ -67,8 +67,7 @@ struct machine {
 	size_t discard_scratch_cap;
 
 	struct monitor *monitor;
-	struct monitor_backend mon_be;
-	const char *quit_reason;
+	enum shutdown_cause quit_cause; /* NONE: Ctrl-A x (host-ui) */
 	bool reset_announced; /* the monitor's system_reset sent RESET itself */
 
 	struct boot_entry entry;
@@ -218,7 +217,7 @@ static bool machine_be_running(void *opaque)
 static void machine_be_quit(void *opaque)
 {
 	struct machine *m = opaque;
-	m->quit_reason = "host-qmp-quit";
+	m->quit_cause = SHUTDOWN_CAUSE_HOST_QMP_QUIT;
 	runstate_request(m->rs, RUN_REQ_QUIT, 0);
 }
 
@@ -227,7 +226,7 @@ static int machine_be_reset(void *opaque)
 	struct machine *m = opaque;
 	if (m->cfg.no_reboot) {
 		/* As QEMU: a reset with -no-reboot ends the VM. */
-		m->quit_reason = "host-qmp-system-reset";
+		m->quit_cause = SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET;
 		runstate_request(m->rs, RUN_REQ_QUIT, 0);
 		return 0;
 	}
@@ -242,23 +241,18 @@ static int machine_be_thread_id(void *opaque, unsigned index)
 	return vm_vcpu_thread_id(m->vm, index);
 }
 
-static void machine_balloon_changed(void *opaque, uint64_t guest_bytes)
-{
-	monitor_balloon_changed(opaque, guest_bytes);
-}
-
 /* Before the devices, so the balloon can report to it from the start. */
 static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 {
 	char merr[256];
 	int ret;
-	m->mon_be = (struct monitor_backend){
+	struct monitor_backend be = {
 		.opaque = m, .stop = machine_be_stop, .cont = machine_be_cont,
 		.running = machine_be_running, .quit = machine_be_quit, .reset = machine_be_reset,
 		.powerdown = NULL, .cpu_thread_id = machine_be_thread_id,
 		.ram_size = m->cfg.ram_size, .ncpus = m->cfg.smp, .ram = m->ram.ram,
 	};
-	if ((ret = monitor_new(&m->mon_be, m->loop, &m->monitor))) {
+	if ((ret = monitor_new(&be, m->loop, &m->monitor))) {
 		snprintf(err, errlen, "creating the monitor: %s", strerror(-ret));
 		return ret;
 	}
@@ -301,7 +295,7 @@ static int machine_create_balloon(struct machine *m, char *err, size_t errlen)
 			 .discard_runs = machine_balloon_discard_runs,
 			 .reclaim = machine_balloon_reclaim,
 			 .discard_reported = machine_balloon_discard_reported, .opaque = m },
-		.on_actual_change = m->monitor ? machine_balloon_changed : NULL,
+		.on_actual_change = monitor_balloon_changed, /* NULL monitor: no-op */
 		.opaque = m->monitor,
 	};
 	struct virtio_mmio *t;
@@ -313,7 +307,7 @@ static int machine_create_balloon(struct machine *m, char *err, size_t errlen)
 	if ((ret = devmgr_add_virtio(m->dm, balloon_virtio_device(m->balloon), &t, err, errlen)))
 		return ret;
 	balloon_attach(m->balloon, t);
-	m->mon_be.balloon = m->balloon;
+	monitor_set_balloon(m->monitor, m->balloon);
 	return 0;
 }
 
@@ -411,7 +405,7 @@ static void machine_on_signal(void *opaque, uint32_t events)
 	if (read(m->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	log_notice("terminating on signal %u", si.ssi_signo);
-	m->quit_reason = "host-signal";
+	m->quit_cause = SHUTDOWN_CAUSE_HOST_SIGNAL;
 	runstate_request(m->rs, RUN_REQ_QUIT, 0);
 }
 
@@ -580,18 +574,18 @@ again:
 
 	enum vcpu_outcome outcome = runstate_outcome(m->rs, NULL);
 	if (outcome != VCPU_OUTCOME_NONE) {
-		monitor_event_shutdown(m->monitor, true, "guest-panic");
+		monitor_event_shutdown(m->monitor, true, SHUTDOWN_CAUSE_GUEST_PANIC);
 		return machine_outcome_status(outcome);
 	}
 	switch (req) {
 	case RUN_REQ_POWEROFF:
-		monitor_event_shutdown(m->monitor, true, "guest-shutdown");
+		monitor_event_shutdown(m->monitor, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 		return EXIT_STATUS_OK;
 	case RUN_REQ_RESET:
 		if (!m->cfg.no_reboot) {
 			char err[256];
 			if (!m->reset_announced)
-				monitor_event_reset(m->monitor, true, "guest-reset");
+				monitor_event_reset(m->monitor, true, SHUTDOWN_CAUSE_GUEST_RESET);
 			log_debug("guest reset: rebooting");
 			if (machine_reboot(m, err, sizeof(err))) {
 				log_error("guest reboot failed: %s", err);
@@ -599,16 +593,17 @@ again:
 			}
 			goto again;
 		}
-		monitor_event_shutdown(m->monitor, true, "guest-reset");
+		monitor_event_shutdown(m->monitor, true, SHUTDOWN_CAUSE_GUEST_RESET);
 		return EXIT_STATUS_OK;
 	case RUN_REQ_DEBUG_EXIT:
-		monitor_event_shutdown(m->monitor, true, "guest-shutdown");
+		monitor_event_shutdown(m->monitor, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 		return status;
 	case RUN_REQ_QUIT:
 		/* The monitor announced its own quit; signals and Ctrl-A x here. */
-		if (!m->quit_reason || strcmp(m->quit_reason, "host-qmp-quit"))
+		if (m->quit_cause != SHUTDOWN_CAUSE_HOST_QMP_QUIT)
 			monitor_event_shutdown(m->monitor, false,
-					       m->quit_reason ? m->quit_reason : "host-ui");
+					       m->quit_cause != SHUTDOWN_CAUSE_NONE ? m->quit_cause
+										     : SHUTDOWN_CAUSE_HOST_UI);
 		return status;
 	}
 	return EXIT_STATUS_OK;

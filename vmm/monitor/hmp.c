@@ -1,14 +1,12 @@
 /* Human monitor commands on top of the QMP dispatcher, with QEMU 7.2's
- * texts where QEMU has the command. */
+ * texts where QEMU has the command, and QMP's human-monitor-command. */
 #include "vmm/monitor/hmp.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "balloon/balloon.h"
 #include "vmm/lib/size.h"
 
 #define MAX_ARGS 4
@@ -426,3 +424,40 @@ char *hmp_run(const struct qmp_ctx *ctx, const char *line)
 	}
 	return buf;
 }
+
+/* ---- QMP's human-monitor-command -------------------------------------- */
+
+/* Keeps printable ASCII only, for text that is not valid UTF-8. */
+static void ascii_only(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+static json_t *qmp_human_monitor_command(const struct qmp_ctx *ctx, json_t *args,
+					 struct qmp_error *err)
+{
+	(void)err;
+	const char *line = json_string_value(json_object_get(args, "command-line"));
+	char *out = hmp_run(ctx, line);
+	char *crlf = out ? hmp_crlf(out) : NULL;
+	free(out);
+	if (!crlf)
+		return NULL;
+	/* Output may quote client bytes: jansson needs valid UTF-8. */
+	json_t *s = json_string(crlf);
+	if (!s) {
+		ascii_only(crlf);
+		s = json_string(crlf);
+	}
+	free(crlf);
+	return s;
+}
+
+const struct qmp_command hmp_qmp_commands[] = {
+	/* cpu-index is accepted and ignored: every command here is VM-wide. */
+	{ "human-monitor-command", qmp_human_monitor_command,
+	  { { "command-line", QMP_ARG_STR, false }, { "cpu-index", QMP_ARG_INT, true } } },
+	{ 0 },
+};

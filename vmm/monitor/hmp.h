@@ -1,8 +1,10 @@
 /* The human monitor (HMP): QEMU's command spelling and output text for
- * what memvm supports (help, info status|balloon|memory|ksm|cpus|kvm|
- * version|memory_size_summary, balloon MiB, stop, cont, system_reset,
- * system_powerdown, quit). Commands run through the QMP dispatcher, as in
- * QEMU, so both monitors behave alike.
+ * what memvm supports (help|?, info balloon|cpus|ksm|kvm|memory|
+ * memory_size_summary|status|version, balloon SIZE (MiB, or with -m's
+ * suffixes), stop|s, cont|c, system_reset, system_powerdown, quit|q).
+ * Commands run through the QMP dispatcher, as in QEMU, so both monitors
+ * behave alike; in the other direction HMP gives QMP its
+ * human-monitor-command (hmp_qmp_commands, for qmp_ctx.extra).
  *
  * The prompt is QEMU's "(qemu) ": scripts and tools written for QEMU's
  * monitor wait for exactly that string. Unlike QEMU, input is not echoed
@@ -23,5 +25,10 @@ char *hmp_run(const struct qmp_ctx *ctx, const char *line) WUR;
 
 /* Copy of text with "\n" turned into "\r\n" (malloc'd). */
 char *hmp_crlf(const char *text) WUR;
+
+/* QMP commands HMP implements, for qmp_ctx.extra: human-monitor-command
+ * (runs command-line with hmp_run() on the same ctx and returns its output
+ * with "\r\n" line ends, as QEMU). */
+extern const struct qmp_command hmp_qmp_commands[];
 
 #endif

@@ -1,4 +1,5 @@
-/* Monitor sockets and client connections on the event loop. */
+/* Monitor sockets and client connections on the event loop; the QMP and
+ * HMP sides meet here (HMP's human-monitor-command joins QMP's table). */
 #include "vmm/monitor/monitor.h"
 
 #include <errno.h>
@@ -56,7 +57,7 @@ struct client {
 };
 
 struct monitor {
-	const struct monitor_backend *be;
+	struct monitor_backend be;      /* the caller's, copied; ctx.be points here */
 	struct evloop *loop;
 	struct qmp_ctx ctx;
 	struct listener listeners[MAX_LISTENERS];
@@ -682,8 +683,9 @@ static void on_balloon_efd(void *opaque, uint32_t events)
 	monitor_reap(mon);
 }
 
-void monitor_balloon_changed(struct monitor *mon, uint64_t guest_bytes)
+void monitor_balloon_changed(void *monitor, uint64_t guest_bytes)
 {
+	struct monitor *mon = monitor;
 	if (!mon || mon->efd < 0)
 		return;
 	pthread_mutex_lock(&mon->lock);
@@ -704,43 +706,23 @@ int monitor_set_event_throttle(struct monitor *mon, const char *event, uint32_t 
 	return 0;
 }
 
-void monitor_emit_event(struct monitor *mon, const char *name, const char *data_json)
+static void emit_cause(struct monitor *mon, const char *event, bool guest,
+		       enum shutdown_cause cause)
 {
 	if (!mon)
 		return;
-	json_t *data = NULL;
-	if (data_json) {
-		json_error_t jerr;
-		data = json_loads(data_json, 0, &jerr);
-		if (!data) {
-			log_warn("monitor: event %s: bad data: %s", name, jerr.text);
-			return;
-		}
-	}
-	qmp_emit(&mon->ctx, name, data);
-	json_decref(data);
+	qmp_emit_cause(&mon->ctx, event, guest, cause);
 	monitor_reap(mon);
 }
 
-static void emit_cause(struct monitor *mon, const char *name, bool guest, const char *reason)
+void monitor_event_shutdown(struct monitor *mon, bool guest, enum shutdown_cause cause)
 {
-	if (!mon)
-		return;
-	json_t *data = json_pack("{s:b,s:s}", "guest", guest, "reason", reason);
-	if (data)
-		qmp_emit(&mon->ctx, name, data);
-	json_decref(data);
-	monitor_reap(mon);
+	emit_cause(mon, "SHUTDOWN", guest, cause);
 }
 
-void monitor_event_shutdown(struct monitor *mon, bool guest, const char *reason)
+void monitor_event_reset(struct monitor *mon, bool guest, enum shutdown_cause cause)
 {
-	emit_cause(mon, "SHUTDOWN", guest, reason);
-}
-
-void monitor_event_reset(struct monitor *mon, bool guest, const char *reason)
-{
-	emit_cause(mon, "RESET", guest, reason);
+	emit_cause(mon, "RESET", guest, cause);
 }
 
 /* ---- set-up and teardown ---------------------------------------------- */
@@ -751,9 +733,11 @@ int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct mo
 	struct monitor *mon = calloc(1, sizeof(*mon));
 	if (!mon)
 		return -ENOMEM;
-	mon->be = be;
+	mon->be = *be;
 	mon->loop = loop;
-	mon->ctx = (struct qmp_ctx){ .be = be, .event = on_event, .opaque = mon };
+	mon->ctx = (struct qmp_ctx){
+		.be = &mon->be, .event = on_event, .opaque = mon, .extra = hmp_qmp_commands,
+	};
 	mon->efd = mon->tfd = -1;
 	mon->throttle_ms = MONITOR_BALLOON_CHANGE_THROTTLE_MS;
 	pthread_mutex_init(&mon->lock, NULL);
@@ -783,6 +767,18 @@ err:
 	pthread_mutex_destroy(&mon->lock);
 	free(mon);
 	return ret;
+}
+
+void monitor_set_balloon(struct monitor *mon, struct balloon *balloon)
+{
+	if (mon)
+		mon->be.balloon = balloon;
+}
+
+void monitor_set_ram(struct monitor *mon, struct ram *ram)
+{
+	if (mon)
+		mon->be.ram = ram;
 }
 
 void monitor_free(struct monitor *mon)

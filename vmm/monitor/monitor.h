@@ -1,7 +1,7 @@
-/* Monitor sockets: QMP (QEMU's JSON protocol, vmm/qmp.h) and the human
- * monitor (vmm/hmp.h) on UNIX sockets or stdio. Everything runs on the
- * event loop thread; only monitor_balloon_changed() may be called from
- * other threads.
+/* Monitor sockets: QMP (QEMU's JSON protocol, vmm/monitor/qmp.h) and the
+ * human monitor (vmm/monitor/hmp.h) on UNIX sockets or stdio. Everything
+ * runs on the event loop thread; only monitor_balloon_changed() may be
+ * called from other threads.
  *
  * Sockets are created 0600. A socket file left by a dead process is
  * replaced; one with a live listener is refused. Up to MONITOR_MAX_CLIENTS
@@ -34,10 +34,28 @@ struct ram;
  * value at the end of the window. */
 #define MONITOR_BALLOON_CHANGE_THROTTLE_MS 1000
 
+/* QEMU's ShutdownCause: the "reason" of SHUTDOWN and RESET events. */
+enum shutdown_cause {
+	SHUTDOWN_CAUSE_NONE,                  /* "none" */
+	SHUTDOWN_CAUSE_HOST_ERROR,            /* "host-error" */
+	SHUTDOWN_CAUSE_HOST_QMP_QUIT,         /* "host-qmp-quit" */
+	SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET, /* "host-qmp-system-reset" */
+	SHUTDOWN_CAUSE_HOST_SIGNAL,           /* "host-signal" */
+	SHUTDOWN_CAUSE_HOST_UI,               /* "host-ui" */
+	SHUTDOWN_CAUSE_GUEST_SHUTDOWN,        /* "guest-shutdown" */
+	SHUTDOWN_CAUSE_GUEST_RESET,           /* "guest-reset" */
+	SHUTDOWN_CAUSE_GUEST_PANIC,           /* "guest-panic" */
+	SHUTDOWN_CAUSE_SUBSYSTEM_RESET,       /* "subsystem-reset" */
+	SHUTDOWN_CAUSE_SNAPSHOT_LOAD,         /* "snapshot-load" */
+	SHUTDOWN_CAUSE__MAX
+};
+
 /* What the monitor drives; the VM fills it (tests use fakes). Callbacks
- * run on the loop thread and may be NULL where noted. The struct is
- * referenced, not copied: it must outlive the monitor, and fields may be
- * filled in after monitor_new() (e.g. balloon once the device exists). */
+ * run on the loop thread and may be NULL where noted. monitor_new() copies
+ * the struct, so it need not outlive the monitor (balloon_qom_path, which
+ * is referenced, must); attach the balloon and RAM later with
+ * monitor_set_balloon() and monitor_set_ram(), e.g. when the monitor is
+ * created before the devices. */
 struct monitor_backend {
 	void *opaque;
 	int (*stop)(void *opaque);      /* pause all vCPUs: 0 or -errno */
@@ -65,8 +83,15 @@ enum monitor_proto { MONITOR_QMP, MONITOR_HMP };
  * throttled. */
 int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct monitor **out) WUR;
 /* Flushes what it can without blocking, closes every client, removes the
- * socket files this monitor created. NULL is a no-op. */
+ * socket files this monitor created. NULL is a no-op. Nothing may call
+ * monitor_balloon_changed() on it any more (stop or detach the balloon's
+ * callback first). */
 void monitor_free(struct monitor *mon);
+
+/* The devices commands act on, once they exist (NULL: none again); the
+ * backend's balloon and ram until then. Loop thread; NULL mon is a no-op. */
+void monitor_set_balloon(struct monitor *mon, struct balloon *balloon);
+void monitor_set_ram(struct monitor *mon, struct ram *ram);
 
 /* -qmp / -monitor: listens on spec->path (or serves stdin/stdout when
  * spec->stdio). 0 or -errno with one line in err (no "memvm: " prefix). */
@@ -81,19 +106,17 @@ int monitor_attach_fd(struct monitor *mon, enum monitor_proto proto, int in_fd, 
 /* Connected clients (tests). */
 unsigned monitor_client_count(const struct monitor *mon);
 
-/* Sends an event to every negotiated QMP client. data_json: NULL or the
- * text of a JSON object (invalid text is dropped with a warning).
- * Loop thread only. */
-void monitor_emit_event(struct monitor *mon, const char *name, const char *data_json);
-/* SHUTDOWN / RESET for causes the monitor did not start itself, with
- * QEMU's reasons: "guest-shutdown", "host-signal", "guest-reset",
- * "guest-panic", ... NULL mon is a no-op. */
-void monitor_event_shutdown(struct monitor *mon, bool guest, const char *reason);
-void monitor_event_reset(struct monitor *mon, bool guest, const char *reason);
+/* SHUTDOWN / RESET for causes the monitor did not start itself (it sends
+ * host-qmp-quit and host-qmp-system-reset on its own). Loop thread; NULL
+ * mon is a no-op. */
+void monitor_event_shutdown(struct monitor *mon, bool guest, enum shutdown_cause cause);
+void monitor_event_reset(struct monitor *mon, bool guest, enum shutdown_cause cause);
 /* The guest changed the balloon's actual size: BALLOON_CHANGE with
- * {"actual": guest_bytes}, throttled. Any thread (hands over to the loop
- * through an eventfd); NULL mon is a no-op. */
-void monitor_balloon_changed(struct monitor *mon, uint64_t guest_bytes);
+ * {"actual": guest_bytes}, throttled. It has the type of struct
+ * balloon_config's on_actual_change, so it can be that callback with the
+ * monitor as its opaque. Any thread (hands over to the loop through an
+ * eventfd); a NULL monitor is a no-op. */
+void monitor_balloon_changed(void *monitor, uint64_t guest_bytes);
 /* Throttle interval of a throttled event (BALLOON_CHANGE); 0 disables
  * throttling. -ENOENT for events that are not throttled. */
 int monitor_set_event_throttle(struct monitor *mon, const char *event, uint32_t ms) WUR;

@@ -1,5 +1,6 @@
-/* QMP protocol: framing, negotiation, dispatch and replies, with QEMU 7.2's
- * reply shapes and error texts (checked against a live QEMU). */
+/* QMP protocol: framing, negotiation, dispatch over the command table and
+ * replies, with QEMU 7.2's reply shapes and error texts (checked against a
+ * live QEMU). */
 #include "vmm/monitor/qmp.h"
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 
 #include "balloon/balloon.h"
 #include "memory/ram.h"
-#include "vmm/monitor/hmp.h"
 #include "vmm/lib/version.h"
 
 /* QEMU escapes non-ASCII; JSON_ENCODE_ANY lets strings be dumped too. */
@@ -131,6 +131,34 @@ static void emit_new(const struct qmp_ctx *ctx, const char *name, json_t *data)
 	json_decref(data);
 }
 
+/* QEMU's ShutdownCause names (qapi/run-state.json). */
+static const char *const cause_names[] = {
+	[SHUTDOWN_CAUSE_NONE] = "none",
+	[SHUTDOWN_CAUSE_HOST_ERROR] = "host-error",
+	[SHUTDOWN_CAUSE_HOST_QMP_QUIT] = "host-qmp-quit",
+	[SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET] = "host-qmp-system-reset",
+	[SHUTDOWN_CAUSE_HOST_SIGNAL] = "host-signal",
+	[SHUTDOWN_CAUSE_HOST_UI] = "host-ui",
+	[SHUTDOWN_CAUSE_GUEST_SHUTDOWN] = "guest-shutdown",
+	[SHUTDOWN_CAUSE_GUEST_RESET] = "guest-reset",
+	[SHUTDOWN_CAUSE_GUEST_PANIC] = "guest-panic",
+	[SHUTDOWN_CAUSE_SUBSYSTEM_RESET] = "subsystem-reset",
+	[SHUTDOWN_CAUSE_SNAPSHOT_LOAD] = "snapshot-load",
+};
+_Static_assert(ARRAY_SIZE(cause_names) == SHUTDOWN_CAUSE__MAX, "a ShutdownCause lacks a name");
+
+void qmp_emit_cause(const struct qmp_ctx *ctx, const char *event, bool guest,
+		    enum shutdown_cause cause)
+{
+	/* Past the table (a caller's bug): QEMU's "none" rather than a crash. */
+	const char *reason = (unsigned)cause < ARRAY_SIZE(cause_names) ? cause_names[cause]
+								      : cause_names[0];
+	json_t *data = json_pack("{s:b,s:s}", "guest", guest, "reason", reason);
+	if (data) /* out of memory: no event rather than one without its reason */
+		qmp_emit(ctx, event, data);
+	json_decref(data);
+}
+
 char *qmp_greeting(void)
 {
 	unsigned major = 0, minor = 0, micro = 0;
@@ -145,47 +173,36 @@ char *qmp_greeting(void)
 /* ---- argument checking (QEMU's visitor order: declared members, then
  * anything left over) ----------------------------------------------------- */
 
-enum arg_type { ARG_NONE, ARG_INT, ARG_STR, ARG_BOOL, ARG_ARRAY, ARG_ANY };
-
-struct arg_spec {
-	const char *name;
-	enum arg_type type;
-	bool optional;
-};
-
-typedef json_t *cmd_fn(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err);
-
-struct qmp_cmd {
-	const char *name;
-	cmd_fn *fn;
-	struct arg_spec args[4];
-};
-
-static const char *type_name(enum arg_type t)
+static const char *type_name(enum qmp_arg_type t)
 {
 	switch (t) {
-	case ARG_INT: return "integer";
-	case ARG_STR: return "string";
-	case ARG_BOOL: return "boolean";
-	case ARG_ARRAY: return "array";
+	case QMP_ARG_INT: return "integer";
+	case QMP_ARG_STR: return "string";
+	case QMP_ARG_BOOL: return "boolean";
+	case QMP_ARG_ARRAY: return "array";
 	default: return "any";
 	}
 }
 
-static bool type_ok(enum arg_type t, const json_t *v)
+static bool type_ok(enum qmp_arg_type t, const json_t *v)
 {
 	switch (t) {
-	case ARG_INT: return json_is_integer(v);
-	case ARG_STR: return json_is_string(v);
-	case ARG_BOOL: return json_is_boolean(v);
-	case ARG_ARRAY: return json_is_array(v);
+	case QMP_ARG_INT: return json_is_integer(v);
+	case QMP_ARG_STR: return json_is_string(v);
+	case QMP_ARG_BOOL: return json_is_boolean(v);
+	case QMP_ARG_ARRAY: return json_is_array(v);
 	default: return true;
 	}
 }
 
-static bool check_args(const struct qmp_cmd *c, json_t *args, struct qmp_error *err)
+/* The declared arguments: up to the first without a name. */
+#define FOR_ARGS(a, c) \
+	for (const struct qmp_arg *a = (c)->args; \
+	     a < (c)->args + ARRAY_SIZE((c)->args) && a->name; a++)
+
+static bool check_args(const struct qmp_command *c, json_t *args, struct qmp_error *err)
 {
-	for (const struct arg_spec *a = c->args; a->name; a++) {
+	FOR_ARGS(a, c) {
 		json_t *v = json_object_get(args, a->name);
 		if (!v) {
 			if (a->optional)
@@ -203,8 +220,8 @@ static bool check_args(const struct qmp_cmd *c, json_t *args, struct qmp_error *
 	json_t *v;
 	json_object_foreach(args, key, v) {
 		bool known = false;
-		for (const struct arg_spec *a = c->args; a->name && !known; a++)
-			known = !strcmp(a->name, key);
+		FOR_ARGS(a, c)
+			known |= !strcmp(a->name, key);
 		if (!known) {
 			set_err(err, CLS_GENERIC, "Parameter '%s' is unexpected", key);
 			return false;
@@ -306,8 +323,7 @@ static json_t *cmd_system_reset(const struct qmp_ctx *ctx, json_t *args, struct 
 		set_err(err, CLS_GENERIC, "system_reset failed: %s", strerror(-ret));
 		return NULL;
 	}
-	emit_new(ctx, "RESET",
-		 json_pack("{s:b,s:s}", "guest", 0, "reason", "host-qmp-system-reset"));
+	qmp_emit_cause(ctx, "RESET", false, SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET);
 	return json_object();
 }
 
@@ -340,7 +356,7 @@ static json_t *cmd_quit(const struct qmp_ctx *ctx, json_t *args, struct qmp_erro
 		return NULL;
 	}
 	/* QEMU sends SHUTDOWN before the reply. */
-	emit_new(ctx, "SHUTDOWN", json_pack("{s:b,s:s}", "guest", 0, "reason", "host-qmp-quit"));
+	qmp_emit_cause(ctx, "SHUTDOWN", false, SHUTDOWN_CAUSE_HOST_QMP_QUIT);
 	be->quit(be->opaque);
 	return json_object();
 }
@@ -581,28 +597,8 @@ static json_t *cmd_qom_list(const struct qmp_ctx *ctx, json_t *args, struct qmp_
 			 "guest-stats-polling-interval", "type", "int");
 }
 
-static json_t *cmd_human_monitor_command(const struct qmp_ctx *ctx, json_t *args,
-					 struct qmp_error *err)
-{
-	(void)err;
-	const char *line = json_string_value(json_object_get(args, "command-line"));
-	char *out = hmp_run(ctx, line);
-	char *crlf = out ? hmp_crlf(out) : NULL;
-	free(out);
-	if (!crlf)
-		return NULL;
-	/* Output may quote client bytes: jansson needs valid UTF-8. */
-	json_t *s = json_string(crlf);
-	if (!s) {
-		sanitize_ascii(crlf);
-		s = json_string(crlf);
-	}
-	free(crlf);
-	return s;
-}
-
-static const struct qmp_cmd commands[] = {
-	{ "qmp_capabilities", cmd_capabilities, { { "enable", ARG_ARRAY, true } } },
+static const struct qmp_command commands[] = {
+	{ "qmp_capabilities", cmd_capabilities, { { "enable", QMP_ARG_ARRAY, true } } },
 	{ "query-version", cmd_query_version, { { 0 } } },
 	{ "query-commands", cmd_query_commands, { { 0 } } },
 	{ "query-status", cmd_query_status, { { 0 } } },
@@ -611,38 +607,21 @@ static const struct qmp_cmd commands[] = {
 	{ "system_reset", cmd_system_reset, { { 0 } } },
 	{ "system_powerdown", cmd_system_powerdown, { { 0 } } },
 	{ "quit", cmd_quit, { { 0 } } },
-	{ "balloon", cmd_balloon, { { "value", ARG_INT, false } } },
+	{ "balloon", cmd_balloon, { { "value", QMP_ARG_INT, false } } },
 	{ "query-balloon", cmd_query_balloon, { { 0 } } },
 	{ "query-memory-size-summary", cmd_query_memory_size_summary, { { 0 } } },
 	{ "query-kvm", cmd_query_kvm, { { 0 } } },
 	{ "query-cpus-fast", cmd_query_cpus_fast, { { 0 } } },
 	{ "x-query-memvm-memory", cmd_query_memvm_memory, { { 0 } } },
 	{ "qom-get", cmd_qom_get,
-	  { { "path", ARG_STR, false }, { "property", ARG_STR, false } } },
+	  { { "path", QMP_ARG_STR, false }, { "property", QMP_ARG_STR, false } } },
 	{ "qom-set", cmd_qom_set,
-	  { { "path", ARG_STR, false }, { "property", ARG_STR, false },
-	    { "value", ARG_ANY, false } } },
-	{ "qom-list", cmd_qom_list, { { "path", ARG_STR, false } } },
-	{ "human-monitor-command", cmd_human_monitor_command,
-	  { { "command-line", ARG_STR, false }, { "cpu-index", ARG_INT, true } } },
+	  { { "path", QMP_ARG_STR, false }, { "property", QMP_ARG_STR, false },
+	    { "value", QMP_ARG_ANY, false } } },
+	{ "qom-list", cmd_qom_list, { { "path", QMP_ARG_STR, false } } },
 };
 
-static json_t *cmd_query_commands(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
-{
-	(void)ctx;
-	(void)args;
-	(void)err;
-	json_t *list = json_array();
-	for (size_t i = 0; list && i < ARRAY_SIZE(commands); i++) {
-		if (json_array_append_new(list, json_pack("{s:s}", "name", commands[i].name))) {
-			json_decref(list);
-			return NULL;
-		}
-	}
-	return list;
-}
-
-static const struct qmp_cmd *find_cmd(const char *name)
+static const struct qmp_command *find_builtin(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, name))
@@ -650,10 +629,45 @@ static const struct qmp_cmd *find_cmd(const char *name)
 	return NULL;
 }
 
+static const struct qmp_command *find_cmd(const struct qmp_ctx *ctx, const char *name)
+{
+	const struct qmp_command *b = find_builtin(name);
+	if (b)
+		return b;
+	for (const struct qmp_command *c = ctx->extra; c && c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static int list_cmd(json_t *list, const char *name)
+{
+	return json_array_append_new(list, json_pack("{s:s}", "name", name));
+}
+
+static json_t *cmd_query_commands(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
+{
+	(void)args;
+	(void)err;
+	json_t *list = json_array();
+	if (!list)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (list_cmd(list, commands[i].name))
+			goto nomem;
+	for (const struct qmp_command *c = ctx->extra; c && c->name; c++)
+		if (find_cmd(ctx, c->name) == c && list_cmd(list, c->name)) /* not shadowed */
+			goto nomem;
+	return list;
+nomem:
+	json_decref(list);
+	return NULL;
+}
+
 json_t *qmp_execute(const struct qmp_ctx *ctx, const char *name, json_t *args,
 		    struct qmp_error *err)
 {
-	const struct qmp_cmd *c = find_cmd(name);
+	const struct qmp_command *c = find_cmd(ctx, name);
 	if (!c) {
 		set_err(err, CLS_NOT_FOUND, "The command %s has not been found", name);
 		return NULL;
@@ -679,8 +693,7 @@ json_t *qmp_execute(const struct qmp_ctx *ctx, const char *name, json_t *args,
  * (none). */
 static bool negotiate(json_t *args, struct qmp_error *err)
 {
-	const struct qmp_cmd *caps = find_cmd("qmp_capabilities");
-	if (args && !check_args(caps, args, err))
+	if (args && !check_args(find_builtin("qmp_capabilities"), args, err))
 		return false;
 	json_t *enable = args ? json_object_get(args, "enable") : NULL;
 	size_t i;

@@ -1,7 +1,8 @@
 /* QMP, QEMU's JSON monitor protocol, without sockets: message framing,
- * the greeting, capabilities negotiation, command dispatch with QEMU's
- * argument checks and error texts, replies and event formatting. The
- * socket side is vmm/monitor.c; tests and the fuzzer drive this directly.
+ * the greeting, capabilities negotiation, dispatch over a command table
+ * with QEMU's argument checks and error texts, replies and event
+ * formatting. The socket side is vmm/monitor/monitor.c; tests and the
+ * fuzzer drive this directly.
  *
  * Framing follows QEMU's JSON streamer: a message ends where its braces
  * and brackets balance (outside strings), so an object may span lines
@@ -17,6 +18,8 @@
 #include "vmm/monitor/monitor.h"
 #include "vmm/lib/util.h"
 
+struct qmp_command;
+
 /* What commands act on and where their events go. */
 struct qmp_ctx {
 	const struct monitor_backend *be;
@@ -24,6 +27,10 @@ struct qmp_ctx {
 	 * timestamped now. NULL: events are dropped. */
 	void (*event)(void *opaque, const char *name, const char *line);
 	void *opaque;
+	/* Commands from outside QMP (hmp_qmp_commands), dispatched and listed
+	 * after QMP's own, which win on a name clash; the table ends at an
+	 * entry without a name. NULL: none. */
+	const struct qmp_command *extra;
 };
 
 /* Per-client protocol state. */
@@ -34,6 +41,28 @@ struct qmp_session {
 struct qmp_error {
 	const char *cls;   /* "GenericError", "CommandNotFound", ... */
 	char desc[256];
+};
+
+/* A command's arguments as its table entry declares them. The dispatcher
+ * checks them in QEMU's visitor order (declared members: missing, wrong
+ * type; then anything left over: unexpected) before the handler runs. */
+enum qmp_arg_type { QMP_ARG_INT, QMP_ARG_STR, QMP_ARG_BOOL, QMP_ARG_ARRAY, QMP_ARG_ANY };
+
+struct qmp_arg {
+	const char *name;          /* NULL ends the list */
+	enum qmp_arg_type type;
+	bool optional;
+};
+
+/* Runs a command on checked arguments (an object, never NULL): returns
+ * the "return" value (new reference), or NULL with *err filled (left
+ * empty: out of memory). */
+typedef json_t *qmp_command_fn(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err);
+
+struct qmp_command {
+	const char *name;
+	qmp_command_fn *fn;
+	struct qmp_arg args[4];
 };
 
 /* {"QMP": {"version": ..., "capabilities": []}} (malloc'd, no newline). */
@@ -55,6 +84,10 @@ json_t *qmp_execute(const struct qmp_ctx *ctx, const char *cmd, json_t *args,
 char *qmp_event_format(const char *name, json_t *data) WUR;
 /* Formats and broadcasts through ctx->event (data borrowed). */
 void qmp_emit(const struct qmp_ctx *ctx, const char *name, json_t *data);
+/* SHUTDOWN or RESET (event) with {"guest": guest, "reason": QEMU's name
+ * of cause}. */
+void qmp_emit_cause(const struct qmp_ctx *ctx, const char *event, bool guest,
+		    enum shutdown_cause cause);
 
 /* Splits a byte stream into messages. */
 struct qmp_framer;
