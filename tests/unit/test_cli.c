@@ -277,14 +277,17 @@ START_TEST(smp_forms)
 	ck_assert_uint_eq(g_cfg.smp, 8);
 	PARSE_OK("-smp", "cpus=2,maxcpus=2");
 	ck_assert_uint_eq(g_cfg.smp, 2);
-	PARSE_OK("-smp", "1024");
-	ck_assert_uint_eq(g_cfg.smp, 1024);
+	PARSE_OK("-smp", "254");
+	ck_assert_uint_eq(g_cfg.smp, 254);
 }
 END_TEST
 
 START_TEST(smp_errors)
 {
 	PARSE_ERR("at least one vCPU", "-smp", "0");
+	/* 8-bit APIC ids: the one limit, where the machine's other parts get it too. */
+	PARSE_ERR("-smp 255: at most 254 vCPUs", "-smp", "255");
+	PARSE_ERR("-smp 1024: at most 254 vCPUs", "-smp", "1024");
 	PARSE_ERR("at least one vCPU", "-smp", "cpus=0");
 	PARSE_ERR("expected a number of vCPUs", "-smp", "abc");
 	PARSE_ERR("expected a number of vCPUs", "-smp", "");

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SMP 4096
-
 static int parse_bool(const char *v, bool *out)
 {
 	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "y")) {
@@ -292,8 +290,8 @@ static int parse_smp(struct vm_config *cfg, const char *arg, char *err, size_t e
 		BAD("-smp %s: expected a number of vCPUs", arg);
 	if (v == 0)
 		BAD("-smp 0: a VM needs at least one vCPU");
-	if (v > MAX_SMP)
-		BAD("-smp %s: at most %d vCPUs", arg, MAX_SMP);
+	if (v > VM_MAX_CPUS)
+		BAD("-smp %s: at most %u vCPUs", arg, VM_MAX_CPUS);
 	cfg->smp = (unsigned)v;
 	return 0;
 }

@@ -9,6 +9,11 @@
 
 #include "vmm/lib/util.h"
 
+/* The most vCPUs a memvm machine has: APIC ids are 8 bits, 0xff is the
+ * broadcast id and the IOAPIC takes id ncpus. The host's KVM may allow
+ * fewer (checked when the machine is built). */
+#define VM_MAX_CPUS 254u
+
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
 
