@@ -193,7 +193,7 @@ static int load_buf(struct boot_config *cfg, struct tmem *m, const void *k, size
 
 /* ---- e820 ---- */
 
-static void check_e820_entry(const struct loader_e820_entry *e, uint64_t addr, uint64_t size,
+static void check_e820_entry(const struct boot_e820_entry *e, uint64_t addr, uint64_t size,
 			     uint32_t type)
 {
 	ck_assert_uint_eq(e->addr, addr);
@@ -203,8 +203,8 @@ static void check_e820_entry(const struct loader_e820_entry *e, uint64_t addr, u
 
 START_TEST(e820_128m)
 {
-	struct loader_e820_entry e[LOADER_E820_MAX];
-	ck_assert_uint_eq(loader_e820(128 * MiB, e), 3);
+	struct boot_e820_entry e[BOOT_E820_MAX];
+	ck_assert_uint_eq(boot_e820_build(128 * MiB, e), 3);
 	check_e820_entry(&e[0], 0, LAYOUT_EBDA, E820_TYPE_RAM);
 	check_e820_entry(&e[1], LAYOUT_EBDA, LAYOUT_HIMEM - LAYOUT_EBDA, E820_TYPE_RESERVED);
 	check_e820_entry(&e[2], LAYOUT_HIMEM, 128 * MiB - LAYOUT_HIMEM, E820_TYPE_RAM);
@@ -213,8 +213,8 @@ END_TEST
 
 START_TEST(e820_3g)
 {
-	struct loader_e820_entry e[LOADER_E820_MAX];
-	ck_assert_uint_eq(loader_e820(3 * GiB, e), 3);
+	struct boot_e820_entry e[BOOT_E820_MAX];
+	ck_assert_uint_eq(boot_e820_build(3 * GiB, e), 3);
 	check_e820_entry(&e[2], LAYOUT_HIMEM, 3 * GiB - LAYOUT_HIMEM, E820_TYPE_RAM);
 	ck_assert_uint_eq(e[2].addr + e[2].size, LAYOUT_MMIO_HOLE);
 }
@@ -222,8 +222,8 @@ END_TEST
 
 START_TEST(e820_5g)
 {
-	struct loader_e820_entry e[LOADER_E820_MAX];
-	ck_assert_uint_eq(loader_e820(5 * GiB, e), 4);
+	struct boot_e820_entry e[BOOT_E820_MAX];
+	ck_assert_uint_eq(boot_e820_build(5 * GiB, e), 4);
 	check_e820_entry(&e[2], LAYOUT_HIMEM, 3 * GiB - LAYOUT_HIMEM, E820_TYPE_RAM);
 	check_e820_entry(&e[3], 4 * GiB, 2 * GiB, E820_TYPE_RAM);
 	/* RAM in the map adds up to the RAM size minus the reserved EBDA part. */
@@ -271,8 +271,8 @@ START_TEST(boot_params_vmlinux)
 	ck_assert_uint_eq(g64(&m, zp + 0x250), 0);            /* no setup_data */
 	ck_assert_str_eq((const char *)gptr(&m, LAYOUT_CMDLINE, 20), "console=ttyS0 quiet");
 
-	struct loader_e820_entry want[LOADER_E820_MAX];
-	size_t n = loader_e820(ram, want);
+	struct boot_e820_entry want[BOOT_E820_MAX];
+	size_t n = boot_e820_build(ram, want);
 	ck_assert_uint_eq(g8(&m, zp + 0x1e8), n);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t ent = zp + 0x2d0 + i * 20;
@@ -945,8 +945,8 @@ START_TEST(elf_pvh_note)
 	uint32_t nmm = g32(&m, si + 48);
 	ck_assert_uint_eq(g64(&m, mod), info.initrd_addr);
 	ck_assert_uint_eq(g64(&m, mod + 8), sizeof(rd));
-	struct loader_e820_entry want[LOADER_E820_MAX];
-	ck_assert_uint_eq(nmm, loader_e820(128 * MiB, want));
+	struct boot_e820_entry want[BOOT_E820_MAX];
+	ck_assert_uint_eq(nmm, boot_e820_build(128 * MiB, want));
 	for (uint32_t i = 0; i < nmm; i++) {
 		ck_assert_uint_eq(g64(&m, mm + i * 24), want[i].addr);
 		ck_assert_uint_eq(g64(&m, mm + i * 24 + 8), want[i].size);

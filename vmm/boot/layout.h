@@ -4,7 +4,7 @@
 #define MEMVM_LAYOUT_H
 
 /* Low memory used during boot (all below 1 MiB, inside RAM). */
-#define LAYOUT_GDT            0x500ull   /* boot GDT: null, code64, data, code32 */
+#define LAYOUT_GDT            0x500ull   /* boot GDT: 2 null, code64 0x10, data 0x18, code32 0x20 */
 #define LAYOUT_IDT            0x540ull   /* empty IDT for the 64-bit entry, after the 5-entry GDT */
 #define LAYOUT_PVH_START_INFO 0x6000ull  /* hvm_start_info + memmap for the PVH entry */
 #define LAYOUT_ZERO_PAGE      0x7000ull  /* Linux boot_params */

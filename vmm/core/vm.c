@@ -26,6 +26,7 @@
 #include "vmm/board/console.h"
 #include "vmm/lib/evloop.h"
 #include "vmm/core/kvm.h"
+#include "vmm/boot/entry.h"
 #include "vmm/boot/layout.h"
 #include "vmm/boot/loader.h"
 #include "vmm/board/machine.h"
@@ -707,11 +708,11 @@ static int vm_boot_setup(struct vm *vm, char *err, size_t errlen)
 		}
 		vm->nvcpus++;
 	}
-	if ((ret = vcpu_write_boot_tables(vm->gm))) {
+	if ((ret = boot_entry_write_tables(vm->gm))) {
 		snprintf(err, errlen, "guest RAM too small for the boot page tables");
 		return ret;
 	}
-	if ((ret = vcpu_set_boot_state(&vm->vcpus[0], &vm->entry))) {
+	if ((ret = boot_entry_set_regs(vm->vcpus[0].fd, &vm->entry))) {
 		snprintf(err, errlen, "setting boot registers: %s", strerror(-ret));
 		return ret;
 	}
