@@ -13,6 +13,7 @@
 #include "vmm/config/config.h"
 #include "devices/virtio_mmio.h"
 #include "vmm/boot/layout.h"
+#include "vmm/boot/cmdline.h"
 #include "vmm/boot/fdt.h"
 #include "vmm/boot/loader.h"
 #include "vmm/core/vcpu.h"
@@ -76,41 +77,6 @@ int machine_ram_clear(struct machine_ram *mr)
 	return ram_reclaim(mr->ram, 0, mr->size);
 }
 
-/* Options that keep a Linux guest away from what a kernel-mode-emulating
- * host cannot run (HOST-NOTES.md): XSAVE, CMPXCHG16B, CLAC/STAC, POPCNT,
- * VEX, 1 GiB pages... CPUID masking does not reach the guest there. */
-static const char host_quirk_args[] =
-	"nogbpages noxsave clearcpuid=smap,cx16,avx,avx2,avx512f,popcnt,bmi1,bmi2,movbe,"
-	"rdrand,rdseed,fsgsbase,invpcid,rdpid,adx,abm,xsaveopt,xsavec,xsaves,fma,f16c,aes,"
-	"pclmulqdq,sha_ni,gfni,vaes,vpclmulqdq,clwb,clflushopt,rtm,hle,umip";
-
-static int cmdline_append(char *buf, size_t size, size_t *len, const char *s)
-{
-	size_t n = strlen(s);
-	size_t sep = *len ? 1 : 0;
-	if (*len + sep + n + 1 > size)
-		return -E2BIG;
-	if (sep)
-		buf[(*len)++] = ' ';
-	memcpy(buf + *len, s, n + 1);
-	*len += n;
-	return 0;
-}
-
-int machine_build_cmdline(const struct machine_cmdline_in *in, char *buf, size_t size)
-{
-	size_t len = 0;
-	buf[0] = '\0';
-	if (in->append && *in->append && cmdline_append(buf, size, &len, in->append))
-		return -E2BIG;
-	for (size_t i = 0; i < in->nextra; i++)
-		if (cmdline_append(buf, size, &len, in->extra[i]))
-			return -E2BIG;
-	if (in->host_quirks && cmdline_append(buf, size, &len, host_quirk_args))
-		return -E2BIG;
-	return (int)len;
-}
-
 /* The boot configuration (devices, command line) shared by loading and
  * -machine dumpdtb. *cmdline_out is malloc'd. */
 static int machine_boot_config(struct vm *vm, bool emulated_kernel, struct boot_config *bc,
@@ -119,7 +85,7 @@ static int machine_boot_config(struct vm *vm, bool emulated_kernel, struct boot_
 	const struct vm_config *cfg = vm_config(vm);
 	char extra[LAYOUT_VIRTIO_MMIO_MAX][80];
 	const char *extra_ptr[LAYOUT_VIRTIO_MMIO_MAX];
-	struct machine_cmdline_in in = { .append = cfg->append, .extra = extra_ptr };
+	struct boot_cmdline_in in = { .append = cfg->append, .extra = extra_ptr };
 
 	loader_config_init(bc);
 	bc->kernel_path = cfg->kernel;
@@ -150,16 +116,16 @@ static int machine_boot_config(struct vm *vm, bool emulated_kernel, struct boot_
 	in.host_quirks = emulated_kernel && cfg->host_quirks && linux_like;
 	*quirks_out = in.host_quirks;
 
-	char *cmdline = malloc(MACHINE_CMDLINE_MAX);
+	char *cmdline = malloc(BOOT_CMDLINE_SIZE);
 	if (!cmdline) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	int ret = machine_build_cmdline(&in, cmdline, MACHINE_CMDLINE_MAX);
+	int ret = boot_cmdline_build(&in, cmdline, BOOT_CMDLINE_SIZE);
 	if (ret < 0) {
 		free(cmdline);
 		snprintf(err, errlen, "-append: the kernel command line is longer than %u bytes",
-			 MACHINE_CMDLINE_MAX - 1);
+			 BOOT_CMDLINE_SIZE - 1);
 		return ret;
 	}
 	bc->cmdline = cmdline;

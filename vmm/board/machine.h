@@ -31,18 +31,6 @@ void machine_ram_unmap(struct machine_ram *mr);
 /* Zeroes guest RAM for a reboot (giving pages back where that is cheaper). */
 int machine_ram_clear(struct machine_ram *mr) WUR;
 
-#define MACHINE_CMDLINE_MAX 65536u
-
-struct machine_cmdline_in {
-	const char *append;       /* -append, may be NULL */
-	const char *const *extra; /* device announcements (virtio_mmio.device=...) */
-	size_t nextra;
-	bool host_quirks;         /* add the emulated-host workarounds */
-};
-/* Builds the guest command line: -append, then devices, then quirks.
- * Returns its length or -E2BIG. */
-int machine_build_cmdline(const struct machine_cmdline_in *in, char *buf, size_t size) WUR;
-
 /* Loads the kernel/payload and fills entry. */
 int machine_load(struct vm *vm, struct boot_entry *entry, bool emulated_kernel, char *err,
 		 size_t errlen) WUR;
