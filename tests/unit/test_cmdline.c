@@ -1,5 +1,5 @@
 /* Kernel command line builder: -append, device announcements, the host
- * quirk options and the length limit. */
+ * quirk options merged with what the user gave, and the length limit. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +28,14 @@ static const char *build(const char *append, const char *const *extra, size_t ne
 	ck_assert_int_ge(n, 0);
 	ck_assert_uint_eq((size_t)n, strlen(buf));
 	return buf;
+}
+
+static unsigned count(const char *s, const char *what)
+{
+	unsigned n = 0;
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
 }
 
 START_TEST(append_only)
@@ -59,9 +67,64 @@ START_TEST(quirks_last)
 }
 END_TEST
 
+/* Linux reads one clearcpuid= only: the user's list and the quirk list
+ * become one, the user's entries first, none twice. */
+START_TEST(clearcpuid_merged)
+{
+	const char *s = build("console=ttyS0 clearcpuid=pku,smap,avx quiet", NULL, 0, true);
+	ck_assert_uint_eq(count(s, "clearcpuid="), 1);
+	ck_assert_str_eq(s, "console=ttyS0 clearcpuid=pku,smap,avx,cx16,avx2,avx512f,popcnt,"
+			    "bmi1,bmi2,movbe,rdrand,rdseed,fsgsbase,invpcid,rdpid,adx,abm,"
+			    "xsaveopt,xsavec,xsaves,fma,f16c,aes,pclmulqdq,sha_ni,gfni,vaes,"
+			    "vpclmulqdq,clwb,clflushopt,rtm,hle,umip quiet nogbpages noxsave");
+	ck_assert_uint_eq(count(s, "smap"), 1);
+	ck_assert_uint_eq(count(s, ",avx,"), 1);
+}
+END_TEST
+
+START_TEST(clearcpuid_edges)
+{
+	/* An empty or comma-ended value gets no stray comma. */
+	ck_assert_str_eq(build("clearcpuid=", NULL, 0, true),
+			 "clearcpuid=" QUIRK_LIST " nogbpages noxsave");
+	ck_assert_str_eq(build("clearcpuid=pku,", NULL, 0, true),
+			 "clearcpuid=pku," QUIRK_LIST " nogbpages noxsave");
+	/* Everything listed already: nothing to add. */
+	ck_assert_str_eq(build("clearcpuid=" QUIRK_LIST ",pku", NULL, 0, true),
+			 "clearcpuid=" QUIRK_LIST ",pku nogbpages noxsave");
+	/* Tabs separate words too. */
+	ck_assert_str_eq(build("quiet\tclearcpuid=pku", NULL, 0, true),
+			 "quiet\tclearcpuid=pku," QUIRK_LIST " nogbpages noxsave");
+	/* Not the option: "clearcpuid" without '=', or inside another word. */
+	const char *s = build("clearcpuid xclearcpuid=pku", NULL, 0, true);
+	ck_assert_str_eq(s, "clearcpuid xclearcpuid=pku " QUIRKS);
+	ck_assert_uint_eq(count(s, " clearcpuid="), 1);
+}
+END_TEST
+
+/* With two, Linux takes the last: that is the one that gets the list. */
+START_TEST(clearcpuid_last_one_merged)
+{
+	ck_assert_str_eq(build("clearcpuid=pku a clearcpuid=la57 b", NULL, 0, true),
+			 "clearcpuid=pku a clearcpuid=la57," QUIRK_LIST " b nogbpages noxsave");
+}
+END_TEST
+
 START_TEST(clearcpuid_untouched_without_quirks)
 {
 	ck_assert_str_eq(build("clearcpuid=pku", NULL, 0, false), "clearcpuid=pku");
+}
+END_TEST
+
+START_TEST(flags_not_repeated)
+{
+	const char *s = build("noxsave console=ttyS0 nogbpages", NULL, 0, true);
+	ck_assert_str_eq(s, "noxsave console=ttyS0 nogbpages clearcpuid=" QUIRK_LIST);
+	s = build("console=ttyS0 noxsave", NULL, 0, true);
+	ck_assert_str_eq(s, "console=ttyS0 noxsave nogbpages clearcpuid=" QUIRK_LIST);
+	/* Only whole words count. */
+	s = build("noxsaveopt xnogbpages noxsave=1", NULL, 0, true);
+	ck_assert_str_eq(s, "noxsaveopt xnogbpages noxsave=1 " QUIRKS);
 }
 END_TEST
 
@@ -81,12 +144,14 @@ START_TEST(too_long)
 	big[BOOT_CMDLINE_SIZE] = '\0';
 	ck_assert_int_eq(boot_cmdline_build(&in, buf, sizeof(buf)), -E2BIG);
 
-	/* -append fits but the devices or the quirks do not. */
+	/* -append fits but the devices, the flags or the merged list do not. */
 	static const char *const extra[] = { "virtio_mmio.device=4K@0xd0000000:5" };
 	char small[32]; /* room for -append, not for what follows */
 	struct boot_cmdline_in dev = { .append = "console=ttyS0", .extra = extra, .nextra = 1 };
 	ck_assert_int_eq(boot_cmdline_build(&dev, small, sizeof(small)), -E2BIG);
 	struct boot_cmdline_in q = { .append = "console=ttyS0", .host_quirks = true };
+	ck_assert_int_eq(boot_cmdline_build(&q, small, sizeof(small)), -E2BIG);
+	q.append = "clearcpuid=pku";
 	ck_assert_int_eq(boot_cmdline_build(&q, small, sizeof(small)), -E2BIG);
 	ck_assert_int_eq(boot_cmdline_build(&q, small, 0), -E2BIG);
 
@@ -106,7 +171,11 @@ static Suite *cmdline_suite(void)
 	tcase_add_test(tc, append_only);
 	tcase_add_test(tc, devices_follow_append);
 	tcase_add_test(tc, quirks_last);
+	tcase_add_test(tc, clearcpuid_merged);
+	tcase_add_test(tc, clearcpuid_edges);
+	tcase_add_test(tc, clearcpuid_last_one_merged);
 	tcase_add_test(tc, clearcpuid_untouched_without_quirks);
+	tcase_add_test(tc, flags_not_repeated);
 	tcase_add_test(tc, too_long);
 	suite_add_tcase(s, tc);
 	return s;

@@ -20,9 +20,11 @@ struct boot_cmdline_in {
 	bool host_quirks;         /* add the emulated-host workarounds */
 };
 
-/* Builds the command line into buf: -append, then the devices, then the
- * quirk options. Returns its length or -E2BIG when it does not fit in size
- * bytes. */
+/* Builds the command line into buf: -append as given, then the devices,
+ * then the quirk options. Linux reads one clearcpuid= (the last), so the
+ * quirk list joins the user's last clearcpuid= instead of adding another,
+ * and a quirk option the user already gave is not repeated.
+ * Returns its length or -E2BIG when it does not fit in size bytes. */
 int boot_cmdline_build(const struct boot_cmdline_in *in, char *buf, size_t size) WUR;
 
 #endif
