@@ -32,6 +32,11 @@ rank() {
 	esac
 }
 
+module() {
+	local m=${1%.*}
+	echo "${m%_int}"
+}
+
 bad=0
 declare -A edges folder_edges
 files=$(git ls-files 'vmm/*.[ch]' 'memory/*.[ch]' 'devices/*.[ch]' 'balloon/*.[ch]' 2>/dev/null)
@@ -48,9 +53,10 @@ for f in $files; do
 		[ -n "$inc" ] || continue
 		to=$(dirname "$inc")
 		[ -e "$inc" ] || continue
-		# A module is a .c with its .h: foo.c including bar.h and bar.c
-		# including foo.h is a circle.
-		[ "${inc%.*}" != "${f%.*}" ] && edges[${f%.*}]+=" ${inc%.*}"
+		# A module is a .c with its .h (and a private foo_int.h): foo.c
+		# including bar.h and bar.c including foo.h is a circle.
+		a=$(module "$f") b=$(module "$inc")
+		[ "$a" != "$b" ] && edges[$a]+=" $b"
 		[ "$to" = "$from" ] && continue
 		rt=$(rank "$to")
 		folder_edges["$from -> $to"]=1
@@ -82,7 +88,7 @@ visit() {
 	state[$f]=2
 	return 0
 }
-for f in $(for f in $files; do echo "${f%.*}"; done | sort -u); do
+for f in $(for f in $files; do module "$f"; done | sort -u); do
 	[ "${state[$f]:-0}" = 0 ] || continue
 	if ! visit "$f"; then
 		echo "layers: include circle: $cycle"

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/unit/boot_cfg.h"
 #include "tests/unit/check_main.h"
 #include "vmm/boot/fdt.h"
 #include "vmm/boot/layout.h"
@@ -25,7 +26,7 @@ static void cfg_with(struct boot_config *cfg, uint64_t ram, unsigned ncpus, size
 	cfg->ncpus = ncpus;
 	cfg->cmdline = cmdline;
 	for (size_t i = 0; i < nvirtio; i++)
-		ck_assert_int_eq(loader_config_add_virtio(cfg, NULL, NULL), 0);
+		boot_cfg_add_virtio(cfg);
 }
 
 static char *slurp(const char *path)

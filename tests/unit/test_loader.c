@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "memory/guest_mem.h"
+#include "tests/unit/boot_cfg.h"
 #include "tests/unit/check_main.h"
 #include "vmm/boot/layout.h"
 #include "vmm/boot/loader.h"
@@ -193,7 +194,7 @@ static int load_buf(struct boot_config *cfg, struct tmem *m, const void *k, size
 
 /* ---- e820 ---- */
 
-static void check_e820_entry(const struct loader_e820_entry *e, uint64_t addr, uint64_t size,
+static void check_e820_entry(const struct boot_e820_entry *e, uint64_t addr, uint64_t size,
 			     uint32_t type)
 {
 	ck_assert_uint_eq(e->addr, addr);
@@ -203,8 +204,8 @@ static void check_e820_entry(const struct loader_e820_entry *e, uint64_t addr, u
 
 START_TEST(e820_128m)
 {
-	struct loader_e820_entry e[LOADER_E820_MAX];
-	ck_assert_uint_eq(loader_e820(128 * MiB, e), 3);
+	struct boot_e820_entry e[BOOT_E820_MAX];
+	ck_assert_uint_eq(boot_e820_build(128 * MiB, e), 3);
 	check_e820_entry(&e[0], 0, LAYOUT_EBDA, E820_TYPE_RAM);
 	check_e820_entry(&e[1], LAYOUT_EBDA, LAYOUT_HIMEM - LAYOUT_EBDA, E820_TYPE_RESERVED);
 	check_e820_entry(&e[2], LAYOUT_HIMEM, 128 * MiB - LAYOUT_HIMEM, E820_TYPE_RAM);
@@ -213,8 +214,8 @@ END_TEST
 
 START_TEST(e820_3g)
 {
-	struct loader_e820_entry e[LOADER_E820_MAX];
-	ck_assert_uint_eq(loader_e820(3 * GiB, e), 3);
+	struct boot_e820_entry e[BOOT_E820_MAX];
+	ck_assert_uint_eq(boot_e820_build(3 * GiB, e), 3);
 	check_e820_entry(&e[2], LAYOUT_HIMEM, 3 * GiB - LAYOUT_HIMEM, E820_TYPE_RAM);
 	ck_assert_uint_eq(e[2].addr + e[2].size, LAYOUT_MMIO_HOLE);
 }
@@ -222,8 +223,8 @@ END_TEST
 
 START_TEST(e820_5g)
 {
-	struct loader_e820_entry e[LOADER_E820_MAX];
-	ck_assert_uint_eq(loader_e820(5 * GiB, e), 4);
+	struct boot_e820_entry e[BOOT_E820_MAX];
+	ck_assert_uint_eq(boot_e820_build(5 * GiB, e), 4);
 	check_e820_entry(&e[2], LAYOUT_HIMEM, 3 * GiB - LAYOUT_HIMEM, E820_TYPE_RAM);
 	check_e820_entry(&e[3], 4 * GiB, 2 * GiB, E820_TYPE_RAM);
 	/* RAM in the map adds up to the RAM size minus the reserved EBDA part. */
@@ -271,8 +272,8 @@ START_TEST(boot_params_vmlinux)
 	ck_assert_uint_eq(g64(&m, zp + 0x250), 0);            /* no setup_data */
 	ck_assert_str_eq((const char *)gptr(&m, LAYOUT_CMDLINE, 20), "console=ttyS0 quiet");
 
-	struct loader_e820_entry want[LOADER_E820_MAX];
-	size_t n = loader_e820(ram, want);
+	struct boot_e820_entry want[BOOT_E820_MAX];
+	size_t n = boot_e820_build(ram, want);
 	ck_assert_uint_eq(g8(&m, zp + 0x1e8), n);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t ent = zp + 0x2d0 + i * 20;
@@ -945,8 +946,8 @@ START_TEST(elf_pvh_note)
 	uint32_t nmm = g32(&m, si + 48);
 	ck_assert_uint_eq(g64(&m, mod), info.initrd_addr);
 	ck_assert_uint_eq(g64(&m, mod + 8), sizeof(rd));
-	struct loader_e820_entry want[LOADER_E820_MAX];
-	ck_assert_uint_eq(nmm, loader_e820(128 * MiB, want));
+	struct boot_e820_entry want[BOOT_E820_MAX];
+	ck_assert_uint_eq(nmm, boot_e820_build(128 * MiB, want));
 	for (uint32_t i = 0; i < nmm; i++) {
 		ck_assert_uint_eq(g64(&m, mm + i * 24), want[i].addr);
 		ck_assert_uint_eq(g64(&m, mm + i * 24 + 8), want[i].size);
@@ -1072,7 +1073,7 @@ START_TEST(dtb_in_setup_data)
 	cfg_init(&cfg, 128 * MiB, "console=ttyS0");
 	cfg.want_dtb = true;
 	cfg.ncpus = 2;
-	ck_assert_int_eq(loader_config_add_virtio(&cfg, NULL, NULL), 0);
+	boot_cfg_add_virtio(&cfg);
 	struct boot_entry e;
 	struct loader_info info;
 	char err[256];
@@ -1090,22 +1091,6 @@ START_TEST(dtb_in_setup_data)
 	ck_assert_str_eq(fdt_getprop(dtb, chosen, "bootargs", NULL), "console=ttyS0");
 	ck_assert_int_ge(fdt_path_offset(dtb, "/virtio_mmio@d0000000"), 0);
 	tmem_free(&m);
-}
-END_TEST
-
-START_TEST(virtio_irqs_skip_legacy)
-{
-	struct boot_config cfg;
-	loader_config_init(&cfg);
-	uint32_t want[] = { 5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22 };
-	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
-		uint64_t base;
-		uint32_t irq;
-		ck_assert_int_eq(loader_config_add_virtio(&cfg, &base, &irq), 0);
-		ck_assert_uint_eq(irq, want[i]);
-		ck_assert_uint_eq(base, LAYOUT_VIRTIO_MMIO_BASE + i * LAYOUT_VIRTIO_MMIO_SIZE);
-	}
-	ck_assert_int_eq(loader_config_add_virtio(&cfg, NULL, NULL), -ENOSPC);
 }
 END_TEST
 
@@ -1153,7 +1138,6 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, initrd_too_big);
 	tcase_add_test(tc, files_load);
 	tcase_add_test(tc, dtb_in_setup_data);
-	tcase_add_test(tc, virtio_irqs_skip_legacy);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "memory/guest_mem.h"
+#include "tests/unit/boot_cfg.h"
 #include "tests/unit/check_main.h"
 #include "vmm/boot/layout.h"
 #include "vmm/boot/loader.h"
@@ -116,7 +117,7 @@ static void cfg_with(struct boot_config *cfg, unsigned ncpus, size_t nvirtio)
 	cfg->ncpus = ncpus;
 	cfg->ram_size = 128 << 20;
 	for (size_t i = 0; i < nvirtio; i++)
-		ck_assert_int_eq(loader_config_add_virtio(cfg, NULL, NULL), 0);
+		boot_cfg_add_virtio(cfg);
 }
 
 static const unsigned cpu_counts[] = { 1, 2, 8, 254 };

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "devices/bus.h"
-#include "vmm/boot/loader.h"
+#include "vmm/boot/boot.h"
 #include "vmm/boot/layout.h"
 
 #define DEVMGR_MAX_RESET_HOOKS 32

@@ -24,7 +24,8 @@
 #include "vmm/board/devices.h"
 #include "vmm/board/load.h"
 #include "vmm/boot/layout.h"
-#include "vmm/boot/loader.h"
+#include "vmm/boot/boot.h"
+#include "vmm/boot/entry.h"
 #include "vmm/config/config.h"
 #include "vmm/core/kvm.h"
 #include "vmm/core/runstate.h"
@@ -452,11 +453,11 @@ static int machine_boot(struct machine *m, char *err, size_t errlen)
 	if ((ret = vm_create_vcpus(m->vm, &env, cfg->smp, cfg->host_quirks && m->kvm.emulated_kernel,
 				   err, errlen)))
 		return ret;
-	if ((ret = vcpu_write_boot_tables(m->gm))) {
+	if ((ret = boot_entry_write_tables(m->gm))) {
 		snprintf(err, errlen, "guest RAM too small for the boot page tables");
 		return ret;
 	}
-	if ((ret = vcpu_set_boot_state(vm_vcpu(m->vm, 0), &m->entry))) {
+	if ((ret = boot_entry_set_regs(vm_vcpu(m->vm, 0)->fd, &m->entry))) {
 		snprintf(err, errlen, "setting boot registers: %s", strerror(-ret));
 		return ret;
 	}

@@ -62,7 +62,7 @@ static int prop_cells(void *fdt, const char *name, const uint32_t *v, size_t n)
 
 int fdt_build(const struct boot_config *cfg, void *buf, size_t size, size_t *len_out)
 {
-	if (!cfg || !buf || cfg->ncpus == 0 || cfg->ncpus > LOADER_MAX_CPUS ||
+	if (!cfg || !buf || cfg->ncpus == 0 || cfg->ncpus > VM_MAX_CPUS ||
 	    cfg->nvirtio > LAYOUT_VIRTIO_MMIO_MAX)
 		return -EINVAL;
 	if (size > INT32_MAX)
@@ -84,8 +84,8 @@ int fdt_build(const struct boot_config *cfg, void *buf, size_t size, size_t *len
 	CK(fdt_property_string(fdt, "bootargs", cfg->cmdline ? cfg->cmdline : ""));
 	CK(fdt_end_node(fdt));
 
-	struct loader_e820_entry e820[LOADER_E820_MAX];
-	size_t n = loader_e820(cfg->ram_size, e820);
+	struct boot_e820_entry e820[BOOT_E820_MAX];
+	size_t n = boot_e820_build(cfg->ram_size, e820);
 	for (size_t i = 0; i < n; i++) {
 		if (e820[i].type != E820_TYPE_RAM)
 			continue;

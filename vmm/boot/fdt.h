@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "vmm/boot/loader.h"
+#include "vmm/boot/boot.h"
 #include "vmm/lib/util.h"
 
 #define FDT_PHANDLE_IOAPIC 1

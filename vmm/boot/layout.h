@@ -4,7 +4,7 @@
 #define MEMVM_LAYOUT_H
 
 /* Low memory used during boot (all below 1 MiB, inside RAM). */
-#define LAYOUT_GDT            0x500ull   /* boot GDT: null, code64, data, code32 */
+#define LAYOUT_GDT            0x500ull   /* boot GDT: 2 null, code64 0x10, data 0x18, code32 0x20 */
 #define LAYOUT_IDT            0x540ull   /* empty IDT for the 64-bit entry, after the 5-entry GDT */
 #define LAYOUT_PVH_START_INFO 0x6000ull  /* hvm_start_info + memmap for the PVH entry */
 #define LAYOUT_ZERO_PAGE      0x7000ull  /* Linux boot_params */
@@ -48,9 +48,8 @@ static inline unsigned layout_ram_regions(unsigned long long size, unsigned long
 	return 2;
 }
 
-/* virtio-mmio devices: one 4 KiB window each from this base. */
+/* virtio-mmio devices: one VIRTIO_MMIO_WINDOW (4 KiB) each from this base. */
 #define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ull
-#define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ull
 #define LAYOUT_VIRTIO_MMIO_MAX  16
 
 #define LAYOUT_IOAPIC         0xfec00000ull

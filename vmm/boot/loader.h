@@ -2,6 +2,8 @@
  * payload, the initrd, the command line and the boot tables (boot_params
  * with e820, PVH start info, MP table, DTB) into guest memory and says how
  * the boot vCPU must start. Pure code on struct guest_mem: no /dev/kvm.
+ * loader.c reads the files, detects the format and places the initrd;
+ * elf.c, bzimage.c and zeropage.c hold the formats (loader_int.h).
  *
  * Everything read from the kernel and initrd files is untrusted: every
  * header field, offset and size is bounds-checked, and guest memory is only
@@ -14,47 +16,12 @@
 #include <stdint.h>
 
 #include "memory/guest_mem.h"
-#include "vmm/boot/layout.h"
+#include "vmm/boot/boot.h"
 #include "vmm/lib/util.h"
-#include "vmm/core/vcpu.h" /* enum boot_mode, struct boot_entry: the contract with the VM */
-
-/* Linux's COMMAND_LINE_SIZE on x86 is 2048 including the NUL; this limit
- * applies to kernels without a setup header (vmlinux, bare-metal ELF). */
-#define LOADER_CMDLINE_MAX_DEFAULT 2047u
-/* APIC ids are 8 bits, 0xff is broadcast and the IOAPIC takes id ncpus. */
-#define LOADER_MAX_CPUS 254u
-
-struct boot_mmio_dev {
-	uint64_t base;
-	uint64_t size;
-	uint32_t irq; /* IOAPIC GSI */
-};
-
-struct boot_config {
-	const char *kernel_path;
-	const char *initrd_path;  /* NULL or "": no initrd */
-	const char *cmdline;      /* final command line; NULL means "" */
-	uint32_t ncpus;           /* 1..LOADER_MAX_CPUS */
-	uint64_t ram_size;        /* bytes; above LAYOUT_MMIO_HOLE it is mapped at 4 GiB */
-	struct boot_mmio_dev virtio[LAYOUT_VIRTIO_MMIO_MAX];
-	size_t nvirtio;
-	bool serial;              /* describe the 16550 below in the DTB */
-	uint16_t serial_port;     /* 0x3f8 */
-	uint32_t serial_irq;      /* 4 */
-	bool want_dtb;            /* pass the DTB as setup_data (SETUP_DTB) */
-	bool prefer_pvh;          /* use the Xen PVH entry when the ELF has one */
-	/* ISA IRQ 0 (PIT) goes to IOAPIC pin 2 in the MP table as on PCs
-	 * (the VM must then route GSI 0 to pin 2); set this to use pin 0,
-	 * which matches KVM's default GSI routing. */
-	bool irq0_pin0;
-};
 
 /* Defaults: 1 vCPU, serial 0x3f8/IRQ 4, no devices, no DTB, 64-bit entry. */
 void loader_config_init(struct boot_config *cfg);
 
-/* Adds virtio-mmio device i at LAYOUT_VIRTIO_MMIO_BASE + i * size with
- * IRQ LAYOUT_VIRTIO_IRQ_BASE.. (skipping 8 and 12): -ENOSPC when full. */
-int loader_config_add_virtio(struct boot_config *cfg, uint64_t *base_out, uint32_t *irq_out) WUR;
 
 enum kernel_kind {
 	KERNEL_NONE,
@@ -76,15 +43,16 @@ struct loader_info {
 };
 
 /* Loads cfg->kernel_path (and the initrd) into gm and fills *out.
- * What the VM does with *out:
+ * What boot_entry_write_tables/boot_entry_set_regs (vmm/boot/entry.h)
+ * make of *out:
  *  LONG64: page tables/GDT at LAYOUT_PML4.../LAYOUT_GDT, CR0.PE|PG,
  *          CR4.PAE, EFER.LME|LMA, flat 64-bit CS, RIP=entry, RSI=rsi
  *          (boot_params), RSP=rsp.
  *  PVH32:  flat 32-bit protected mode, paging off, EIP=entry, EBX=rbx
- *          (hvm_start_info, 0 for ELF32 payloads), ESP=rsp.
+ *          (hvm_start_info, 0 without the Xen note), ESP=rsp.
  *  REAL16: CS=DS=SS=0, IP=entry (< 64 KiB), SP=rsp. Only the ELF32
  *          segments are loaded: no command line, MP table or boot_params.
- * Every other mode also gets the command line at LAYOUT_CMDLINE and the MP
+ * The other modes also get the command line at LAYOUT_CMDLINE and the MP
  * table at LAYOUT_EBDA; LONG64 gets boot_params (e820, initrd, SETUP_DTB
  * when want_dtb), PVH32 with the Xen note gets hvm_start_info (no DTB:
  * Linux's PVH entry builds its own boot_params without setup_data).
@@ -101,19 +69,5 @@ int loader_load_image(const struct boot_config *cfg, const void *kernel, size_t 
 		      const void *initrd, size_t initrd_len, struct guest_mem *gm,
 		      struct boot_entry *out, struct loader_info *info, char *err,
 		      size_t errlen) WUR;
-
-/* e820 map of a machine with ram_size bytes of RAM (types below), the
- * same map as the memslots: [0, EBDA) RAM, [EBDA, 1 MiB) reserved,
- * [1 MiB, min(ram, 3 GiB)) RAM, [4 GiB, 4 GiB + ram - 3 GiB) RAM.
- * Returns the number of entries (<= LOADER_E820_MAX). */
-#define LOADER_E820_MAX 4
-#define E820_TYPE_RAM 1
-#define E820_TYPE_RESERVED 2
-struct loader_e820_entry {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t type;
-};
-size_t loader_e820(uint64_t ram_size, struct loader_e820_entry out[LOADER_E820_MAX]);
 
 #endif

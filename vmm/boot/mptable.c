@@ -131,7 +131,7 @@ size_t mptable_size(const struct boot_config *cfg)
 int mptable_build(const struct boot_config *cfg, uint64_t gpa, void *buf, size_t size,
 		  size_t *len_out)
 {
-	if (!cfg || !buf || cfg->ncpus == 0 || cfg->ncpus > LOADER_MAX_CPUS ||
+	if (!cfg || !buf || cfg->ncpus == 0 || cfg->ncpus > VM_MAX_CPUS ||
 	    cfg->nvirtio > LAYOUT_VIRTIO_MMIO_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < cfg->nvirtio; i++)
@@ -258,9 +258,9 @@ int mptable_build(const struct boot_config *cfg, uint64_t gpa, void *buf, size_t
 int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out,
 		  char *err, size_t errlen)
 {
-	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > LOADER_MAX_CPUS) {
+	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > VM_MAX_CPUS) {
 		snprintf(err, errlen, "-smp %u: the MP table describes 1 to %u vCPUs; change -smp",
-			 cfg ? cfg->ncpus : 0, LOADER_MAX_CPUS);
+			 cfg ? cfg->ncpus : 0, VM_MAX_CPUS);
 		return -EINVAL;
 	}
 	size_t size = mptable_size(cfg);

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "memory/guest_mem.h"
-#include "vmm/boot/loader.h"
+#include "vmm/boot/boot.h"
 #include "vmm/lib/util.h"
 
 #define MPTABLE_LAPIC_VERSION 0x14  /* what KVM's in-kernel LAPIC reports */
@@ -28,7 +28,7 @@ uint8_t mptable_ioapic_id(const struct boot_config *cfg);
 size_t mptable_size(const struct boot_config *cfg);
 
 /* Builds the table for guest address gpa into buf: -EINVAL for a bad
- * cfg (ncpus 0 or > LOADER_MAX_CPUS, IRQ > 255), -ENOSPC if size is too
+ * cfg (ncpus 0 or > VM_MAX_CPUS, IRQ > 255), -ENOSPC if size is too
  * small. *len_out gets the length. */
 int mptable_build(const struct boot_config *cfg, uint64_t gpa, void *buf, size_t size,
 		  size_t *len_out) WUR;

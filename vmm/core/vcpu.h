@@ -1,8 +1,7 @@
-/* vCPUs: creation, CPUID, boot register state, and the KVM_RUN thread
- * with its exit switch. A vCPU is given everything it touches when it is
- * created (struct vcpu_env): its exits go straight to the buses, and it
- * never reaches back into the VM. Stopped with immediate_exit plus a
- * signal. */
+/* vCPUs: creation, CPUID, and the KVM_RUN thread with its exit switch.
+ * A vCPU is given everything it touches when it is created (struct
+ * vcpu_env): its exits go straight to the buses, and it never reaches back
+ * into the VM. Stopped with immediate_exit plus a signal. */
 #ifndef MEMVM_VCPU_H
 #define MEMVM_VCPU_H
 
@@ -29,17 +28,6 @@ struct vcpu_env {
 	bool host_quirks;       /* -machine host-quirks: the failure hint depends on it */
 };
 
-enum boot_mode { BOOT_MODE_REAL16, BOOT_MODE_PVH32, BOOT_MODE_LONG64 };
-
-/* Where and how the boot vCPU starts (filled by the loader). */
-struct boot_entry {
-	enum boot_mode mode;
-	uint64_t entry; /* RIP (real mode: CS=0, IP=entry) */
-	uint64_t rsi;   /* LONG64 Linux: boot_params GPA */
-	uint64_t rbx;   /* PVH32: hvm_start_info GPA */
-	uint64_t rsp;   /* initial stack pointer */
-};
-
 struct vcpu {
 	struct vcpu_env env;
 	unsigned id;
@@ -62,11 +50,6 @@ int vcpu_signal_init(void) WUR;
 int vcpu_create(struct vcpu *v, const struct vcpu_env *env, int vm_fd, const struct kvm_sys *kvm,
 		unsigned id, unsigned nvcpus, bool mask_cpuid) WUR;
 void vcpu_destroy(struct vcpu *v);
-
-/* Writes the boot page tables and GDT to guest memory (LONG64/PVH32). */
-int vcpu_write_boot_tables(struct guest_mem *gm) WUR;
-/* Sets registers for the boot vCPU. */
-int vcpu_set_boot_state(struct vcpu *v, const struct boot_entry *e) WUR;
 
 /* Thread body: runs until the run state stops it. */
 void *vcpu_thread(void *arg);

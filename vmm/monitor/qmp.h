@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vmm/monitor/monitor.h"
+#include "vmm/monitor/backend.h"
 #include "vmm/lib/util.h"
 
 struct qmp_command;

@@ -1,0 +1,58 @@
+/* What the monitor drives and reports, shared by the socket side
+ * (monitor.h) and the protocol (qmp.h): the backend the machine fills in
+ * and QEMU's shutdown causes. */
+#ifndef MEMVM_MONITOR_BACKEND_H
+#define MEMVM_MONITOR_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct balloon;
+struct ram;
+
+/* QEMU's QOM path of an anonymous -device virtio-balloon. */
+#define MONITOR_BALLOON_QOM_PATH "/machine/peripheral-anon/device[0]"
+/* QEMU's ShutdownCause: the "reason" of SHUTDOWN and RESET events. */
+enum shutdown_cause {
+	SHUTDOWN_CAUSE_NONE,                  /* "none" */
+	SHUTDOWN_CAUSE_HOST_ERROR,            /* "host-error" */
+	SHUTDOWN_CAUSE_HOST_QMP_QUIT,         /* "host-qmp-quit" */
+	SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET, /* "host-qmp-system-reset" */
+	SHUTDOWN_CAUSE_HOST_SIGNAL,           /* "host-signal" */
+	SHUTDOWN_CAUSE_HOST_UI,               /* "host-ui" */
+	SHUTDOWN_CAUSE_GUEST_SHUTDOWN,        /* "guest-shutdown" */
+	SHUTDOWN_CAUSE_GUEST_RESET,           /* "guest-reset" */
+	SHUTDOWN_CAUSE_GUEST_PANIC,           /* "guest-panic" */
+	SHUTDOWN_CAUSE_SUBSYSTEM_RESET,       /* "subsystem-reset" */
+	SHUTDOWN_CAUSE_SNAPSHOT_LOAD,         /* "snapshot-load" */
+	SHUTDOWN_CAUSE__MAX
+};
+
+/* What the monitor drives; the VM fills it (tests use fakes). Callbacks
+ * run on the loop thread and may be NULL where noted. monitor_new() copies
+ * the struct, so it need not outlive the monitor (balloon_qom_path, which
+ * is referenced, must); attach the balloon and RAM later with
+ * monitor_set_balloon() and monitor_set_ram(), e.g. when the monitor is
+ * created before the devices. */
+struct monitor_backend {
+	void *opaque;
+	int (*stop)(void *opaque);      /* pause all vCPUs: 0 or -errno */
+	int (*cont)(void *opaque);      /* resume them: 0 or -errno */
+	bool (*running)(void *opaque);
+	/* Asks the VM to exit with status 0 (the monitor sends the SHUTDOWN
+	 * event with reason host-qmp-quit itself). */
+	void (*quit)(void *opaque);
+	/* system_reset (the monitor sends RESET, reason host-qmp-system-reset). */
+	int (*reset)(void *opaque);
+	/* ACPI power button; NULL or -ENOTSUP: "not supported" error. */
+	int (*powerdown)(void *opaque);
+	/* Host thread id of vCPU `index`, or -1 (NULL: -1 for all). */
+	int (*cpu_thread_id)(void *opaque, unsigned index);
+	uint64_t ram_size;              /* guest RAM in bytes */
+	unsigned ncpus;
+	struct balloon *balloon;        /* NULL: no balloon device */
+	const char *balloon_qom_path;   /* NULL: MONITOR_BALLOON_QOM_PATH */
+	struct ram *ram;                /* NULL: no RAM details in memory queries */
+};
+
+#endif
