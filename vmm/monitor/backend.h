@@ -12,6 +12,7 @@ struct ram;
 
 /* QEMU's QOM path of an anonymous -device virtio-balloon. */
 #define MONITOR_BALLOON_QOM_PATH "/machine/peripheral-anon/device[0]"
+
 /* QEMU's ShutdownCause: the "reason" of SHUTDOWN and RESET events. */
 enum shutdown_cause {
 	SHUTDOWN_CAUSE_NONE,                  /* "none" */
