@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "memory/guest_mem.h"
+#include "memory/guest_ram.h"
 #include "memory/ram.h"
 #include "vmm/config/config.h"
 #include "devices/virtio_mmio.h"
@@ -20,13 +21,12 @@
 
 static bool machine_quirk_notice_shown; /* once per process, not per reboot */
 
-int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct guest_mem *gm,
+int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm, struct guest_ram **out,
 		    char *err, size_t errlen)
 {
+	struct guest_ram_region r[2];
 	struct ram_config rc;
-	int ret;
 
-	memset(mr, 0, sizeof(*mr));
 	ram_config_init(&rc, cfg->ram_size);
 	rc.mem_path = cfg->mem_path;
 	rc.prealloc = cfg->mem_prealloc;
@@ -35,45 +35,12 @@ int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct 
 	rc.thp = cfg->thp;
 	rc.shared = cfg->mem_shared;
 	rc.progress = true;
-	ret = ram_map(&rc, &mr->ram, err, errlen);
-	if (ret)
-		return ret;
-	mr->hva = ram_base(mr->ram);
-	mr->size = ram_size(mr->ram);
-	mr->prealloc = cfg->mem_prealloc;
 
 	unsigned long long gpa[2], len[2], off[2];
 	unsigned n = layout_ram_regions(cfg->ram_size, gpa, len, off);
-	for (unsigned i = 0; i < n; i++) {
-		ret = guest_mem_add(gm, gpa[i], len[i], (uint8_t *)mr->hva + off[i], NULL);
-		if (ret) {
-			snprintf(err, errlen, "registering guest RAM: %s", strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-void machine_ram_unmap(struct machine_ram *mr)
-{
-	ram_unmap(mr->ram);
-	mr->ram = NULL;
-	mr->hva = NULL;
-}
-
-int machine_ram_clear(struct machine_ram *mr)
-{
-	/* Preallocated RAM stays populated (the user paid for that up front);
-	 * otherwise giving everything back is both the fastest clear and the
-	 * smallest footprint. */
-	int ret;
-	if (mr->prealloc)
-		memset(mr->hva, 0, mr->size);
-	else if ((ret = ram_discard_reported(mr->ram, 0, mr->size, NULL)))
-		return ret;
-	/* The new guest starts with all RAM in use: no huge page may count as
-	 * partly given back by the old one's balloon. */
-	return ram_reclaim(mr->ram, 0, mr->size);
+	for (unsigned i = 0; i < n; i++)
+		r[i] = (struct guest_ram_region){ .gpa = gpa[i], .len = len[i], .offset = off[i] };
+	return guest_ram_new(&rc, r, n, gm, out, err, errlen);
 }
 
 /* Options that keep a Linux guest away from what a kernel-mode-emulating

@@ -14,22 +14,12 @@ struct vm;
 struct vm_config;
 struct guest_mem;
 struct boot_entry;
-struct ram;
-
-struct machine_ram {
-	struct ram *ram;
-	void *hva;
-	uint64_t size;
-	bool prealloc;
-};
+struct guest_ram;
 
 /* Maps guest RAM per cfg and registers it in gm: [0, min(size, 3 GiB)) and
- * the rest at 4 GiB. */
-int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg, struct guest_mem *gm,
+ * the rest at 4 GiB (layout_ram_regions()). guest_ram_free() unmaps it. */
+int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm, struct guest_ram **out,
 		    char *err, size_t errlen) WUR;
-void machine_ram_unmap(struct machine_ram *mr);
-/* Zeroes guest RAM for a reboot (giving pages back where that is cheaper). */
-int machine_ram_clear(struct machine_ram *mr) WUR;
 
 #define MACHINE_CMDLINE_MAX 65536u
 

@@ -22,7 +22,7 @@
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_rng.h"
 #include "memory/guest_mem.h"
-#include "memory/ram.h"
+#include "memory/guest_ram.h"
 #include "vmm/board/console.h"
 #include "vmm/lib/evloop.h"
 #include "vmm/core/kvm.h"
@@ -52,7 +52,7 @@ struct vm {
 	int sig_fd;
 
 	struct guest_mem *gm;
-	struct machine_ram ram;
+	struct guest_ram *ram;
 	struct bus *pio;
 	struct bus *mmio;
 	struct evloop *loop;
@@ -72,8 +72,6 @@ struct vm {
 	struct virtio_platform platform;
 	struct virtio_rng *rng;
 	struct balloon *balloon;
-	struct ram_range *discard_scratch; /* balloon batch discards (loop thread) */
-	size_t discard_scratch_cap;
 	struct monitor *monitor;
 	struct monitor_backend mon_be;
 	const char *quit_reason;
@@ -203,7 +201,7 @@ const struct vm_config *vm_config(const struct vm *vm) { return &vm->cfg; }
 unsigned vm_vcpu_count(const struct vm *vm) { return vm->nvcpus; }
 unsigned vm_virtio_count(const struct vm *vm) { return vm->nvirtio; }
 struct balloon *vm_balloon(struct vm *vm) { return vm->balloon; }
-struct ram *vm_ram(struct vm *vm) { return vm->ram.ram; }
+struct ram *vm_ram(struct vm *vm) { return guest_ram_block(vm->ram); }
 void vm_set_balloon_listener(struct vm *vm, void (*fn)(void *, uint64_t), void *opaque)
 {
 	vm->balloon_listener_opaque = opaque;
@@ -419,65 +417,6 @@ static int vm_add_virtio(struct vm *vm, struct virtio_device dev, struct virtio_
 	return 0;
 }
 
-/* Balloon memory ops: guest-physical ranges (each inside one region) to
- * offsets in the RAM block. */
-static int vm_ram_offset(struct vm *vm, uint64_t gpa, uint64_t *off)
-{
-	const struct guest_region *r = guest_mem_find(vm->gm, gpa);
-	if (!r)
-		return -EFAULT;
-	*off = (uint64_t)((uint8_t *)r->hva - (uint8_t *)vm->ram.hva) + (gpa - r->gpa);
-	return 0;
-}
-
-static int vm_balloon_discard(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
-{
-	struct vm *vm = opaque;
-	uint64_t off;
-	int ret = vm_ram_offset(vm, gpa, &off);
-	return ret ? ret : ram_discard(vm->ram.ram, off, len, freed);
-}
-
-/* A whole inflate buffer's runs: translated in place to RAM offsets
- * (runs are sorted and each inside one region, so offsets stay sorted). */
-static int vm_balloon_discard_runs(void *opaque, const struct balloon_run *runs, size_t n,
-				   uint64_t *freed)
-{
-	struct vm *vm = opaque;
-	struct ram_range *r = vm->discard_scratch;
-	if (n > vm->discard_scratch_cap) {
-		r = realloc(vm->discard_scratch, n * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		vm->discard_scratch = r;
-		vm->discard_scratch_cap = n;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int ret = vm_ram_offset(vm, runs[i].gpa, &r[i].offset);
-		if (ret)
-			return ret;
-		r[i].len = runs[i].len;
-	}
-	return ram_discard_ranges(vm->ram.ram, r, n, freed);
-}
-
-static int vm_balloon_discard_reported(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
-{
-	struct vm *vm = opaque;
-	uint64_t off;
-	int ret = vm_ram_offset(vm, gpa, &off);
-	return ret ? ret : ram_discard_reported(vm->ram.ram, off, len, freed);
-}
-
-static void vm_balloon_reclaim(void *opaque, uint64_t gpa, uint64_t len)
-{
-	struct vm *vm = opaque;
-	uint64_t off;
-	if (vm_ram_offset(vm, gpa, &off) || ram_reclaim(vm->ram.ram, off, len))
-		log_warn("balloon deflate: cannot reclaim 0x%llx+0x%llx",
-			 (unsigned long long)gpa, (unsigned long long)len);
-}
-
 static void vm_balloon_changed(void *opaque, uint64_t guest_bytes)
 {
 	struct vm *vm = opaque;
@@ -495,9 +434,8 @@ static int vm_create_balloon(struct vm *vm, char *err, size_t errlen)
 		.ram_size = vm->cfg.ram_size,
 		.gm = vm->gm,
 		.loop = vm->loop,
-		.mem = { .discard = vm_balloon_discard, .discard_runs = vm_balloon_discard_runs,
-			 .reclaim = vm_balloon_reclaim,
-			 .discard_reported = vm_balloon_discard_reported, .opaque = vm },
+		.mem = &guest_ram_ops,
+		.mem_opaque = vm->ram,
 		.on_actual_change = vm_balloon_changed,
 		.opaque = vm,
 	};
@@ -558,7 +496,7 @@ static int vm_create_monitor(struct vm *vm, char *err, size_t errlen)
 		.opaque = vm, .stop = vm_be_stop, .cont = vm_be_cont, .running = vm_be_running,
 		.quit = vm_be_quit, .reset = vm_be_reset, .powerdown = NULL,
 		.cpu_thread_id = vm_be_thread_id, .ram_size = vm->cfg.ram_size,
-		.ncpus = vm->cfg.smp, .balloon = vm->balloon, .ram = vm->ram.ram,
+		.ncpus = vm->cfg.smp, .balloon = vm->balloon, .ram = guest_ram_block(vm->ram),
 	};
 	if ((ret = monitor_new(&vm->mon_be, vm->loop, &vm->monitor))) {
 		snprintf(err, errlen, "creating the monitor: %s", strerror(-ret));
@@ -751,7 +689,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 			 cfg->smp, vm->kvm.max_vcpus);
 		return -EINVAL;
 	}
-	if ((ret = machine_ram_map(&vm->ram, cfg, vm->gm, err, errlen)))
+	if ((ret = machine_ram_new(cfg, vm->gm, &vm->ram, err, errlen)))
 		return ret;
 	if ((ret = vm_create_kvm(vm, err, errlen)))
 		return ret;
@@ -827,7 +765,7 @@ static int vm_reboot(struct vm *vm, char *err, size_t errlen)
 	vm->nvcpus = 0;
 	close(vm->vm_fd);
 	vm->vm_fd = -1;
-	if ((ret = machine_ram_clear(&vm->ram))) {
+	if ((ret = guest_ram_clear(vm->ram))) {
 		snprintf(err, errlen, "clearing guest RAM: %s", strerror(-ret));
 		return ret;
 	}
@@ -933,14 +871,13 @@ void vm_destroy(struct vm *vm)
 		virtio_mmio_free(vm->virtio[i]);
 	virtio_rng_free(vm->rng);
 	balloon_free(vm->balloon);
-	free(vm->discard_scratch);
 	serial_free(vm->uart);
 	i8042_free(vm->kbd);
 	pm_free(vm->pm);
 	debug_exit_free(vm->dbg);
 	if (vm->uart_out_owned)
 		close(vm->uart_out_fd);
-	machine_ram_unmap(&vm->ram);
+	guest_ram_free(vm->ram);
 	bus_free(vm->pio);
 	bus_free(vm->mmio);
 	guest_mem_free(vm->gm);
