@@ -65,7 +65,7 @@ struct balloon {
 
 	struct ratelimit rl;
 	uint32_t *pfns;                 /* BALLOON_MAX_PFNS_PER_BUF */
-	struct balloon_run *runs;       /* BALLOON_MAX_PFNS_PER_BUF, for discard_runs */
+	struct guest_ram_run *runs;     /* BALLOON_MAX_PFNS_PER_BUF, for discard_runs */
 	struct virtq_elem elem;         /* large: lives here, not on the stack */
 };
 
@@ -173,12 +173,12 @@ static int cmp_u32(const void *a, const void *b)
 
 static void discard_run(struct balloon *b, uint64_t gpa, uint64_t len, bool reported)
 {
-	int (*fn)(void *, uint64_t, uint64_t, uint64_t *) = b->cfg.mem.discard;
+	int (*fn)(void *, uint64_t, uint64_t, uint64_t *) = b->cfg.mem->discard;
 	uint64_t freed = 0;
 
-	if (reported && b->cfg.mem.discard_reported)
-		fn = b->cfg.mem.discard_reported;
-	int ret = fn(b->cfg.mem.opaque, gpa, len, &freed);
+	if (reported && b->cfg.mem->discard_reported)
+		fn = b->cfg.mem->discard_reported;
+	int ret = fn(b->cfg.mem_opaque, gpa, len, &freed);
 	if (ret < 0) {
 		b->discard_errors++;
 		BLOG(b, "discard of [%#" PRIx64 ", +%#" PRIx64 ") failed: %s", gpa, len,
@@ -243,19 +243,23 @@ static int balloon_pfn_buffer(struct balloon *b, const struct virtq_elem *e, boo
 		uint64_t gpa = (uint64_t)first << PFN_SHIFT, len = pages << PFN_SHIFT;
 		if (inflate) {
 			b->inflated_pages += pages;
-			if (b->cfg.mem.discard_runs)
-				b->runs[nruns++] = (struct balloon_run){ .gpa = gpa, .len = len };
+			if (b->cfg.mem->discard_runs)
+				b->runs[nruns++] = (struct guest_ram_run){ .gpa = gpa, .len = len };
 			else
 				discard_run(b, gpa, len, false);
 		} else {
 			b->deflated_pages += pages;
-			if (b->cfg.mem.reclaim)
-				b->cfg.mem.reclaim(b->cfg.mem.opaque, gpa, len);
+			int ret = 0;
+			if (b->cfg.mem->reclaim)
+				ret = b->cfg.mem->reclaim(b->cfg.mem_opaque, gpa, len);
+			if (ret < 0)
+				BLOG(b, "deflate: cannot reclaim [%#" PRIx64 ", +%#" PRIx64 "): %s",
+				     gpa, len, strerror(-ret));
 		}
 	}
 	if (nruns) {
 		uint64_t freed = 0;
-		int ret = b->cfg.mem.discard_runs(b->cfg.mem.opaque, b->runs, nruns, &freed);
+		int ret = b->cfg.mem->discard_runs(b->cfg.mem_opaque, b->runs, nruns, &freed);
 		if (ret < 0) {
 			b->discard_errors++;
 			BLOG(b, "discard of %zu runs failed: %s", nruns, strerror(-ret));
@@ -490,7 +494,8 @@ int balloon_new(const struct balloon_config *cfg, struct balloon **out)
 	struct balloon *b;
 	int ret;
 
-	if (!cfg || !out || !cfg->gm || !cfg->mem.discard || cfg->ram_size < BALLOON_PAGE_SIZE)
+	if (!cfg || !out || !cfg->gm || !cfg->mem || !cfg->mem->discard ||
+	    cfg->ram_size < BALLOON_PAGE_SIZE)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));
 	if (!b)

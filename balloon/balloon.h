@@ -20,6 +20,7 @@
 
 #include "devices/virtio_mmio.h"
 #include "memory/guest_mem.h"
+#include "memory/guest_ram.h"
 #include "vmm/lib/evloop.h"
 #include "vmm/lib/util.h"
 
@@ -64,34 +65,6 @@ enum balloon_stat {
 	BALLOON_STAT_COUNT,
 };
 
-/* How the balloon gives memory back to the host; the VM implements these
- * on top of memory/ram.h (unit tests use fakes). gpa/len are 4 KiB aligned
- * and lie inside guest RAM. */
-struct balloon_run {
-	uint64_t gpa;
-	uint64_t len;
-};
-
-struct balloon_memory_ops {
-	/* Discard [gpa, gpa+len); *freed = bytes that really left the process. */
-	int (*discard)(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed);
-	/* Optional: the runs of one inflate buffer at once (sorted, each inside
-	 * one region), so the backing can batch its work; NULL: `discard` per
-	 * run. */
-	int (*discard_runs)(void *opaque, const struct balloon_run *runs, size_t n,
-			    uint64_t *freed);
-	/* The guest takes [gpa, gpa+len) back (deflate): clear partial-page
-	 * tracking so huge pages are not released while in use. May be NULL.
-	 * Called before the deflate buffer is returned, so with MUST_TELL_HOST
-	 * it always precedes the guest's reuse of those pages. */
-	void (*reclaim)(void *opaque, uint64_t gpa, uint64_t len);
-	/* Free page reporting: the guest may reuse the range later without
-	 * telling, so nothing may be remembered (ram_discard_reported).
-	 * NULL: `discard` is used, which is only right for 4 KiB backings. */
-	int (*discard_reported)(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed);
-	void *opaque;
-};
-
 struct balloon_config {
 	bool deflate_on_oom;
 	bool free_page_reporting;
@@ -99,7 +72,12 @@ struct balloon_config {
 	uint64_t ram_size;                  /* guest RAM in bytes (the target cap) */
 	const struct guest_mem *gm;
 	struct evloop *loop;                /* stats polling timer; NULL in unit tests */
-	struct balloon_memory_ops mem;
+	/* How inflate, deflate and reports reach RAM: guest_ram_ops with the
+	 * VM's struct guest_ram, or fakes in tests. Called with gpa/len 4 KiB
+	 * aligned and inside one region of gm. Kept by pointer: it must
+	 * outlive the balloon. */
+	const struct guest_ram_ops *mem;
+	void *mem_opaque;
 	/* Called when the guest changes `actual` (any thread, transport lock
 	 * held): guest_bytes = ram_size - actual pages * 4 KiB. The monitor
 	 * turns it into BALLOON_CHANGE events (it rate-limits, as QEMU). */
@@ -109,7 +87,7 @@ struct balloon_config {
 
 struct balloon;
 
-/* 0, or -EINVAL (no gm, no mem.discard, ram_size under 4 KiB), -ENOMEM,
+/* 0, or -EINVAL (no gm, no mem->discard, ram_size under 4 KiB), -ENOMEM,
  * or the errno of the stats timer (timerfd on cfg->loop, when given). */
 int balloon_new(const struct balloon_config *cfg, struct balloon **out) WUR;
 /* After the transport is freed, with the event loop stopped. NULL: no-op. */

@@ -16,6 +16,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "memory/discard_map.h"
+#include "memory/host_mem.h"
 #include "memory/prealloc.h"
 #include "vmm/lib/size.h"
 
@@ -41,7 +43,7 @@ struct ram {
 	char *mem_path;
 
 	pthread_mutex_t lock;     /* parts and discarded */
-	uint64_t *parts;          /* huge backings: one bit per discarded 4 KiB part */
+	struct discard_map *parts; /* huge backings, from the first discard on */
 	uint64_t discarded;
 };
 
@@ -74,90 +76,6 @@ static void report(const struct ram_config *cfg, enum ram_report_kind kind, cons
 		log_warn("%s", line);
 	else
 		log_notice("%s", line);
-}
-
-
-static bool read_u64_file(const char *path, uint64_t *out)
-{
-	char buf[64];
-	if (read_small_file(path, buf, sizeof(buf)) <= 0)
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(buf, &end, 10);
-	if (errno || end == buf)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* A "Key:   N kB" (or plain N) line of /proc/meminfo, in the file's unit. */
-static bool meminfo_value(const char *key, uint64_t *out)
-{
-	char buf[8192];
-	if (read_small_file("/proc/meminfo", buf, sizeof(buf)) <= 0)
-		return false;
-	size_t klen = strlen(key);
-	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			*out = strtoull(line + klen + 1, NULL, 10);
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool default_huge_page_size(uint64_t page_size)
-{
-	uint64_t kb;
-	return meminfo_value("Hugepagesize", &kb) && kb * 1024 == page_size;
-}
-
-struct hpool {
-	bool known;
-	uint64_t free;      /* HugePages_Free: includes pages reserved by others */
-	uint64_t resv;
-	uint64_t available; /* free - resv + overcommit headroom */
-};
-
-static void read_hpool(uint64_t page_size, struct hpool *p)
-{
-	char dir[96], path[160];
-	uint64_t free, resv, over = 0, surp = 0;
-
-	memset(p, 0, sizeof(*p));
-	snprintf(dir, sizeof(dir), "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB", page_size / 1024);
-	snprintf(path, sizeof(path), "%s/free_hugepages", dir);
-	bool ok = read_u64_file(path, &free);
-	snprintf(path, sizeof(path), "%s/resv_hugepages", dir);
-	ok = ok && read_u64_file(path, &resv);
-	if (ok) {
-		snprintf(path, sizeof(path), "%s/nr_overcommit_hugepages", dir);
-		(void)read_u64_file(path, &over);
-		snprintf(path, sizeof(path), "%s/surplus_hugepages", dir);
-		(void)read_u64_file(path, &surp);
-	} else if (default_huge_page_size(page_size)) {
-		ok = meminfo_value("HugePages_Free", &free) && meminfo_value("HugePages_Rsvd", &resv);
-		(void)meminfo_value("HugePages_Surp", &surp);
-		(void)read_u64_file("/proc/sys/vm/nr_overcommit_hugepages", &over);
-	}
-	if (!ok)
-		return;
-	p->known = true;
-	p->free = free;
-	p->resv = resv;
-	p->available = (free > resv ? free - resv : 0) + (over > surp ? over - surp : 0);
-}
-
-/* Where the administrator raises the pool for this page size. */
-static const char *hpool_knob(uint64_t page_size, char *buf, size_t n)
-{
-	if (default_huge_page_size(page_size))
-		snprintf(buf, n, "/proc/sys/vm/nr_hugepages");
-	else
-		snprintf(buf, n, "/sys/kernel/mm/hugepages/hugepages-%" PRIu64 "kB/nr_hugepages",
-			 page_size / 1024);
-	return buf;
 }
 
 /* Resident 4 KiB pages in [off, off+len) (hugetlb pages count 512 each),
@@ -343,28 +261,16 @@ static uint64_t huge_pages_needed(const struct ram *ram, bool fresh, const struc
 	return pages - MIN(pages, have);
 }
 
-/* One line explaining why `needed` huge pages are not there. */
+/* One line in err explaining why `needed` huge pages are not there. */
 static int hpool_short(const struct ram *ram, uint64_t needed, int ret, char *err, size_t errlen)
 {
-	struct hpool p;
-	char knob[128];
-	struct statfs sf;
-
-	read_hpool(ram->page_size, &p);
-	hpool_knob(ram->page_size, knob, sizeof(knob));
-	if (p.known && p.available < needed)
-		return fail(err, errlen, ret, "-mem-path %s: %" PRIu64 " free huge pages of %s, %" PRIu64
-			    " needed for %s; raise %s by at least %" PRIu64, ram->mem_path, p.available,
-			    SIZE_STR(ram->page_size), needed, SIZE_STR(ram->size), knob, needed - p.available);
-	if (!fstatfs(ram->fd, &sf) && sf.f_blocks != 0 && sf.f_blocks != (__typeof__(sf.f_blocks))-1 &&
-	    (uint64_t)sf.f_bfree < needed)
-		return fail(err, errlen, ret, "-mem-path %s: the hugetlbfs mount allows %" PRIu64
-			    " more pages of %s (size= option), %" PRIu64 " needed for %s; remount it "
-			    "with a larger size=", ram->mem_path, (uint64_t)sf.f_bfree,
-			    SIZE_STR(ram->page_size), needed, SIZE_STR(ram->size));
-	return fail(err, errlen, ret, "-mem-path %s: cannot get %" PRIu64 " huge pages of %s for %s "
-		    "(%" PRIu64 " free in the pool; a hugetlb cgroup limit?); raise %s", ram->mem_path,
-		    needed, SIZE_STR(ram->page_size), SIZE_STR(ram->size), p.available, knob);
+	const struct host_mem_huge h = {
+		.mem_path = ram->mem_path, .fd = ram->fd, .page_size = ram->page_size,
+		.ram_size = ram->size,
+	};
+	if (err && errlen)
+		host_mem_huge_why(&h, needed, err, errlen);
+	return ret;
 }
 
 /* ---- preallocation ---- */
@@ -379,21 +285,18 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 		if (!ram->reserved) {
 			/* MAP_NORESERVE: nothing guarantees the pages, check now. */
 			uint64_t needed = huge_pages_needed(ram, fresh, st);
-			struct hpool p;
-			read_hpool(ram->page_size, &p);
-			if (needed && p.known && p.available < needed)
+			if (needed && !host_mem_huge_fits(ram->page_size, needed))
 				return hpool_short(ram, needed, -ENOMEM, err, errlen);
 		}
 	} else {
 		/* ram_map() checked a fresh mapping before creating it. */
-		uint64_t avail_kb, need = ram->size;
+		uint64_t need = ram->size;
 		int64_t res = fresh ? 0 : count_resident(ram, 0, ram->size);
+		char why[256];
 		if (res > 0)
 			need -= MIN(need, (uint64_t)res * PART);
-		if (!fresh && meminfo_value("MemAvailable", &avail_kb) && need / 1024 > avail_kb)
-			return fail(err, errlen, -ENOMEM, "-mem-prealloc: %s of guest RAM needs %s but the "
-				    "host has %s available; lower -m or drop -mem-prealloc",
-				    SIZE_STR(ram->size), SIZE_STR(need), SIZE_STR(avail_kb * 1024));
+		if (!fresh && !host_mem_fits_available(ram->size, need, why, sizeof(why)))
+			return fail(err, errlen, -ENOMEM, "%s", why);
 		/* Reserve the file's space first: a full filesystem is then a
 		 * clean ENOSPC here instead of a failed page fault. tmpfs does
 		 * not zero pages in fallocate, so the threads still do that. */
@@ -536,14 +439,11 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	}
 
 	/* Fail before mapping when prealloc cannot succeed anyway. */
-	if (cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS) {
-		uint64_t avail_kb;
-		if (meminfo_value("MemAvailable", &avail_kb) && ram->size / 1024 > avail_kb) {
-			ret = fail(err, errlen, -ENOMEM, "-mem-prealloc: %s of guest RAM does not fit in the "
-				   "%s the host has available; lower -m or drop -mem-prealloc",
-				   SIZE_STR(ram->size), SIZE_STR(avail_kb * 1024));
-			goto fail;
-		}
+	char why[256];
+	if (cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS &&
+	    !host_mem_fits_available(ram->size, ram->size, why, sizeof(why))) {
+		ret = fail(err, errlen, -ENOMEM, "%s", why);
+		goto fail;
 	}
 
 	uint64_t align = MAX(ram->page_size, THP_ALIGN);
@@ -598,13 +498,9 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	if (cfg->thp && ram->backing == RAM_BACKING_ANON)
 		ram->thp = madvise(ram->base, ram->size, MADV_HUGEPAGE) == 0;
 
-	if (!cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS) {
-		uint64_t total_kb;
-		if (meminfo_value("MemTotal", &total_kb) && ram->size / 1024 > total_kb)
-			report(cfg, RAM_REPORT_WARNING, "guest RAM (%s) is larger than this host's memory "
-			       "(%s); the guest can be killed when it uses it all", SIZE_STR(ram->size),
-			       SIZE_STR(total_kb * 1024));
-	}
+	if (!cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS &&
+	    !host_mem_fits_total(ram->size, why, sizeof(why)))
+		report(cfg, RAM_REPORT_WARNING, "%s", why);
 
 	if (cfg->prealloc) {
 		ret = do_prealloc(ram, true, have_st ? &st : NULL, err, errlen);
@@ -627,7 +523,7 @@ void ram_unmap(struct ram *ram)
 		munmap(ram->base, ram->size);
 	if (ram->fd >= 0)
 		close(ram->fd);
-	free(ram->parts);
+	discard_map_free(ram->parts);
 	free(ram->mem_path);
 	pthread_mutex_destroy(&ram->lock);
 	free(ram);
@@ -677,39 +573,6 @@ static int release(const struct ram *ram, uint64_t off, uint64_t len)
 	return 0;
 }
 
-static void bits_set(uint64_t *map, uint64_t from, uint64_t to, bool on)
-{
-	for (uint64_t b = from; b < to; b++) {
-		if ((b & 63) == 0 && to - b >= 64) {
-			map[b / 64] = on ? ~0ull : 0;
-			b += 63;
-			continue;
-		}
-		if (on)
-			map[b / 64] |= 1ull << (b & 63);
-		else
-			map[b / 64] &= ~(1ull << (b & 63));
-	}
-}
-
-static bool page_all_parts(const struct ram *ram, uint64_t page)
-{
-	uint64_t words = ram->page_size / PART / 64; /* huge pages hold 512 or 262144 parts */
-	const uint64_t *w = ram->parts + page * words;
-	for (uint64_t i = 0; i < words; i++)
-		if (w[i] != ~0ull)
-			return false;
-	return true;
-}
-
-/* A release failed: clear the pages' bits so a later discard retries them
- * instead of believing they are gone (forgetting parts is the safe way). */
-static void forget_pages(struct ram *ram, uint64_t first, uint64_t n)
-{
-	uint64_t per = ram->page_size / PART;
-	bits_set(ram->parts, first * per, (first + n) * per, false);
-}
-
 /* Releases whole huge pages [first, first+n), counting what was resident. */
 static int release_pages(struct ram *ram, uint64_t first, uint64_t n, uint64_t *freed)
 {
@@ -721,9 +584,19 @@ static int release_pages(struct ram *ram, uint64_t first, uint64_t n, uint64_t *
 	return ret;
 }
 
+struct release_ctx {
+	struct ram *ram;
+	uint64_t freed;
+};
+
+static int release_run(void *opaque, uint64_t first, uint64_t n)
+{
+	struct release_ctx *c = opaque;
+	return release_pages(c->ram, first, n, &c->freed);
+}
+
 int ram_discard(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_bytes)
 {
-	uint64_t freed = 0;
 	int ret = check_range(ram, offset, len);
 
 	if (freed_bytes)
@@ -736,7 +609,7 @@ int ram_discard(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_
 		ret = release(ram, offset, len);
 		if (ret)
 			return ret;
-		freed = res > 0 ? (uint64_t)res * PART : 0;
+		uint64_t freed = res > 0 ? (uint64_t)res * PART : 0;
 		pthread_mutex_lock(&ram->lock);
 		ram->discarded += freed;
 		pthread_mutex_unlock(&ram->lock);
@@ -745,41 +618,17 @@ int ram_discard(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_
 		return 0;
 	}
 
+	/* Huge pages: released once the guest has given back all their parts. */
+	struct release_ctx ctx = { .ram = ram };
 	pthread_mutex_lock(&ram->lock);
-	if (!ram->parts) {
-		ram->parts = calloc(ram->size / PART / 64, sizeof(uint64_t));
-		if (!ram->parts) {
-			pthread_mutex_unlock(&ram->lock);
-			return -ENOMEM;
-		}
-	}
-	uint64_t ps = ram->page_size, end = offset + len;
-	uint64_t run_first = 0, run_n = 0;
-	for (uint64_t pg = offset / ps; pg * ps < end; pg++) {
-		uint64_t lo = MAX(offset, pg * ps), hi = MIN(end, (pg + 1) * ps);
-		bool was_full = page_all_parts(ram, pg);
-		bits_set(ram->parts, lo / PART, hi / PART, true);
-		if (was_full || !page_all_parts(ram, pg))
-			continue; /* already released, or still partly in use */
-		if (run_n && run_first + run_n == pg) {
-			run_n++;
-			continue;
-		}
-		if (run_n && (ret = release_pages(ram, run_first, run_n, &freed))) {
-			forget_pages(ram, pg, 1);
-			break;
-		}
-		run_first = pg;
-		run_n = 1;
-	}
-	if (!ret && run_n)
-		ret = release_pages(ram, run_first, run_n, &freed);
-	if (ret && run_n)
-		forget_pages(ram, run_first, run_n);
-	ram->discarded += freed;
+	if (!ram->parts)
+		ret = discard_map_new(ram->size, ram->page_size, &ram->parts);
+	if (!ret)
+		ret = discard_map_mark(ram->parts, offset, len, release_run, &ctx);
+	ram->discarded += ctx.freed;
 	pthread_mutex_unlock(&ram->lock);
 	if (freed_bytes)
-		*freed_bytes = freed;
+		*freed_bytes = ctx.freed;
 	return ret;
 }
 
@@ -865,30 +714,15 @@ int ram_reclaim(struct ram *ram, uint64_t offset, uint64_t len)
 		return ret;
 	pthread_mutex_lock(&ram->lock);
 	if (ram->parts)
-		bits_set(ram->parts, offset / PART, (offset + len) / PART, false);
+		discard_map_clear(ram->parts, offset, len);
 	pthread_mutex_unlock(&ram->lock);
 	return 0;
 }
 
 /* ---- visibility ---- */
 
-static int64_t ksm_merging_pages(void)
-{
-	uint64_t v;
-	char buf[1024];
-	if (read_u64_file("/proc/self/ksm_merging_pages", &v))
-		return (int64_t)v;
-	if (read_small_file("/proc/self/ksm_stat", buf, sizeof(buf)) > 0) {
-		char *s = strstr(buf, "ksm_merging_pages ");
-		if (s)
-			return (int64_t)strtoull(s + strlen("ksm_merging_pages "), NULL, 10);
-	}
-	return -1;
-}
-
 void ram_summary(struct ram *ram, struct ram_summary *out)
 {
-	uint64_t v;
 	memset(out, 0, sizeof(*out));
 	out->backing = ram_backing_name(ram->backing);
 	out->mem_path = ram->mem_path;
@@ -899,10 +733,10 @@ void ram_summary(struct ram *ram, struct ram_summary *out)
 	out->merge_requested = ram->merge_requested;
 	out->merge_effective = ram->merge_effective;
 	out->thp = ram->thp;
-	out->ksm_run = read_u64_file("/sys/kernel/mm/ksm/run", &v) ? (int)v : -1;
+	out->ksm_run = host_mem_ksm_run();
 	int64_t res = count_resident(ram, 0, ram->size);
 	out->rss_bytes = res >= 0 ? res * (int64_t)PART : -1;
-	out->ksm_merging_pages = ksm_merging_pages();
+	out->ksm_merging_pages = host_mem_ksm_merging_pages();
 	pthread_mutex_lock(&ram->lock);
 	out->discarded_bytes = ram->discarded;
 	pthread_mutex_unlock(&ram->lock);
@@ -921,6 +755,11 @@ uint64_t ram_size(const struct ram *ram)
 uint64_t ram_page_size(const struct ram *ram)
 {
 	return ram->page_size;
+}
+
+bool ram_preallocated(const struct ram *ram)
+{
+	return ram->preallocated;
 }
 
 int ram_fd(const struct ram *ram)

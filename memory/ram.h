@@ -160,6 +160,8 @@ void ram_summary(struct ram *ram, struct ram_summary *out);
 void *ram_base(const struct ram *ram);
 uint64_t ram_size(const struct ram *ram);
 uint64_t ram_page_size(const struct ram *ram);
+/* Populated by ram_map() or ram_prealloc(), without the monitor's mincore pass. */
+bool ram_preallocated(const struct ram *ram);
 int ram_fd(const struct ram *ram);  /* -1 for anonymous RAM */
 enum ram_backing ram_backing(const struct ram *ram);
 const char *ram_backing_name(enum ram_backing b);

@@ -2,8 +2,9 @@
  *
  * A full inflate queue (256 descriptors of 256 PFNs each, as the Linux
  * driver sends them) is processed by the real device behind a real
- * virtio-mmio transport, discarding through ram_discard() on anonymous
- * RAM (MADV_DONTNEED), against a baseline of one madvise(MADV_DONTNEED)
+ * virtio-mmio transport, discarding through guest_ram_ops as the VM does
+ * (guest_ram_discard_runs(), on anonymous RAM: MADV_DONTNEED), against a
+ * baseline of one madvise(MADV_DONTNEED)
  * per 4 KiB page in the same order. RAM is populated before every pass
  * so both sides free real pages. Two layouts: each buffer one contiguous
  * 1 MiB block in shuffled order (what a freshly booted guest's allocator
@@ -31,6 +32,7 @@
 #include "devices/virtio_mmio.h"
 #include "devices/virtq.h"
 #include "memory/guest_mem.h"
+#include "memory/guest_ram.h"
 #include "memory/ram.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -48,7 +50,6 @@
 #define USED_OFF  0x2000ull
 #define BUFS_OFF  0x10000ull
 
-static struct ram *ram;
 static uint8_t *ram_hva;
 static uint64_t ram_bytes;
 static uint8_t *ctl;
@@ -69,30 +70,26 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static bool noop_discard; /* measure the device alone */
+/* The balloon keeps this table by pointer: swapping its ops for no-ops
+ * measures the device alone. */
+static struct guest_ram_ops ops;
 
-static int discard_op(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
+static int noop_discard(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
 {
 	(void)opaque;
-	if (noop_discard) {
-		*freed = len;
-		return 0;
-	}
-	return ram_discard(ram, gpa, len, freed); /* RAM starts at gpa 0 */
+	(void)gpa;
+	*freed = len;
+	return 0;
 }
 
-/* The batch path the VM uses: one call per inflate buffer. */
-static int discard_runs_op(void *opaque, const struct balloon_run *runs, size_t n, uint64_t *freed)
+static int noop_discard_runs(void *opaque, const struct guest_ram_run *runs, size_t n,
+			     uint64_t *freed)
 {
-	static struct ram_range r[BALLOON_MAX_PFNS_PER_BUF];
 	(void)opaque;
 	*freed = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (noop_discard)
-			*freed += runs[i].len;
-		r[i] = (struct ram_range){ .offset = runs[i].gpa, .len = runs[i].len };
-	}
-	return noop_discard ? 0 : ram_discard_ranges(ram, r, n, freed);
+	for (size_t i = 0; i < n; i++)
+		*freed += runs[i].len;
+	return 0;
 }
 
 static void wr(uint64_t off, uint32_t v)
@@ -252,14 +249,15 @@ static void scenario(struct balloon *b, const char *label, uint32_t stride, int 
 	       label, rb, stride == 1 ? "merged runs" : "no runs to merge", rp, rb / rp);
 
 	/* The device's own share: validation, sort, merge, rings. */
-	noop_discard = true;
+	ops.discard = noop_discard;
+	ops.discard_runs = noop_discard_runs;
 	double td = 1e9;
 	for (int r = 0; r < reps; r++) {
 		double t = run_balloon(b, pfns, n);
 		if (t < td)
 			td = t;
 	}
-	noop_discard = false;
+	ops = guest_ram_ops;
 	printf("  device alone (no-op discard)%s: %.1f M PFN/s\n", label, (double)n / td / 1e6);
 	free(pfns);
 }
@@ -280,12 +278,17 @@ int main(int argc, char **argv)
 	rc.merge = false;
 	rc.thp = false;      /* 4 KiB pages: measure the balloon, not THP splits */
 	rc.progress = false;
-	ret = ram_map(&rc, &ram, err, sizeof(err));
+	struct guest_mem *gm = guest_mem_new();
+	if (!gm)
+		die("guest_mem_new", ENOMEM);
+	const struct guest_ram_region region = { .gpa = 0, .len = ram_bytes, .offset = 0 };
+	struct guest_ram *gr;
+	ret = guest_ram_new(&rc, &region, 1, gm, &gr, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(stderr, "bench_balloon: %s\n", err);
 		return 1;
 	}
-	ram_hva = ram_base(ram);
+	ram_hva = ram_base(guest_ram_block(gr));
 	madvise(ram_hva, ram_bytes, MADV_NOHUGEPAGE); /* also under THP=always */
 
 	ctl = aligned_alloc(4096, CTL_SIZE);
@@ -293,17 +296,15 @@ int main(int argc, char **argv)
 		die("aligned_alloc", ENOMEM);
 	memset(ctl, 0, CTL_SIZE);
 	ctl_gpa = ram_bytes;
-	struct guest_mem *gm = guest_mem_new();
-	if (!gm)
-		die("guest_mem_new", ENOMEM);
-	if ((ret = guest_mem_add(gm, 0, ram_bytes, ram_hva, NULL)) < 0 ||
-	    (ret = guest_mem_add(gm, ctl_gpa, CTL_SIZE, ctl, NULL)) < 0)
+	if ((ret = guest_mem_add(gm, ctl_gpa, CTL_SIZE, ctl, NULL)) < 0)
 		die("guest_mem_add", ret);
 
+	ops = guest_ram_ops;
 	struct balloon_config bc = {
 		.ram_size = ram_bytes,
 		.gm = gm,
-		.mem = { .discard = discard_op, .discard_runs = discard_runs_op },
+		.mem = &ops,
+		.mem_opaque = gr,
 	};
 	struct balloon *b;
 	if ((ret = balloon_new(&bc, &b)) < 0)
@@ -328,8 +329,8 @@ int main(int argc, char **argv)
 	virtio_mmio_free(t);
 	balloon_free(b);
 	bus_free(bus);
+	guest_ram_free(gr);
 	guest_mem_free(gm);
 	free(ctl);
-	ram_unmap(ram);
 	return 0;
 }

@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!bal) {
 		static struct guest_mem *gm;
 		gm = guest_mem_new();
-		struct balloon_config bc = { .ram_size = 64 << 20, .gm = gm,
-					     .mem = { .discard = f_discard } };
+		static const struct guest_ram_ops mem = { .discard = f_discard };
+		struct balloon_config bc = { .ram_size = 64 << 20, .gm = gm, .mem = &mem };
 		if (!gm || balloon_new(&bc, &bal))
 			abort();
 	}

@@ -54,7 +54,7 @@ struct recorder {
 	int n;
 };
 static struct recorder discards, reclaims, reported;
-static int discard_ret;
+static int discard_ret, reclaim_ret;
 static int actual_calls;
 static uint64_t actual_bytes;
 
@@ -76,10 +76,11 @@ static int fake_discard(void *opaque, uint64_t gpa, uint64_t len, uint64_t *free
 	return discard_ret;
 }
 
-static void fake_reclaim(void *opaque, uint64_t gpa, uint64_t len)
+static int fake_reclaim(void *opaque, uint64_t gpa, uint64_t len)
 {
 	ck_assert_ptr_eq(opaque, &discards);
 	record(&reclaims, gpa, len);
+	return reclaim_ret;
 }
 
 static int fake_discard_reported(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
@@ -92,7 +93,7 @@ static int fake_discard_reported(void *opaque, uint64_t gpa, uint64_t len, uint6
 
 /* The batch op: records every run, counts the calls. */
 static int batch_calls;
-static int fake_discard_runs(void *opaque, const struct balloon_run *runs, size_t n, uint64_t *freed)
+static int fake_discard_runs(void *opaque, const struct guest_ram_run *runs, size_t n, uint64_t *freed)
 {
 	ck_assert_ptr_eq(opaque, &discards);
 	batch_calls++;
@@ -118,6 +119,7 @@ static void on_actual(void *opaque, uint64_t guest_bytes)
 static uint8_t *ram[3];
 static struct guest_mem *gm;
 static struct bus *bus;
+static struct guest_ram_ops ops; /* tests may drop or add an op before make() */
 static struct balloon_config cfg;
 static struct balloon *b;
 static struct virtio_mmio *t;
@@ -145,14 +147,19 @@ static void setup(void)
 	memset(&reclaims, 0, sizeof(reclaims));
 	memset(&reported, 0, sizeof(reported));
 	discard_ret = 0;
+	reclaim_ret = 0;
 	actual_calls = 0;
 	actual_bytes = 0;
 	memset(dq, 0, sizeof(dq));
+	ops = (struct guest_ram_ops){
+		.discard = fake_discard, .reclaim = fake_reclaim,
+		.discard_reported = fake_discard_reported,
+	};
 	cfg = (struct balloon_config){
 		.ram_size = RAM_SIZE,
 		.gm = gm,
-		.mem = { .discard = fake_discard, .reclaim = fake_reclaim,
-			 .discard_reported = fake_discard_reported, .opaque = &discards },
+		.mem = &ops,
+		.mem_opaque = &discards,
 		.on_actual_change = on_actual,
 		.opaque = &actual_calls,
 	};
@@ -389,7 +396,10 @@ START_TEST(test_new_validates)
 	c.ram_size = 0;
 	ck_assert_int_eq(balloon_new(&c, &x), -EINVAL);
 	c = cfg;
-	c.mem.discard = NULL;
+	c.mem = NULL;
+	ck_assert_int_eq(balloon_new(&c, &x), -EINVAL);
+	c = cfg;
+	ops.discard = NULL;
 	ck_assert_int_eq(balloon_new(&c, &x), -EINVAL);
 	ck_assert_int_eq(balloon_new(NULL, &x), -EINVAL);
 	ck_assert_ptr_eq(x, (struct balloon *)&x); /* untouched on error */
@@ -442,7 +452,7 @@ END_TEST
 START_TEST(test_inflate_batch_op)
 {
 	batch_calls = 0;
-	cfg.mem.discard_runs = fake_discard_runs;
+	ops.discard_runs = fake_discard_runs;
 	make();
 	bring_up(F_VERSION_1 | F_STATS);
 	static const uint32_t pfns[] = { 513, 510, 5, 512, 511, 767, 766, 1024, 1025, 5 };
@@ -611,9 +621,29 @@ START_TEST(test_deflate_reclaims_runs)
 }
 END_TEST
 
+/* A failing reclaim is logged; the other runs are still reclaimed and the
+ * buffer goes back to the guest. */
+START_TEST(test_deflate_reclaim_fails)
+{
+	reclaim_ret = -EIO;
+	make();
+	bring_up(F_VERSION_1);
+	static const uint32_t pfns[] = { 3, 7 };
+	send_pfns(1, pfns, 2);
+	ck_assert_int_eq(reclaims.n, 2);
+	assert_run(&reclaims, 0, 3, 1);
+	assert_run(&reclaims, 1, 7, 1);
+	struct balloon_info info;
+	query(&info);
+	ck_assert_uint_eq(info.deflated_pages, 2);
+	ck_assert_uint_eq(used_idx(1), 1);
+	ck_assert(!needs_reset());
+}
+END_TEST
+
 START_TEST(test_deflate_without_reclaim_op)
 {
-	cfg.mem.reclaim = NULL;
+	ops.reclaim = NULL;
 	make();
 	bring_up(F_VERSION_1);
 	static const uint32_t pfns[] = { 7, 8 };
@@ -870,7 +900,7 @@ END_TEST
 START_TEST(test_reporting_falls_back_to_discard)
 {
 	cfg.free_page_reporting = true;
-	cfg.mem.discard_reported = NULL;
+	ops.discard_reported = NULL;
 	make();
 	bring_up(F_VERSION_1 | F_REP);
 	send_report(2);
@@ -999,6 +1029,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_inflate_oversized_needs_reset);
 	tcase_add_test(tc, test_discard_error_counted);
 	tcase_add_test(tc, test_deflate_reclaims_runs);
+	tcase_add_test(tc, test_deflate_reclaim_fails);
 	tcase_add_test(tc, test_deflate_without_reclaim_op);
 	tcase_add_test(tc, test_stats_parsed_and_held);
 	tcase_add_test(tc, test_stats_request_returns_buffer);

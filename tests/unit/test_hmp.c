@@ -53,7 +53,8 @@ static void setup(void)
 	stops = conts = resets = quits = nevents = 0;
 	gm = guest_mem_new();
 	ck_assert_ptr_nonnull(gm);
-	struct balloon_config bc = { .ram_size = RAM, .gm = gm, .mem = { .discard = f_discard } };
+	static const struct guest_ram_ops mem = { .discard = f_discard };
+	struct balloon_config bc = { .ram_size = RAM, .gm = gm, .mem = &mem };
 	ck_assert_int_eq(balloon_new(&bc, &bal), 0);
 	be = (struct monitor_backend){
 		.stop = f_stop, .cont = f_cont, .running = f_running, .quit = f_quit,

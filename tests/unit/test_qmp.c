@@ -94,7 +94,8 @@ static void setup(void)
 	fk = (struct fake){ .running = true, .powerdown_ret = -ENOTSUP };
 	gm = guest_mem_new();
 	ck_assert_ptr_nonnull(gm);
-	struct balloon_config bc = { .ram_size = RAM, .gm = gm, .mem = { .discard = f_discard } };
+	static const struct guest_ram_ops mem = { .discard = f_discard };
+	struct balloon_config bc = { .ram_size = RAM, .gm = gm, .mem = &mem };
 	ck_assert_int_eq(balloon_new(&bc, &bal), 0);
 	be = (struct monitor_backend){
 		.stop = f_stop, .cont = f_cont, .running = f_running, .quit = f_quit,
@@ -1291,8 +1292,9 @@ START_TEST(test_monitor_late_devices)
 
 	/* The balloon reports to the monitor with no trampoline in between. */
 	struct balloon *late;
+	static const struct guest_ram_ops mem = { .discard = f_discard };
 	struct balloon_config bc = {
-		.ram_size = RAM, .gm = gm, .mem = { .discard = f_discard },
+		.ram_size = RAM, .gm = gm, .mem = &mem,
 		.on_actual_change = monitor_balloon_changed, .opaque = mon,
 	};
 	ck_assert_int_eq(balloon_new(&bc, &late), 0);

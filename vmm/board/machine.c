@@ -19,6 +19,7 @@
 #include "devices/serial.h"
 #include "devices/virtio_rng.h"
 #include "memory/guest_mem.h"
+#include "memory/guest_ram.h"
 #include "memory/ram.h"
 #include "vmm/board/console.h"
 #include "vmm/board/devices.h"
@@ -34,13 +35,6 @@
 #include "vmm/lib/evloop.h"
 #include "vmm/monitor/monitor.h"
 
-struct machine_ram {
-	struct ram *ram;
-	void *hva;
-	uint64_t size;
-	bool prealloc;
-};
-
 struct machine {
 	struct vm_config cfg;
 	struct kvm_sys kvm;
@@ -49,7 +43,7 @@ struct machine {
 	struct evloop *loop;
 	struct runstate *rs;
 	struct guest_mem *gm;
-	struct machine_ram ram;
+	struct guest_ram *ram;
 	struct bus *pio;
 	struct bus *mmio;
 	struct vm *vm;
@@ -64,8 +58,6 @@ struct machine {
 	struct debug_exit *dbg;
 	struct virtio_rng *rng;
 	struct balloon *balloon;
-	struct ram_range *discard_scratch; /* balloon batch discards (loop thread) */
-	size_t discard_scratch_cap;
 
 	struct monitor *monitor;
 	enum shutdown_cause quit_cause; /* NONE: Ctrl-A x (host-ui) */
@@ -77,13 +69,13 @@ struct machine {
 
 /* ---- guest RAM ------------------------------------------------------ */
 
-static int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg,
-			   struct guest_mem *gm, char *err, size_t errlen)
+/* Maps RAM per cfg: [0, min(size, 3 GiB)) and the rest from 4 GiB. */
+static int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm,
+			   struct guest_ram **out, char *err, size_t errlen)
 {
+	struct guest_ram_region r[2];
 	struct ram_config rc;
-	int ret;
 
-	memset(mr, 0, sizeof(*mr));
 	ram_config_init(&rc, cfg->ram_size);
 	rc.mem_path = cfg->mem_path;
 	rc.prealloc = cfg->mem_prealloc;
@@ -92,105 +84,11 @@ static int machine_ram_map(struct machine_ram *mr, const struct vm_config *cfg,
 	rc.thp = cfg->thp;
 	rc.shared = cfg->mem_shared;
 	rc.progress = true;
-	ret = ram_map(&rc, &mr->ram, err, errlen);
-	if (ret)
-		return ret;
-	mr->hva = ram_base(mr->ram);
-	mr->size = ram_size(mr->ram);
-	mr->prealloc = cfg->mem_prealloc;
-
 	unsigned long long gpa[2], len[2], off[2];
 	unsigned n = layout_ram_regions(cfg->ram_size, gpa, len, off);
-	for (unsigned i = 0; i < n; i++) {
-		ret = guest_mem_add(gm, gpa[i], len[i], (uint8_t *)mr->hva + off[i], NULL);
-		if (ret) {
-			snprintf(err, errlen, "registering guest RAM: %s", strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static void machine_ram_unmap(struct machine_ram *mr)
-{
-	ram_unmap(mr->ram);
-	mr->ram = NULL;
-	mr->hva = NULL;
-}
-
-static int machine_ram_clear(struct machine_ram *mr)
-{
-	/* Preallocated RAM stays populated (the user paid for that up front);
-	 * otherwise giving everything back is both the fastest clear and the
-	 * smallest footprint. */
-	int ret;
-	if (mr->prealloc)
-		memset(mr->hva, 0, mr->size);
-	else if ((ret = ram_discard_reported(mr->ram, 0, mr->size, NULL)))
-		return ret;
-	/* The new guest starts with all RAM in use: no huge page may count as
-	 * partly given back by the old one's balloon. */
-	return ram_reclaim(mr->ram, 0, mr->size);
-}
-
-/* Balloon memory ops: guest-physical ranges (each inside one region) to
- * offsets in the RAM block. */
-static int machine_ram_offset(struct machine *m, uint64_t gpa, uint64_t *off)
-{
-	const struct guest_region *r = guest_mem_find(m->gm, gpa);
-	if (!r)
-		return -EFAULT;
-	*off = (uint64_t)((uint8_t *)r->hva - (uint8_t *)m->ram.hva) + (gpa - r->gpa);
-	return 0;
-}
-
-static int machine_balloon_discard(void *opaque, uint64_t gpa, uint64_t len, uint64_t *freed)
-{
-	struct machine *m = opaque;
-	uint64_t off;
-	int ret = machine_ram_offset(m, gpa, &off);
-	return ret ? ret : ram_discard(m->ram.ram, off, len, freed);
-}
-
-/* A whole inflate buffer's runs: translated in place to RAM offsets
- * (runs are sorted and each inside one region, so offsets stay sorted). */
-static int machine_balloon_discard_runs(void *opaque, const struct balloon_run *runs, size_t n,
-					uint64_t *freed)
-{
-	struct machine *m = opaque;
-	struct ram_range *r = m->discard_scratch;
-	if (n > m->discard_scratch_cap) {
-		r = realloc(m->discard_scratch, n * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		m->discard_scratch = r;
-		m->discard_scratch_cap = n;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int ret = machine_ram_offset(m, runs[i].gpa, &r[i].offset);
-		if (ret)
-			return ret;
-		r[i].len = runs[i].len;
-	}
-	return ram_discard_ranges(m->ram.ram, r, n, freed);
-}
-
-static int machine_balloon_discard_reported(void *opaque, uint64_t gpa, uint64_t len,
-					    uint64_t *freed)
-{
-	struct machine *m = opaque;
-	uint64_t off;
-	int ret = machine_ram_offset(m, gpa, &off);
-	return ret ? ret : ram_discard_reported(m->ram.ram, off, len, freed);
-}
-
-static void machine_balloon_reclaim(void *opaque, uint64_t gpa, uint64_t len)
-{
-	struct machine *m = opaque;
-	uint64_t off;
-	if (machine_ram_offset(m, gpa, &off) || ram_reclaim(m->ram.ram, off, len))
-		log_warn("balloon deflate: cannot reclaim 0x%llx+0x%llx",
-			 (unsigned long long)gpa, (unsigned long long)len);
+	for (unsigned i = 0; i < n; i++)
+		r[i] = (struct guest_ram_region){ .gpa = gpa[i], .len = len[i], .offset = off[i] };
+	return guest_ram_new(&rc, r, n, gm, out, err, errlen);
 }
 
 /* ---- monitor backend ------------------------------------------------ */
@@ -251,7 +149,7 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 		.opaque = m, .stop = machine_be_stop, .cont = machine_be_cont,
 		.running = machine_be_running, .quit = machine_be_quit, .reset = machine_be_reset,
 		.powerdown = NULL, .cpu_thread_id = machine_be_thread_id,
-		.ram_size = m->cfg.ram_size, .ncpus = m->cfg.smp, .ram = m->ram.ram,
+		.ram_size = m->cfg.ram_size, .ncpus = m->cfg.smp, .ram = guest_ram_block(m->ram),
 	};
 	if ((ret = monitor_new(&be, m->loop, &m->monitor))) {
 		snprintf(err, errlen, "creating the monitor: %s", strerror(-ret));
@@ -292,10 +190,8 @@ static int machine_create_balloon(struct machine *m, char *err, size_t errlen)
 		.ram_size = m->cfg.ram_size,
 		.gm = m->gm,
 		.loop = m->loop,
-		.mem = { .discard = machine_balloon_discard,
-			 .discard_runs = machine_balloon_discard_runs,
-			 .reclaim = machine_balloon_reclaim,
-			 .discard_reported = machine_balloon_discard_reported, .opaque = m },
+		.mem = &guest_ram_ops,
+		.mem_opaque = m->ram,
 		.on_actual_change = monitor_balloon_changed, /* NULL monitor: no-op */
 		.opaque = m->monitor,
 	};
@@ -469,7 +365,7 @@ static int machine_boot(struct machine *m, char *err, size_t errlen)
 static int machine_reboot(struct machine *m, char *err, size_t errlen)
 {
 	int ret;
-	if ((ret = machine_ram_clear(&m->ram))) {
+	if ((ret = guest_ram_clear(m->ram))) {
 		snprintf(err, errlen, "clearing guest RAM: %s", strerror(-ret));
 		return ret;
 	}
@@ -515,7 +411,7 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 			 cfg->smp, m->kvm.max_vcpus);
 		return -EINVAL;
 	}
-	if ((ret = machine_ram_map(&m->ram, cfg, m->gm, err, errlen)))
+	if ((ret = machine_ram_new(cfg, m->gm, &m->ram, err, errlen)))
 		return ret;
 	struct vm_params vp = {
 		.kvm = &m->kvm, .gm = m->gm, .rs = m->rs,
@@ -622,14 +518,13 @@ void machine_destroy(struct machine *m)
 	devmgr_free(m->dm);
 	virtio_rng_free(m->rng);
 	balloon_free(m->balloon);
-	free(m->discard_scratch);
 	serial_free(m->uart);
 	i8042_free(m->kbd);
 	pm_free(m->pm);
 	debug_exit_free(m->dbg);
 	if (m->uart_out_owned)
 		close(m->uart_out_fd);
-	machine_ram_unmap(&m->ram);
+	guest_ram_free(m->ram);
 	bus_free(m->pio);
 	bus_free(m->mmio);
 	guest_mem_free(m->gm);
