@@ -69,7 +69,7 @@ static void read_desc(const uint8_t *p, struct virtq_desc *d)
 	d->next = le16toh(d->next);
 }
 
-static int fail(struct virtq *q, int err, const char *reason)
+static int virtq_fail(struct virtq *q, int err, const char *reason)
 {
 	q->err = err;
 	q->err_reason = reason;
@@ -176,23 +176,23 @@ static int add_buffer(struct virtq *q, struct virtq_elem *e, uint64_t gpa, uint3
 		      bool write)
 {
 	if (len > 0 && len - 1 > UINT64_MAX - gpa)
-		return fail(q, -EFAULT, "buffer wraps the guest address space");
+		return virtq_fail(q, -EFAULT, "buffer wraps the guest address space");
 	do {
 		if (e->out_num + e->in_num >= VIRTQ_ELEM_MAX_SEGS)
-			return fail(q, -E2BIG, "chain has too many segments");
+			return virtq_fail(q, -E2BIG, "chain has too many segments");
 		/* Common case first: the whole rest lies in one region. */
 		uint32_t chunk = len;
 		void *hva = guest_mem_ptr(q->gm, gpa, len);
 		if (!hva) {
 			const struct guest_region *r = guest_mem_find(q->gm, gpa);
 			if (!r)
-				return fail(q, -EFAULT, "buffer outside guest RAM");
+				return virtq_fail(q, -EFAULT, "buffer outside guest RAM");
 			/* gpa lies inside r, so r->size - off does not underflow,
 			 * and it is < len here (else guest_mem_ptr succeeded). */
 			chunk = (uint32_t)(r->size - (gpa - r->gpa));
 			hva = guest_mem_ptr(q->gm, gpa, chunk);
 			if (!hva)
-				return fail(q, -EFAULT, "buffer outside guest RAM");
+				return virtq_fail(q, -EFAULT, "buffer outside guest RAM");
 		}
 		e->seg[e->out_num + e->in_num] = (struct virtq_seg){
 			.hva = hva, .gpa = gpa, .len = chunk,
@@ -227,23 +227,23 @@ static int walk_chain(struct virtq *q, struct virtq_elem *e, uint16_t head)
 		struct virtq_desc d;
 
 		if (i >= count)
-			return fail(q, -EINVAL, "descriptor index out of range");
+			return virtq_fail(q, -EINVAL, "descriptor index out of range");
 		if (++steps > count)
-			return fail(q, -ELOOP, "descriptor chain longer than its table (loop)");
+			return virtq_fail(q, -ELOOP, "descriptor chain longer than its table (loop)");
 		read_desc(table + 16 * (size_t)i, &d);
 
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			if (in_indirect)
-				return fail(q, -EINVAL, "indirect descriptor inside an indirect table");
+				return virtq_fail(q, -EINVAL, "indirect descriptor inside an indirect table");
 			if (!q->indirect)
-				return fail(q, -EINVAL, "indirect descriptor without VIRTIO_F_INDIRECT_DESC");
+				return virtq_fail(q, -EINVAL, "indirect descriptor without VIRTIO_F_INDIRECT_DESC");
 			if (d.flags & VIRTQ_DESC_F_NEXT)
-				return fail(q, -EINVAL, "indirect descriptor with NEXT set");
+				return virtq_fail(q, -EINVAL, "indirect descriptor with NEXT set");
 			if (d.len == 0 || d.len % sizeof(struct virtq_desc))
-				return fail(q, -EINVAL, "indirect table length not a non-zero multiple of 16");
+				return virtq_fail(q, -EINVAL, "indirect table length not a non-zero multiple of 16");
 			table = guest_mem_ptr(q->gm, d.addr, d.len);
 			if (!table)
-				return fail(q, -EFAULT, "indirect table outside guest RAM");
+				return virtq_fail(q, -EFAULT, "indirect table outside guest RAM");
 			/* The table may hold up to 2^28 entries; the segment limit
 			 * bounds the walk (each entry adds at least one segment). */
 			count = d.len / sizeof(struct virtq_desc);
@@ -255,7 +255,7 @@ static int walk_chain(struct virtq *q, struct virtq_elem *e, uint16_t head)
 
 		bool write = d.flags & VIRTQ_DESC_F_WRITE;
 		if (!write && seen_write)
-			return fail(q, -EINVAL, "readable descriptor after a writable one");
+			return virtq_fail(q, -EINVAL, "readable descriptor after a writable one");
 		seen_write |= write;
 		int ret = add_buffer(q, e, d.addr, d.len, write);
 		if (ret < 0)
@@ -291,11 +291,11 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
 		}
 	}
 	if ((uint16_t)(q->shadow_avail - q->last_avail) > q->size)
-		return fail(q, -EINVAL, "avail index moved more than the queue size ahead");
+		return virtq_fail(q, -EINVAL, "avail index moved more than the queue size ahead");
 
 	uint16_t head = ld16(AVAIL_RING(q, q->last_avail & (q->size - 1)), __ATOMIC_RELAXED);
 	if (head >= q->size)
-		return fail(q, -EINVAL, "avail ring entry out of range");
+		return virtq_fail(q, -EINVAL, "avail ring entry out of range");
 
 	e->head = head;
 	e->out_num = e->in_num = 0;

@@ -18,23 +18,11 @@ struct guest_ram {
 	struct guest_ram_region r[]; /* sorted by gpa, and by offset */
 };
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...) PRINTF(4, 5);
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 static int check_regions(const struct guest_ram_region *r, size_t n, uint64_t size, char *err,
 			 size_t errlen)
 {
 	if (!r || n == 0)
-		return fail(err, errlen, -EINVAL, "guest RAM: no regions");
+		return errorf(err, errlen, -EINVAL, "guest RAM: no regions");
 	for (size_t i = 0; i < n; i++) {
 		uint64_t gpa_end, off_end;
 		const char *why = NULL;
@@ -51,7 +39,7 @@ static int check_regions(const struct guest_ram_region *r, size_t n, uint64_t si
 		else if (i && r[i].offset < r[i - 1].offset + r[i - 1].len)
 			why = "not after the previous region in the RAM block";
 		if (why)
-			return fail(err, errlen, -EINVAL, "guest RAM region %zu [%#llx, +%#llx) "
+			return errorf(err, errlen, -EINVAL, "guest RAM region %zu [%#llx, +%#llx) "
 				    "at offset %#llx: %s", i, (unsigned long long)r[i].gpa,
 				    (unsigned long long)r[i].len, (unsigned long long)r[i].offset,
 				    why);
@@ -88,14 +76,14 @@ int guest_ram_new(const struct ram_config *cfg, const struct guest_ram_region *r
 
 	*out = NULL;
 	if (!cfg || !gm)
-		return fail(err, errlen, -EINVAL, "guest RAM: no configuration or memory map");
+		return errorf(err, errlen, -EINVAL, "guest RAM: no configuration or memory map");
 	if (n > GUEST_MEM_MAX_REGIONS)
-		return fail(err, errlen, -EINVAL, "guest RAM: %zu regions (at most %u)", n,
+		return errorf(err, errlen, -EINVAL, "guest RAM: %zu regions (at most %u)", n,
 			    GUEST_MEM_MAX_REGIONS);
 	bytes = sizeof(*gr) + n * sizeof(gr->r[0]);
 	gr = calloc(1, bytes);
 	if (!gr)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errorf(err, errlen, -ENOMEM, "out of memory");
 	/* Mapping first: its messages about -m come before any about regions
 	 * derived from it. */
 	if ((ret = ram_map(cfg, &gr->ram, err, errlen)))
@@ -103,7 +91,7 @@ int guest_ram_new(const struct ram_config *cfg, const struct guest_ram_region *r
 	if ((ret = check_regions(regions, n, ram_size(gr->ram), err, errlen)))
 		goto fail;
 	if ((ret = try_register(gm, regions, n))) {
-		fail(err, errlen, ret, "registering guest RAM: %s", strerror(-ret));
+		errorf(err, errlen, ret, "registering guest RAM: %s", strerror(-ret));
 		goto fail;
 	}
 	gr->base = ram_base(gr->ram);
@@ -113,7 +101,7 @@ int guest_ram_new(const struct ram_config *cfg, const struct guest_ram_region *r
 		/* try_register() made sure this cannot fail. */
 		if ((ret = guest_mem_add(gm, gr->r[i].gpa, gr->r[i].len, gr->base + gr->r[i].offset,
 					 NULL))) {
-			fail(err, errlen, ret, "registering guest RAM: %s", strerror(-ret));
+			errorf(err, errlen, ret, "registering guest RAM: %s", strerror(-ret));
 			goto fail;
 		}
 	}

@@ -49,18 +49,6 @@ struct ram {
 
 /* ---- small helpers ---- */
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...) PRINTF(4, 5);
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 static void report(const struct ram_config *cfg, enum ram_report_kind kind, const char *fmt, ...)
 	PRINTF(3, 4);
 static void report(const struct ram_config *cfg, enum ram_report_kind kind, const char *fmt, ...)
@@ -138,10 +126,10 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 	if (stat(path, st)) {
 		int e = errno;
 		if (e == ENOENT)
-			return fail(err, errlen, -e, "-mem-path %s: no such file or directory; create the "
+			return errorf(err, errlen, -e, "-mem-path %s: no such file or directory; create the "
 				    "directory, or mount hugetlbfs there (mount -t hugetlbfs none %s)",
 				    path, path);
-		return fail(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
+		return errorf(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
 	}
 	if (S_ISDIR(st->st_mode)) {
 		fd = ram_test_no_tmpfile ? -1 : open(path, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
@@ -152,7 +140,7 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 			size_t n = strlen(path) + sizeof("/memvm-ram.XXXXXX");
 			char *tmpl = malloc(n);
 			if (!tmpl)
-				return fail(err, errlen, -ENOMEM, "-mem-path %s: out of memory", path);
+				return errorf(err, errlen, -ENOMEM, "-mem-path %s: out of memory", path);
 			snprintf(tmpl, n, "%s/memvm-ram.XXXXXX", path);
 			fd = mkostemp(tmpl, O_CLOEXEC);
 			int e = errno;
@@ -161,7 +149,7 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 				close(fd);
 				unlink(tmpl);
 				free(tmpl);
-				return fail(err, errlen, -e, "-mem-path %s: cannot unlink the temporary RAM "
+				return errorf(err, errlen, -e, "-mem-path %s: cannot unlink the temporary RAM "
 					    "file: %s", path, strerror(e));
 			}
 			free(tmpl);
@@ -170,12 +158,12 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 		if (fd < 0) {
 			int e = errno;
 			if (e == EACCES || e == EPERM || e == EROFS)
-				return fail(err, errlen, -e, "-mem-path %s: directory is not writable (%s); "
+				return errorf(err, errlen, -e, "-mem-path %s: directory is not writable (%s); "
 					    "use a directory memvm may create files in", path, strerror(e));
 			if (e == ENOSPC || e == EDQUOT)
-				return fail(err, errlen, -e, "-mem-path %s: no space to create the RAM file "
+				return errorf(err, errlen, -e, "-mem-path %s: no space to create the RAM file "
 					    "(%s); free space or use another directory", path, strerror(e));
-			return fail(err, errlen, -e, "-mem-path %s: cannot create the RAM file: %s",
+			return errorf(err, errlen, -e, "-mem-path %s: cannot create the RAM file: %s",
 				    path, strerror(e));
 		}
 		ram->owned_file = true;
@@ -184,18 +172,18 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 		if (fd < 0) {
 			int e = errno;
 			if (e == EACCES || e == EPERM || e == EROFS || e == ETXTBSY)
-				return fail(err, errlen, -e, "-mem-path %s: file is not writable (%s); "
+				return errorf(err, errlen, -e, "-mem-path %s: file is not writable (%s); "
 					    "fix its permissions or give a directory", path, strerror(e));
-			return fail(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
+			return errorf(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
 		}
 	} else {
-		return fail(err, errlen, -EINVAL, "-mem-path %s: not a directory or a regular file",
+		return errorf(err, errlen, -EINVAL, "-mem-path %s: not a directory or a regular file",
 			    path);
 	}
 	if (fstat(fd, st)) {
 		int e = errno;
 		close(fd);
-		return fail(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
+		return errorf(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
 	}
 	ram->fd = fd;
 	return 0;
@@ -210,7 +198,7 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 
 	if (ram->size % ps) {
 		uint64_t down = ram->size / ps * ps;
-		return fail(err, errlen, -EINVAL, "-m %s is not a multiple of the %s huge page size of "
+		return errorf(err, errlen, -EINVAL, "-m %s is not a multiple of the %s huge page size of "
 			    "-mem-path %s; use -m %s or -m %s", SIZE_STR(ram->size), SIZE_STR(ps), path,
 			    SIZE_OPT_STR(down ? down : ps), SIZE_OPT_STR(down + ps));
 	}
@@ -218,14 +206,14 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 		if (ftruncate(ram->fd, (off_t)ram->size)) {
 			int e = errno;
 			if (e == EFBIG || e == EINVAL)
-				return fail(err, errlen, -EOVERFLOW, "-mem-path %s: the filesystem cannot "
+				return errorf(err, errlen, -EOVERFLOW, "-mem-path %s: the filesystem cannot "
 					    "hold a %s file; lower -m or use another directory", path,
 					    SIZE_STR(ram->size));
-			return fail(err, errlen, -e, "-mem-path %s: cannot size the RAM file to %s: %s",
+			return errorf(err, errlen, -e, "-mem-path %s: cannot size the RAM file to %s: %s",
 				    path, SIZE_STR(ram->size), strerror(e));
 		}
 	} else if ((uint64_t)st->st_size < ram->size) {
-		return fail(err, errlen, -EINVAL, "-mem-path %s: file is %s but guest RAM is %s; give an "
+		return errorf(err, errlen, -EINVAL, "-mem-path %s: file is %s but guest RAM is %s; give an "
 			    "empty file (it is grown), one of at least %s, or a directory", path,
 			    SIZE_STR((uint64_t)st->st_size), SIZE_STR(ram->size), SIZE_STR(ram->size));
 	}
@@ -238,7 +226,7 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 		uint64_t have = (uint64_t)st->st_blocks * 512;
 		uint64_t need = ram->size > have ? ram->size - have : 0;
 		if (!fstatvfs(ram->fd, &sv) && (uint64_t)sv.f_bavail * sv.f_frsize < need)
-			return fail(err, errlen, -ENOSPC, "-mem-path %s: the filesystem has %s free but "
+			return errorf(err, errlen, -ENOSPC, "-mem-path %s: the filesystem has %s free but "
 				    "shared guest RAM needs %s; free space or use a bigger filesystem%s",
 				    path, SIZE_STR((uint64_t)sv.f_bavail * sv.f_frsize), SIZE_STR(need),
 				    ram->shared_requested ? " or drop mem-shared=on" : "");
@@ -296,22 +284,22 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 		if (res > 0)
 			need -= MIN(need, (uint64_t)res * PART);
 		if (!fresh && !host_mem_fits_available(ram->size, need, why, sizeof(why)))
-			return fail(err, errlen, -ENOMEM, "%s", why);
+			return errorf(err, errlen, -ENOMEM, "%s", why);
 		/* Reserve the file's space first: a full filesystem is then a
 		 * clean ENOSPC here instead of a failed page fault. tmpfs does
 		 * not zero pages in fallocate, so the threads still do that. */
 		if (ram->shared && ram->fd >= 0 && fallocate(ram->fd, 0, 0, (off_t)ram->size)) {
 			int e = errno;
 			if (e == ENOSPC || e == EDQUOT)
-				return fail(err, errlen, -ENOSPC, "%s%s%s: no space left for %s of shared "
+				return errorf(err, errlen, -ENOSPC, "%s%s%s: no space left for %s of shared "
 					    "guest RAM; free space or use a bigger filesystem%s", what, sep,
 					    path, SIZE_STR(ram->size),
 					    ram->shared_requested ? " or drop mem-shared=on" : "");
 			if (e == ENOMEM)
-				return fail(err, errlen, -ENOMEM, "-mem-prealloc: out of memory reserving "
+				return errorf(err, errlen, -ENOMEM, "-mem-prealloc: out of memory reserving "
 					    "%s of shared guest RAM; lower -m", SIZE_STR(ram->size));
 			if (e != EOPNOTSUPP && e != ENOSYS)
-				return fail(err, errlen, -e, "%s%s%s: cannot allocate %s: %s", what, sep,
+				return errorf(err, errlen, -e, "%s%s%s: cannot allocate %s: %s", what, sep,
 					    path, SIZE_STR(ram->size), strerror(e));
 		}
 	}
@@ -328,13 +316,13 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 	if (ret == -EFAULT && ram->backing == RAM_BACKING_HUGETLBFS)
 		return hpool_short(ram, huge_pages_needed(ram, false, NULL), -ENOMEM, err, errlen);
 	if (ret == -EFAULT)
-		return fail(err, errlen, -EFAULT, "%s%s%s: preallocation failed at offset %s: no page "
+		return errorf(err, errlen, -EFAULT, "%s%s%s: preallocation failed at offset %s: no page "
 			    "could back it (filesystem full?)", what, sep, path, SIZE_STR(r.fail_offset));
 	if (ret == -ENOMEM)
-		return fail(err, errlen, -ENOMEM, "-mem-prealloc: out of memory at offset %s of %s of "
+		return errorf(err, errlen, -ENOMEM, "-mem-prealloc: out of memory at offset %s of %s of "
 			    "guest RAM; lower -m", SIZE_STR(r.fail_offset), SIZE_STR(ram->size));
 	if (ret)
-		return fail(err, errlen, ret, "-mem-prealloc: preallocation failed at offset %s: %s",
+		return errorf(err, errlen, ret, "-mem-prealloc: preallocation failed at offset %s: %s",
 			    SIZE_STR(r.fail_offset), strerror(-ret));
 	ram->preallocated = true;
 	return 0;
@@ -370,16 +358,16 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		err[0] = '\0';
 	*out = NULL;
 	if (!cfg->size)
-		return fail(err, errlen, -EINVAL, "-m 0: guest RAM size must not be zero");
+		return errorf(err, errlen, -EINVAL, "-m 0: guest RAM size must not be zero");
 	if (cfg->size % PART)
-		return fail(err, errlen, -EINVAL, "-m %s is not a multiple of 4 KiB", SIZE_STR(cfg->size));
+		return errorf(err, errlen, -EINVAL, "-m %s is not a multiple of 4 KiB", SIZE_STR(cfg->size));
 	if (cfg->size > (uint64_t)INT64_MAX || cfg->size > SIZE_MAX - (1ull << 30))
-		return fail(err, errlen, -EOVERFLOW, "-m %s does not fit in this host's address space",
+		return errorf(err, errlen, -EOVERFLOW, "-m %s does not fit in this host's address space",
 			    SIZE_STR(cfg->size));
 
 	struct ram *ram = calloc(1, sizeof(*ram));
 	if (!ram)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return errorf(err, errlen, -ENOMEM, "out of memory");
 	ram->fd = -1;
 	ram->size = cfg->size;
 	ram->page_size = PART;
@@ -393,7 +381,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	if (cfg->mem_path) {
 		ram->mem_path = strdup(cfg->mem_path);
 		if (!ram->mem_path) {
-			ret = fail(err, errlen, -ENOMEM, "out of memory");
+			ret = errorf(err, errlen, -ENOMEM, "out of memory");
 			goto fail;
 		}
 		ret = open_mem_path(ram, cfg, &st, err, errlen);
@@ -402,7 +390,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		have_st = true;
 		struct statfs sf;
 		if (fstatfs(ram->fd, &sf)) {
-			ret = fail(err, errlen, -errno, "-mem-path %s: %s", cfg->mem_path, strerror(errno));
+			ret = errorf(err, errlen, -errno, "-mem-path %s: %s", cfg->mem_path, strerror(errno));
 			goto fail;
 		}
 		if (sf.f_type == HUGETLBFS_MAGIC) {
@@ -426,11 +414,11 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		ram->backing = RAM_BACKING_MEMFD;
 		ram->fd = memfd_create("memvm-ram", MFD_CLOEXEC);
 		if (ram->fd < 0) {
-			ret = fail(err, errlen, -errno, "mem-shared=on: memfd_create: %s", strerror(errno));
+			ret = errorf(err, errlen, -errno, "mem-shared=on: memfd_create: %s", strerror(errno));
 			goto fail;
 		}
 		if (ftruncate(ram->fd, (off_t)ram->size)) {
-			ret = fail(err, errlen, -errno, "mem-shared=on: cannot size the memfd to %s: %s",
+			ret = errorf(err, errlen, -errno, "mem-shared=on: cannot size the memfd to %s: %s",
 				   SIZE_STR(ram->size), strerror(errno));
 			goto fail;
 		}
@@ -442,7 +430,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	char why[256];
 	if (cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS &&
 	    !host_mem_fits_available(ram->size, ram->size, why, sizeof(why))) {
-		ret = fail(err, errlen, -ENOMEM, "%s", why);
+		ret = errorf(err, errlen, -ENOMEM, "%s", why);
 		goto fail;
 	}
 
@@ -478,7 +466,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	}
 	if (p == MAP_FAILED) {
 		int e = errno;
-		ret = fail(err, errlen, -e, "cannot map %s of guest RAM: %s%s", SIZE_STR(ram->size), strerror(e),
+		ret = errorf(err, errlen, -e, "cannot map %s of guest RAM: %s%s", SIZE_STR(ram->size), strerror(e),
 			   e == ENOMEM || e == EOVERFLOW ? "; lower -m" : "");
 		goto fail;
 	}

@@ -68,13 +68,13 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 	bool is64 = head[EI_CLASS] == ELFCLASS64;
 	size_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	if (head[EI_CLASS] != ELFCLASS64 && head[EI_CLASS] != ELFCLASS32)
-		return fail(c, -ENOEXEC, "%s %s: unknown ELF class %u; expected a 64-bit or 32-bit x86 ELF",
+		return loader_fail(c, -ENOEXEC, "%s %s: unknown ELF class %u; expected a 64-bit or 32-bit x86 ELF",
 			    k->opt, k->name, head[EI_CLASS]);
 	if (headlen < ehsize)
-		return fail(c, -ENOEXEC, "%s %s: truncated ELF header (%zu of %zu bytes)", k->opt,
+		return loader_fail(c, -ENOEXEC, "%s %s: truncated ELF header (%zu of %zu bytes)", k->opt,
 			    k->name, headlen, ehsize);
 	if (head[EI_DATA] != ELFDATA2LSB)
-		return fail(c, -ENOEXEC, "%s %s: big-endian ELF; expected an x86 (little-endian) kernel",
+		return loader_fail(c, -ENOEXEC, "%s %s: big-endian ELF; expected an x86 (little-endian) kernel",
 			    k->opt, k->name);
 
 	unsigned type, machine, phentsize, phnum;
@@ -92,37 +92,37 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 	}
 	unsigned want = is64 ? EM_X86_64 : EM_386;
 	if (machine != want)
-		return fail(c, -ENOEXEC, "%s %s: %s ELF for %s (e_machine %u); memvm runs x86-64 (EM_X86_64) kernels or i386 (EM_386) payloads",
+		return loader_fail(c, -ENOEXEC, "%s %s: %s ELF for %s (e_machine %u); memvm runs x86-64 (EM_X86_64) kernels or i386 (EM_386) payloads",
 			    k->opt, k->name, is64 ? "64-bit" : "32-bit", elf_machine_name(machine),
 			    machine);
 	if (type != ET_EXEC)
-		return fail(c, -ENOEXEC, "%s %s: ELF type %u is not an executable (%s); link it into an ET_EXEC image",
+		return loader_fail(c, -ENOEXEC, "%s %s: ELF type %u is not an executable (%s); link it into an ET_EXEC image",
 			    k->opt, k->name, type,
 			    type == ET_REL ? "relocatable object" :
 			    type == ET_DYN ? "shared object or PIE" :
 			    type == ET_CORE ? "core dump" : "unknown type");
 	size_t phsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (phnum == 0)
-		return fail(c, -ENOEXEC, "%s %s: ELF has no program headers; nothing to load",
+		return loader_fail(c, -ENOEXEC, "%s %s: ELF has no program headers; nothing to load",
 			    k->opt, k->name);
 	if (phentsize != phsize || phnum > ELF_MAX_PHNUM)
-		return fail(c, -ENOEXEC, "%s %s: corrupt ELF header (e_phentsize %u, e_phnum %u)",
+		return loader_fail(c, -ENOEXEC, "%s %s: corrupt ELF header (e_phentsize %u, e_phnum %u)",
 			    k->opt, k->name, phentsize, phnum);
 	uint64_t phbytes, phend;
 	if (!mul_ok(phnum, phsize, &phbytes) || !add_ok(phoff, phbytes, &phend) || phend > k->size)
-		return fail(c, -ENOEXEC, "%s %s: program headers at offset %llu run past the end of the file (%llu bytes); truncated?",
+		return loader_fail(c, -ENOEXEC, "%s %s: program headers at offset %llu run past the end of the file (%llu bytes); truncated?",
 			    k->opt, k->name, (unsigned long long)phoff, (unsigned long long)k->size);
 
 	struct seg *segs = calloc(phnum, sizeof(*segs));
 	if (!segs)
-		return fail(c, -ENOMEM, "%s %s: out of memory", k->opt, k->name);
+		return loader_fail(c, -ENOMEM, "%s %s: out of memory", k->opt, k->name);
 	size_t nseg = 0;
 	int ret = 0;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	for (unsigned i = 0; i < phnum; i++) {
 		uint8_t raw[sizeof(Elf64_Phdr)];
 		if ((ret = loader_src_read(k, phoff + (uint64_t)i * phsize, raw, phsize))) {
-			ret = fail(c, ret, "%s %s: cannot read program header %u: %s", k->opt, k->name,
+			ret = loader_fail(c, ret, "%s %s: cannot read program header %u: %s", k->opt, k->name,
 				   i, strerror(-ret));
 			goto err;
 		}
@@ -146,7 +146,7 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		if (ptype == PT_NOTE) {
 			if (add_ok(s.offset, s.filesz, &fend) && fend <= k->size &&
 			    (ret = elf_find_pvh(k, s.offset, s.filesz, align, &img->pvh_entry))) {
-				ret = fail(c, ret, "%s %s: cannot read notes: %s", k->opt, k->name,
+				ret = loader_fail(c, ret, "%s %s: cannot read notes: %s", k->opt, k->name,
 					   strerror(-ret));
 				goto err;
 			}
@@ -155,19 +155,19 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		if (ptype != PT_LOAD || s.memsz == 0)
 			continue;
 		if (s.filesz > s.memsz) {
-			ret = fail(c, -ENOEXEC, "%s %s: segment %u has p_filesz %llu > p_memsz %llu; corrupt ELF",
+			ret = loader_fail(c, -ENOEXEC, "%s %s: segment %u has p_filesz %llu > p_memsz %llu; corrupt ELF",
 				   k->opt, k->name, i, (unsigned long long)s.filesz,
 				   (unsigned long long)s.memsz);
 			goto err;
 		}
 		if (!add_ok(s.offset, s.filesz, &fend) || fend > k->size) {
-			ret = fail(c, -ENOEXEC, "%s %s: segment %u (offset %llu, %llu bytes) runs past the end of the file (%llu bytes); truncated?",
+			ret = loader_fail(c, -ENOEXEC, "%s %s: segment %u (offset %llu, %llu bytes) runs past the end of the file (%llu bytes); truncated?",
 				   k->opt, k->name, i, (unsigned long long)s.offset,
 				   (unsigned long long)s.filesz, (unsigned long long)k->size);
 			goto err;
 		}
 		if (!add_ok(s.paddr, s.memsz, &mend)) {
-			ret = fail(c, -ENOEXEC, "%s %s: segment %u at 0x%llx wraps the address space; corrupt ELF",
+			ret = loader_fail(c, -ENOEXEC, "%s %s: segment %u at 0x%llx wraps the address space; corrupt ELF",
 				   k->opt, k->name, i, (unsigned long long)s.paddr);
 			goto err;
 		}
@@ -176,7 +176,7 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		segs[nseg++] = s;
 	}
 	if (nseg == 0) {
-		ret = fail(c, -ENOEXEC, "%s %s: ELF has no loadable (PT_LOAD) segment", k->opt, k->name);
+		ret = loader_fail(c, -ENOEXEC, "%s %s: ELF has no loadable (PT_LOAD) segment", k->opt, k->name);
 		goto err;
 	}
 
@@ -193,7 +193,7 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 			found = true;
 		}
 	if (!found) {
-		ret = fail(c, -ENOEXEC, "%s %s: entry point 0x%llx is outside every loadable segment; corrupt ELF",
+		ret = loader_fail(c, -ENOEXEC, "%s %s: entry point 0x%llx is outside every loadable segment; corrupt ELF",
 			   k->opt, k->name, (unsigned long long)entry);
 		goto err;
 	}
@@ -222,7 +222,7 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		img->entry = entry;
 	}
 	if (img->mode == BOOT_MODE_REAL16 && entry >= 0x10000) {
-		ret = fail(c, -ENOEXEC, "%s %s: real-mode entry 0x%llx is above 64 KiB and cannot be reached from CS=0; link the entry below 0x10000",
+		ret = loader_fail(c, -ENOEXEC, "%s %s: real-mode entry 0x%llx is above 64 KiB and cannot be reached from CS=0; link the entry below 0x10000",
 			   k->opt, k->name, (unsigned long long)entry);
 		goto err;
 	}
@@ -241,14 +241,14 @@ int elf_load(struct ctx *c, const struct src *k, const struct image *img,
 		const struct seg *s = &segs[i];
 		uint64_t end = s->paddr + s->memsz; /* checked by elf_parse */
 		if (img->mode != BOOT_MODE_REAL16 && s->paddr < LAYOUT_HIMEM)
-			return fail(c, -EINVAL, "%s %s: segment at 0x%llx overlaps memvm's boot data below 1 MiB; link the kernel at or above 0x100000",
+			return loader_fail(c, -EINVAL, "%s %s: segment at 0x%llx overlaps memvm's boot data below 1 MiB; link the kernel at or above 0x100000",
 				    k->opt, k->name, (unsigned long long)s->paddr);
 		if (img->mode != BOOT_MODE_REAL16 && end > LAYOUT_MMIO_HOLE)
-			return fail(c, -EINVAL, "%s %s: segment [0x%llx, 0x%llx) is above 3 GiB, outside the identity-mapped low RAM; link the kernel lower",
+			return loader_fail(c, -EINVAL, "%s %s: segment [0x%llx, 0x%llx) is above 3 GiB, outside the identity-mapped low RAM; link the kernel lower",
 				    k->opt, k->name, (unsigned long long)s->paddr,
 				    (unsigned long long)end);
 		if (!guest_mem_ptr(c->gm, s->paddr, s->memsz))
-			return fail(c, -ENOMEM, "%s %s: segment [0x%llx, 0x%llx) does not fit in %s of guest RAM; raise -m",
+			return loader_fail(c, -ENOMEM, "%s %s: segment [0x%llx, 0x%llx) does not fit in %s of guest RAM; raise -m",
 				    k->opt, k->name, (unsigned long long)s->paddr,
 				    (unsigned long long)end, SIZE_STR(c->cfg->ram_size));
 		int ret = loader_src_to_guest(c, k, s->offset, s->paddr, s->filesz);

@@ -98,16 +98,13 @@ struct ctx {
 	uint64_t low_end; /* end of RAM below the MMIO hole */
 };
 
-/* The loader's one error helper: the message goes to c->err, ret is
- * returned. Static inline, so no symbol this generic leaves the loader. */
-PRINTF(3, 4) static inline int fail(struct ctx *c, int ret, const char *fmt, ...)
+/* The loader's error helper: errorf() into the load's message buffer. */
+PRINTF(3, 4) static inline int loader_fail(struct ctx *c, int ret, const char *fmt, ...)
 {
-	if (c->err && c->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	verrorf(c->err, c->errlen, ret, fmt, ap);
+	va_end(ap);
 	return ret;
 }
 

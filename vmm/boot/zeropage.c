@@ -77,7 +77,7 @@ int zeropage_write_boot_params(struct ctx *c, struct image *img, uint64_t initrd
 {
 	uint8_t *bp = calloc(1, BP_SIZE);
 	if (!bp)
-		return fail(c, -ENOMEM, "boot_params: out of memory");
+		return loader_fail(c, -ENOMEM, "boot_params: out of memory");
 	struct setup_header *h = &img->hdr;
 	if (!img->linux_hdr) {
 		memset(h, 0, sizeof(*h));
@@ -143,9 +143,9 @@ int zeropage_write_dtb(struct ctx *c, size_t *len_out)
 	size_t len = 0;
 	int ret = fdt_build_alloc(c->cfg, &dtb, &len);
 	if (ret)
-		return fail(c, ret, "building the device tree: %s", strerror(-ret));
+		return loader_fail(c, ret, "building the device tree: %s", strerror(-ret));
 	if (len > LAYOUT_SETUP_DATA_MAX - sizeof(struct setup_data_hdr)) {
-		ret = fail(c, -ENOSPC, "device tree of %zu bytes does not fit in the %llu bytes of setup_data space; use fewer devices or -machine dt=off",
+		ret = loader_fail(c, -ENOSPC, "device tree of %zu bytes does not fit in the %llu bytes of setup_data space; use fewer devices or -machine dt=off",
 			   len, (unsigned long long)LAYOUT_SETUP_DATA_MAX);
 		goto out;
 	}

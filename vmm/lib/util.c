@@ -61,6 +61,22 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+int verrorf(char *err, size_t errlen, int ret, const char *fmt, va_list ap)
+{
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	return ret;
+}
+
+int errorf(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrorf(err, errlen, ret, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 uint64_t clock_ns(void)
 {
 	struct timespec ts;

@@ -34,6 +34,12 @@ struct ratelimit {
 #define RATELIMIT_INIT(ms, n) { .interval_ms = (ms), .burst = (n) }
 bool ratelimit_ok(struct ratelimit *rl);
 
+/* Formats one line into err (nothing when err is NULL or errlen 0) and
+ * returns ret, so an error path reads
+ * `return errorf(err, errlen, -EINVAL, "-m %s: ...", arg);`. */
+int errorf(char *err, size_t errlen, int ret, const char *fmt, ...) PRINTF(4, 5);
+int verrorf(char *err, size_t errlen, int ret, const char *fmt, va_list ap) PRINTF(4, 0);
+
 /* Monotonic clock in ns / ms. */
 uint64_t clock_ns(void);
 uint64_t clock_ms(void);
