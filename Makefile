@@ -4,6 +4,7 @@
 #   make check      install what is missing, run every test (SAN=1: ASan+UBSan)
 #   make bench      benchmarks (ratios against peers and limits)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
+#   make format     rewrite the C sources as .clang-format says (check: make check-format)
 
 SAN ?= 0
 CC ?= gcc
@@ -16,8 +17,10 @@ DEB_PKGS := pkg-config libfdt-dev check libjansson-dev \
 GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
-# End-to-end tests talk QMP with socat/jq and compare with QEMU side by side.
-TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc
+# End-to-end tests talk QMP with socat/jq and compare with QEMU side by side;
+# clang-format (14 on Debian 12) for the format check (tests/format.sh).
+TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc clang-format
+FORMAT_DEB_PKGS := clang-format
 BENCH_DEB_PKGS := bc qemu-system-x86
 # QEMU (TCG) and socat for the nested KVM host, busybox for its initramfs.
 NESTED_DEB_PKGS := qemu-system-x86 socat busybox-static cpio
@@ -48,7 +51,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 10
 
-.PHONY: FORCE all run check check-unit bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested guest payloads
+.PHONY: FORCE all run check check-unit check-format format bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested deps-format guest payloads
 
 all: $(BUILD)/memvm $(BUILD)/memvm-ctl
 
@@ -115,6 +118,18 @@ check: deps deps-guest deps-fuzz deps-test deps-nested
 
 check-unit: all $(UNIT_BINS)
 	@SAN=$(SAN) BUILD=$(BUILD) ONLY=unit bash tests/run.sh
+
+deps-format:
+	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(FORMAT_DEB_PKGS)"
+
+# The C layout check alone (make check runs it too, as its part "format").
+check-format: deps-format
+	@bash tests/format.sh
+
+# Rewrites in place the C files the check covers; FORMAT_ALL=1 also the
+# ones in tests/format-pending.txt, and empties that list.
+format: deps-format
+	@FORMAT_ALL=$(FORMAT_ALL) bash tests/format.sh --fix
 
 run: deps deps-guest deps-nested
 	@$(MAKE) --no-print-directory all guest

@@ -1,6 +1,8 @@
 #!/bin/bash
-# Runs every test: Check unit tests, fuzz targets (bounded), integration
-# tests on bare-metal payloads and end-to-end tests on the tiny Linux guest.
+# Runs every test: the C layout check (one test), Check unit tests, fuzz
+# targets (bounded), integration tests on bare-metal payloads and end-to-end
+# tests on the tiny Linux guest. ONLY=format|unit|fuzz|vm|integration|e2e
+# runs one part.
 # Ends with one line "N passed, N failed" for the whole run.
 set -u
 cd "$(dirname "$0")/.."
@@ -64,6 +66,16 @@ count_script() {
 	last_counts="$p $f $s"
 }
 
+if [ -z "$ONLY" ] || [ "$ONLY" = format ]; then
+	t0=$SECONDS
+	bash tests/format.sh >"$log/format.log" 2>&1
+	rc=$?
+	case $rc in
+	0) echo "$(tail -1 "$log/format.log")"; passed=$((passed + 1)) ;;
+	*) echo "format: FAILED"; sed 's/^/  /' "$log/format.log"; failed=$((failed + 1)) ;;
+	esac
+	part_done format $t0
+fi
 if [ -z "$ONLY" ] || [ "$ONLY" = unit ]; then
 	t0=$SECONDS
 	for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && count_unit "$t"; done
