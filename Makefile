@@ -18,7 +18,7 @@ GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 # End-to-end tests talk QMP with socat/jq and compare with QEMU side by side;
-# clang-format (14 on Debian 12) for the format check (tests/format.sh).
+# clang-format (14 on Debian 12) for the format check (tests/lint/format.sh).
 TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc clang-format
 FORMAT_DEB_PKGS := clang-format
 BENCH_DEB_PKGS := bc qemu-system-x86
@@ -124,12 +124,12 @@ deps-format:
 
 # The C layout check alone (make check runs it too, as its part "format").
 check-format: deps-format
-	@bash tests/format.sh
+	@bash tests/lint/format.sh
 
 # Rewrites in place the C files the check covers; FORMAT_ALL=1 also the
 # ones in tests/format-pending.txt, and empties that list.
 format: deps-format
-	@FORMAT_ALL=$(FORMAT_ALL) bash tests/format.sh --fix
+	@FORMAT_ALL=$(FORMAT_ALL) bash tests/lint/format.sh --fix
 
 run: deps deps-guest deps-nested
 	@$(MAKE) --no-print-directory all guest

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every test: the C layout check (one test), Check unit tests, fuzz
 # targets (bounded), integration tests on bare-metal payloads and end-to-end
-# tests on the tiny Linux guest. ONLY=format|unit|fuzz|vm|integration|e2e
+# tests on the tiny Linux guest. ONLY=lint|unit|fuzz|vm|integration|e2e
 # runs one part.
 # Ends with one line "N passed, N failed" for the whole run.
 set -u
@@ -66,15 +66,18 @@ count_script() {
 	last_counts="$p $f $s"
 }
 
-if [ -z "$ONLY" ] || [ "$ONLY" = format ]; then
+# Lint: the C layout (.clang-format) and the architecture (which folder may
+# include which, no include circles), one test each.
+if [ -z "$ONLY" ] || [ "$ONLY" = lint ]; then
 	t0=$SECONDS
-	bash tests/format.sh >"$log/format.log" 2>&1
-	rc=$?
-	case $rc in
-	0) echo "$(tail -1 "$log/format.log")"; passed=$((passed + 1)) ;;
-	*) echo "format: FAILED"; sed 's/^/  /' "$log/format.log"; failed=$((failed + 1)) ;;
-	esac
-	part_done format $t0
+	for l in format layers; do
+		if bash "tests/lint/$l.sh" >"$log/$l.log" 2>&1; then
+			echo "$(tail -1 "$log/$l.log")"; passed=$((passed + 1))
+		else
+			echo "$l: FAILED"; sed 's/^/  /' "$log/$l.log"; failed=$((failed + 1))
+		fi
+	done
+	part_done lint $t0
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = unit ]; then
 	t0=$SECONDS

@@ -1,15 +1,15 @@
 #!/bin/bash
 # Checks that the tracked C sources are laid out as .clang-format says
 # (tuned for clang-format 14, Debian 12's `clang-format`).
-#   bash tests/format.sh         check: one line per file that is not, then
+#   bash tests/lint/format.sh         check: one line per file that is not, then
 #                                a one-line hint; exit 1 if any, 0 if none
-#   bash tests/format.sh --fix   rewrite those files in place (`make format`)
+#   bash tests/lint/format.sh --fix   rewrite those files in place (`make format`)
 #   FORMAT_ALL=1                 also the files in tests/format-pending.txt;
 #                                with --fix that list is emptied afterwards
 # Exit 1 as well when no clang-format is installed (make deps-test installs
 # it), 2 when clang-format itself fails.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 # Files the formatter must never touch: generated sources, assembly-heavy
 # payloads. None today: the payloads (guests/payloads/*.S) are not C, and
