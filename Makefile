@@ -122,14 +122,13 @@ check-unit: all $(UNIT_BINS)
 deps-format:
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(FORMAT_DEB_PKGS)"
 
-# The C layout check alone (make check runs it too, as its part "format").
+# The C layout check alone (make check runs it too, in its part "lint").
 check-format: deps-format
 	@bash tests/lint/format.sh
 
-# Rewrites in place the C files the check covers; FORMAT_ALL=1 also the
-# ones in tests/format-pending.txt, and empties that list.
+# Rewrites the C files in place as .clang-format says.
 format: deps-format
-	@FORMAT_ALL=$(FORMAT_ALL) bash tests/lint/format.sh --fix
+	@bash tests/lint/format.sh --fix
 
 run: deps deps-guest deps-nested
 	@$(MAKE) --no-print-directory all guest

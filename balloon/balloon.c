@@ -29,15 +29,15 @@
 
 #include "devices/virtq.h"
 
-#define PFN_SHIFT 12
-#define CONFIG_SIZE 16u        /* num_pages, actual, free_page_hint_cmd_id, poison_val */
-#define STAT_ENTRY_SIZE 10u    /* le16 tag, le64 val, packed */
+#define PFN_SHIFT       12
+#define CONFIG_SIZE     16u /* num_pages, actual, free_page_hint_cmd_id, poison_val */
+#define STAT_ENTRY_SIZE 10u /* le16 tag, le64 val, packed */
 
 enum queue_role { ROLE_INFLATE, ROLE_DEFLATE, ROLE_STATS, ROLE_REPORTING, ROLE_NONE };
 
 struct balloon {
 	struct balloon_config cfg;
-	struct virtio_mmio *t;          /* NULL until attached */
+	struct virtio_mmio *t; /* NULL until attached */
 	uint64_t ram_pages;
 
 	/* Config space. */
@@ -64,15 +64,15 @@ struct balloon {
 	uint64_t discard_errors;
 
 	struct ratelimit rl;
-	uint32_t *pfns;                 /* BALLOON_MAX_PFNS_PER_BUF */
-	struct guest_ram_run *runs;     /* BALLOON_MAX_PFNS_PER_BUF, for discard_runs */
-	struct virtq_elem elem;         /* large: lives here, not on the stack */
+	uint32_t *pfns;             /* BALLOON_MAX_PFNS_PER_BUF */
+	struct guest_ram_run *runs; /* BALLOON_MAX_PFNS_PER_BUF, for discard_runs */
+	struct virtq_elem elem;     /* large: lives here, not on the stack */
 };
 
-#define BLOG(b, fmt, ...)                                                   \
-	do {                                                                \
-		if (ratelimit_ok(&(b)->rl))                                 \
-			log_warn("virtio-balloon: " fmt, __VA_ARGS__);      \
+#define BLOG(b, fmt, ...)                                              \
+	do {                                                           \
+		if (ratelimit_ok(&(b)->rl))                            \
+			log_warn("virtio-balloon: " fmt, __VA_ARGS__); \
 	} while (0)
 
 static void lock(struct balloon *b)
@@ -271,8 +271,7 @@ static int balloon_pfn_buffer(struct balloon *b, const struct virtq_elem *e, boo
 
 /* Deflate buffers are processed and their reclaim done before the buffer
  * is returned: that is what MUST_TELL_HOST promises the device. */
-static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t queue,
-			     bool inflate)
+static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t queue, bool inflate)
 {
 	struct virtq *q = virtio_mmio_queue(t, queue);
 	bool pushed = false;
@@ -354,8 +353,10 @@ static int balloon_stats_queue(struct balloon *b, struct virtio_mmio *t, uint32_
 		ret = balloon_parse_stats(b, &b->elem);
 		if (ret < 0) {
 			char why[96];
-			snprintf(why, sizeof(why), "stats buffer of %" PRIu64 " bytes in %u segments "
-				 "too large", b->elem.out_len, b->elem.out_num);
+			snprintf(why, sizeof(why),
+				 "stats buffer of %" PRIu64 " bytes in %u segments "
+				 "too large",
+				 b->elem.out_len, b->elem.out_num);
 			virtio_mmio_needs_reset(t, ret, why);
 			return ret;
 		}
@@ -380,7 +381,9 @@ static int balloon_report_queue(struct balloon *b, struct virtio_mmio *t, uint32
 		for (uint32_t i = 0; i < b->elem.in_num; i++) {
 			const struct virtq_seg *s = &b->elem.seg[b->elem.out_num + i];
 			if ((s->gpa | s->len) & (BALLOON_PAGE_SIZE - 1)) {
-				BLOG(b, "reported range [%#" PRIx64 ", +%#x) not page aligned: ignored",
+				BLOG(b,
+				     "reported range [%#" PRIx64
+				     ", +%#x) not page aligned: ignored",
 				     s->gpa, s->len);
 				continue;
 			}
@@ -443,8 +446,10 @@ static const struct virtio_device_ops balloon_ops = {
 	.device_id = VIRTIO_ID_BALLOON,
 	.num_queues = 4,
 	.max_queue_size = BALLOON_QUEUE_SIZE,
-	.features = (1ull << VIRTIO_BALLOON_F_MUST_TELL_HOST) | (1ull << VIRTIO_BALLOON_F_STATS_VQ) |
-		    (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) | (1ull << VIRTIO_BALLOON_F_REPORTING),
+	.features = (1ull << VIRTIO_BALLOON_F_MUST_TELL_HOST) |
+		    (1ull << VIRTIO_BALLOON_F_STATS_VQ) |
+		    (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) |
+		    (1ull << VIRTIO_BALLOON_F_REPORTING),
 	.config_size = CONFIG_SIZE,
 	.config_read = balloon_config_read,
 	.config_write = balloon_config_write,
@@ -513,7 +518,6 @@ int balloon_new(const struct balloon_config *cfg, struct balloon **out)
 	for (int i = 0; i < BALLOON_STAT_COUNT; i++)
 		b->stats[i] = -1;
 	b->stats_interval_s = cfg->stats_interval_s;
-
 
 	if (cfg->loop) {
 		b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

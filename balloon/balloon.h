@@ -68,10 +68,10 @@ enum balloon_stat {
 struct balloon_config {
 	bool deflate_on_oom;
 	bool free_page_reporting;
-	uint32_t stats_interval_s;          /* 0: no periodic polling */
-	uint64_t ram_size;                  /* guest RAM in bytes (the target cap) */
+	uint32_t stats_interval_s; /* 0: no periodic polling */
+	uint64_t ram_size;         /* guest RAM in bytes (the target cap) */
 	const struct guest_mem *gm;
-	struct evloop *loop;                /* stats polling timer; NULL in unit tests */
+	struct evloop *loop; /* stats polling timer; NULL in unit tests */
 	/* How inflate, deflate and reports reach RAM: guest_ram_ops with the
 	 * VM's struct guest_ram, or fakes in tests. Called with gpa/len 4 KiB
 	 * aligned and inside one region of gm. Kept by pointer: it must
@@ -110,11 +110,11 @@ int balloon_set_target(struct balloon *b, uint64_t guest_bytes) WUR;
 int balloon_set_num_pages(struct balloon *b, uint64_t pages) WUR;
 
 struct balloon_info {
-	uint64_t ram_size;        /* bytes */
-	uint64_t target_pages;    /* num_pages (config) */
-	uint64_t actual_pages;    /* actual (written by the guest) */
-	uint64_t actual_bytes;    /* QEMU's query-balloon "actual": ram - actual pages */
-	bool driver_ready;        /* the guest driver set DRIVER_OK */
+	uint64_t ram_size;     /* bytes */
+	uint64_t target_pages; /* num_pages (config) */
+	uint64_t actual_pages; /* actual (written by the guest) */
+	uint64_t actual_bytes; /* QEMU's query-balloon "actual": ram - actual pages */
+	bool driver_ready;     /* the guest driver set DRIVER_OK */
 	/* Counters since start. */
 	uint64_t inflated_pages;  /* PFNs accepted on the inflate queue */
 	uint64_t deflated_pages;  /* PFNs accepted on the deflate queue */

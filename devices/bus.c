@@ -33,8 +33,7 @@ void bus_free(struct bus *bus)
 	free(bus);
 }
 
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const struct bus_ops *ops, void *dev)
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops, void *dev)
 {
 	if (len == 0 || len - 1 > UINT64_MAX - base || !ops)
 		return -EINVAL;

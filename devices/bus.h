@@ -36,8 +36,8 @@ struct bus *bus_new(const char *name) WUR;
 void bus_free(struct bus *bus);
 
 /* -EINVAL for len 0 or a wrapping range, -EEXIST on overlap, -ENOMEM. */
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const struct bus_ops *ops, void *dev) WUR;
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		 void *dev) WUR;
 
 /* Dispatches an access. -ENOENT when no device covers [addr, addr+len)
  * entirely (reads then see all-ones, as on real hardware). */

@@ -38,5 +38,7 @@ static void debug_exit_write(void *dev, uint64_t off, const void *data, uint32_t
 }
 
 const struct bus_ops debug_exit_ops = {
-	.name = "isa-debug-exit", .read = debug_exit_read, .write = debug_exit_write,
+	.name = "isa-debug-exit",
+	.read = debug_exit_read,
+	.write = debug_exit_write,
 };

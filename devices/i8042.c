@@ -48,8 +48,12 @@ static void i8042_cmd_write(void *dev, uint64_t off, const void *data, uint32_t 
 }
 
 const struct bus_ops i8042_data_ops = {
-	.name = "i8042-data", .read = i8042_read, .write = i8042_data_write,
+	.name = "i8042-data",
+	.read = i8042_read,
+	.write = i8042_data_write,
 };
 const struct bus_ops i8042_cmd_ops = {
-	.name = "i8042-cmd", .read = i8042_read, .write = i8042_cmd_write,
+	.name = "i8042-cmd",
+	.read = i8042_read,
+	.write = i8042_cmd_write,
 };

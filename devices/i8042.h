@@ -6,7 +6,7 @@
 #include "devices/bus.h"
 
 #define I8042_DATA_PORT 0x60
-#define I8042_CMD_PORT 0x64
+#define I8042_CMD_PORT  0x64
 
 struct i8042;
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #define PM1_SLP_EN 0x2000
-#define RST_CPU 0x04
-#define RST_SYS 0x02
+#define RST_CPU    0x04
+#define RST_SYS    0x02
 
 struct pm {
 	struct run_link link;
@@ -63,5 +63,9 @@ static void pm_reset_write(void *dev, uint64_t off, const void *data, uint32_t l
 	pm->rst_cnt = v & RST_SYS;
 }
 
-const struct bus_ops pm_ctl_ops = { .name = "pm1a-cnt", .read = pm_ctl_read, .write = pm_ctl_write };
-const struct bus_ops pm_reset_ops = { .name = "reset-control", .read = pm_reset_read, .write = pm_reset_write };
+const struct bus_ops pm_ctl_ops = { .name = "pm1a-cnt",
+				    .read = pm_ctl_read,
+				    .write = pm_ctl_write };
+const struct bus_ops pm_reset_ops = { .name = "reset-control",
+				      .read = pm_reset_read,
+				      .write = pm_reset_write };

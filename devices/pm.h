@@ -7,9 +7,9 @@
 
 #include "devices/bus.h"
 
-#define PM_PORT_Q35 0x604
-#define PM_PORT_PIIX 0xb004
-#define PM_PORT_LEN 2
+#define PM_PORT_Q35   0x604
+#define PM_PORT_PIIX  0xb004
+#define PM_PORT_LEN   2
 #define PM_RESET_PORT 0xcf9
 
 struct pm;

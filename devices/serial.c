@@ -11,34 +11,40 @@
 #include <unistd.h>
 
 enum {
-	UART_RBR = 0, UART_IER = 1, UART_IIR = 2, UART_LCR = 3,
-	UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+	UART_RBR = 0,
+	UART_IER = 1,
+	UART_IIR = 2,
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7,
 };
-#define IER_RDI  0x01
-#define IER_THRI 0x02
-#define IER_RLSI 0x04
-#define IER_MSI  0x08
-#define IIR_NO_INT 0x01
-#define IIR_THRI 0x02
-#define IIR_RDI  0x04
-#define IIR_RLSI 0x06
-#define IIR_FIFO 0xc0
-#define FCR_ENABLE 0x01
+#define IER_RDI        0x01
+#define IER_THRI       0x02
+#define IER_RLSI       0x04
+#define IER_MSI        0x08
+#define IIR_NO_INT     0x01
+#define IIR_THRI       0x02
+#define IIR_RDI        0x04
+#define IIR_RLSI       0x06
+#define IIR_FIFO       0xc0
+#define FCR_ENABLE     0x01
 #define FCR_CLEAR_RCVR 0x02
-#define LCR_DLAB 0x80
-#define MCR_DTR  0x01
-#define MCR_RTS  0x02
-#define MCR_OUT1 0x04
-#define MCR_OUT2 0x08
-#define MCR_LOOP 0x10
-#define LSR_DR   0x01
-#define LSR_OE   0x02
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MSR_CTS  0x10
-#define MSR_DSR  0x20
-#define MSR_RI   0x40
-#define MSR_DCD  0x80
+#define LCR_DLAB       0x80
+#define MCR_DTR        0x01
+#define MCR_RTS        0x02
+#define MCR_OUT1       0x04
+#define MCR_OUT2       0x08
+#define MCR_LOOP       0x10
+#define LSR_DR         0x01
+#define LSR_OE         0x02
+#define LSR_THRE       0x20
+#define LSR_TEMT       0x40
+#define MSR_CTS        0x10
+#define MSR_DSR        0x20
+#define MSR_RI         0x40
+#define MSR_DCD        0x80
 
 #define RX_FIFO 64
 
@@ -163,10 +169,14 @@ static uint8_t serial_msr(const struct serial *s)
 		return s->msr;
 	/* Loopback: modem outputs feed the modem status inputs. */
 	uint8_t m = 0;
-	if (s->mcr & MCR_DTR) m |= MSR_DSR;
-	if (s->mcr & MCR_RTS) m |= MSR_CTS;
-	if (s->mcr & MCR_OUT1) m |= MSR_RI;
-	if (s->mcr & MCR_OUT2) m |= MSR_DCD;
+	if (s->mcr & MCR_DTR)
+		m |= MSR_DSR;
+	if (s->mcr & MCR_RTS)
+		m |= MSR_CTS;
+	if (s->mcr & MCR_OUT1)
+		m |= MSR_RI;
+	if (s->mcr & MCR_OUT2)
+		m |= MSR_DCD;
 	return m;
 }
 

@@ -10,7 +10,7 @@
 #include "vmm/lib/util.h"
 
 #define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_PORT_LEN 8
+#define SERIAL_PORT_LEN  8
 
 struct serial;
 

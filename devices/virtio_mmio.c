@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 struct vm_queue {
-	struct virtio_mmio *t;    /* back pointer for the event-loop callback */
+	struct virtio_mmio *t; /* back pointer for the event-loop callback */
 	uint32_t index;
 	struct virtq *vq;
 	/* QueueNum and the ring addresses as last written; they take effect
@@ -43,19 +43,19 @@ struct virtio_mmio {
 	uint32_t drv_features_sel;
 	uint64_t drv_features;
 	uint32_t queue_sel;
-	uint32_t isr;           /* InterruptStatus */
+	uint32_t isr; /* InterruptStatus */
 	uint32_t config_gen;
-	struct ratelimit rl;    /* guest-triggerable log lines */
+	struct ratelimit rl; /* guest-triggerable log lines */
 
 	uint32_t nq;
 	struct vm_queue q[];
 };
 
-#define TLOG(t, fmt, ...)                                                            \
-	do {                                                                         \
-		if (ratelimit_ok(&(t)->rl))                                          \
-			log_warn("virtio-mmio@%#" PRIx64 " (%s): " fmt, (t)->base,   \
-				 (t)->device.ops->name, __VA_ARGS__);                \
+#define TLOG(t, fmt, ...)                                                          \
+	do {                                                                       \
+		if (ratelimit_ok(&(t)->rl))                                        \
+			log_warn("virtio-mmio@%#" PRIx64 " (%s): " fmt, (t)->base, \
+				 (t)->device.ops->name, __VA_ARGS__);              \
 	} while (0)
 
 /* ---- interrupts and notifications (lock held) ---- */
@@ -158,8 +158,8 @@ static void write_status(struct virtio_mmio *t, uint32_t v)
 	uint32_t next = old | (v & ~VIRTIO_STATUS_NEEDS_RESET);
 	uint32_t set = next & ~old;
 	if ((set & VIRTIO_STATUS_FEATURES_OK) && !features_ok(t)) {
-		TLOG(t, "features %#" PRIx64 " refused (offered %#" PRIx64 ")",
-		     t->drv_features, t->device_features);
+		TLOG(t, "features %#" PRIx64 " refused (offered %#" PRIx64 ")", t->drv_features,
+		     t->device_features);
 		next &= ~VIRTIO_STATUS_FEATURES_OK;
 	}
 	if ((set & VIRTIO_STATUS_DRIVER_OK) && !(next & VIRTIO_STATUS_FEATURES_OK))
@@ -196,14 +196,16 @@ static void write_queue_ready(struct virtio_mmio *t, struct vm_queue *q, uint32_
 		why = "QueueNum above QueueNumMax";
 		if (q->num <= t->device.ops->max_queue_size) {
 			ret = virtq_init(q->vq, q->num, &q->addrs, t->drv_features);
-			why = ret == -EFAULT ? "ring outside guest RAM" : "bad queue size or ring alignment";
+			why = ret == -EFAULT ? "ring outside guest RAM"
+					     : "bad queue size or ring alignment";
 		}
 	}
 	if (ret < 0) {
 		char buf[192];
-		snprintf(buf, sizeof(buf), "queue %u (num %u desc %#" PRIx64 " avail %#" PRIx64
-			 " used %#" PRIx64 ") refused: %s", q->index, q->num, q->addrs.desc,
-			 q->addrs.avail, q->addrs.used, why);
+		snprintf(buf, sizeof(buf),
+			 "queue %u (num %u desc %#" PRIx64 " avail %#" PRIx64 " used %#" PRIx64
+			 ") refused: %s",
+			 q->index, q->num, q->addrs.desc, q->addrs.avail, q->addrs.used, why);
 		set_needs_reset(t, ret, buf);
 	}
 }
@@ -422,10 +424,9 @@ static const struct bus_ops virtio_mmio_bus_ops = {
 
 static bool ops_valid(const struct virtio_device_ops *ops)
 {
-	return ops && ops->device_id != 0 && ops->notify &&
-	       ops->num_queues >= 1 && ops->num_queues <= VIRTIO_MMIO_MAX_QUEUES &&
-	       IS_POW2(ops->max_queue_size) && ops->max_queue_size <= VIRTQ_MAX_SIZE &&
-	       ops->config_size <= VIRTIO_MMIO_CONFIG_MAX;
+	return ops && ops->device_id != 0 && ops->notify && ops->num_queues >= 1 &&
+	       ops->num_queues <= VIRTIO_MMIO_MAX_QUEUES && IS_POW2(ops->max_queue_size) &&
+	       ops->max_queue_size <= VIRTQ_MAX_SIZE && ops->config_size <= VIRTIO_MMIO_CONFIG_MAX;
 }
 
 /* Sets up queue i's kick path: eventfd + event loop + KVM ioeventfd, or
@@ -446,7 +447,8 @@ static int setup_kick(struct virtio_mmio *t, const struct virtio_platform *p, ui
 	ret = p->ioeventfd(p->opaque, t->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, i, fd);
 	if (ret < 0) {
 		log_warn("virtio-mmio@%#" PRIx64 " (%s): ioeventfd for queue %u failed (%s); "
-			 "using QueueNotify exits", t->base, t->device.ops->name, i, strerror(-ret));
+			 "using QueueNotify exits",
+			 t->base, t->device.ops->name, i, strerror(-ret));
 		evloop_del(t->loop, fd);
 		close(fd);
 		return 0;
@@ -481,7 +483,8 @@ int virtio_mmio_new(const struct virtio_mmio_config *cfg, struct virtio_mmio **o
 	t->gm = cfg->gm;
 	t->loop = cfg->loop;
 	t->device = cfg->device;
-	t->device_features = (ops->features & ~cfg->device.features_off) | VIRTIO_MMIO_TRANSPORT_FEATURES;
+	t->device_features = (ops->features & ~cfg->device.features_off) |
+			     VIRTIO_MMIO_TRANSPORT_FEATURES;
 	t->rl = (struct ratelimit)RATELIMIT_INIT(5000, 5);
 	t->nq = ops->num_queues;
 	t->irq_fd = -1;
@@ -511,8 +514,8 @@ int virtio_mmio_new(const struct virtio_mmio_config *cfg, struct virtio_mmio **o
 	if (cfg->platform && cfg->platform->irqfd) {
 		ret = cfg->platform->irqfd(cfg->platform->opaque, t->irq, t->irq_fd);
 		if (ret < 0) {
-			log_error("virtio-mmio@%#" PRIx64 " (%s): irqfd for GSI %u: %s",
-				  t->base, ops->name, t->irq, strerror(-ret));
+			log_error("virtio-mmio@%#" PRIx64 " (%s): irqfd for GSI %u: %s", t->base,
+				  ops->name, t->irq, strerror(-ret));
 			goto err;
 		}
 	}

@@ -37,40 +37,40 @@
 #include "vmm/lib/util.h"
 
 /* Register offsets (virtio 1.x, 4.2.2). */
-#define VIRTIO_MMIO_MAGIC_VALUE        0x000
-#define VIRTIO_MMIO_VERSION            0x004
-#define VIRTIO_MMIO_DEVICE_ID          0x008
-#define VIRTIO_MMIO_VENDOR_ID          0x00c
-#define VIRTIO_MMIO_DEVICE_FEATURES    0x010
+#define VIRTIO_MMIO_MAGIC_VALUE         0x000
+#define VIRTIO_MMIO_VERSION             0x004
+#define VIRTIO_MMIO_DEVICE_ID           0x008
+#define VIRTIO_MMIO_VENDOR_ID           0x00c
+#define VIRTIO_MMIO_DEVICE_FEATURES     0x010
 #define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014
-#define VIRTIO_MMIO_DRIVER_FEATURES    0x020
+#define VIRTIO_MMIO_DRIVER_FEATURES     0x020
 #define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
-#define VIRTIO_MMIO_QUEUE_SEL          0x030
-#define VIRTIO_MMIO_QUEUE_NUM_MAX      0x034
-#define VIRTIO_MMIO_QUEUE_NUM          0x038
-#define VIRTIO_MMIO_QUEUE_READY        0x044
-#define VIRTIO_MMIO_QUEUE_NOTIFY       0x050
-#define VIRTIO_MMIO_INTERRUPT_STATUS   0x060
-#define VIRTIO_MMIO_INTERRUPT_ACK      0x064
-#define VIRTIO_MMIO_STATUS             0x070
-#define VIRTIO_MMIO_QUEUE_DESC_LOW     0x080
-#define VIRTIO_MMIO_QUEUE_DESC_HIGH    0x084
-#define VIRTIO_MMIO_QUEUE_DRIVER_LOW   0x090
-#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH  0x094
-#define VIRTIO_MMIO_QUEUE_DEVICE_LOW   0x0a0
-#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH  0x0a4
-#define VIRTIO_MMIO_SHM_SEL            0x0ac
-#define VIRTIO_MMIO_SHM_LEN_LOW        0x0b0
-#define VIRTIO_MMIO_SHM_LEN_HIGH       0x0b4
-#define VIRTIO_MMIO_SHM_BASE_LOW       0x0b8
-#define VIRTIO_MMIO_SHM_BASE_HIGH      0x0bc
-#define VIRTIO_MMIO_CONFIG_GENERATION  0x0fc
-#define VIRTIO_MMIO_CONFIG             0x100
+#define VIRTIO_MMIO_QUEUE_SEL           0x030
+#define VIRTIO_MMIO_QUEUE_NUM_MAX       0x034
+#define VIRTIO_MMIO_QUEUE_NUM           0x038
+#define VIRTIO_MMIO_QUEUE_READY         0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY        0x050
+#define VIRTIO_MMIO_INTERRUPT_STATUS    0x060
+#define VIRTIO_MMIO_INTERRUPT_ACK       0x064
+#define VIRTIO_MMIO_STATUS              0x070
+#define VIRTIO_MMIO_QUEUE_DESC_LOW      0x080
+#define VIRTIO_MMIO_QUEUE_DESC_HIGH     0x084
+#define VIRTIO_MMIO_QUEUE_DRIVER_LOW    0x090
+#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH   0x094
+#define VIRTIO_MMIO_QUEUE_DEVICE_LOW    0x0a0
+#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH   0x0a4
+#define VIRTIO_MMIO_SHM_SEL             0x0ac
+#define VIRTIO_MMIO_SHM_LEN_LOW         0x0b0
+#define VIRTIO_MMIO_SHM_LEN_HIGH        0x0b4
+#define VIRTIO_MMIO_SHM_BASE_LOW        0x0b8
+#define VIRTIO_MMIO_SHM_BASE_HIGH       0x0bc
+#define VIRTIO_MMIO_CONFIG_GENERATION   0x0fc
+#define VIRTIO_MMIO_CONFIG              0x100
 
-#define VIRTIO_MMIO_MAGIC     0x74726976u /* "virt" */
-#define VIRTIO_MMIO_VERSION_2 2u
-#define VIRTIO_MMIO_VENDOR    0x4d564d4du /* "MMVM" read little-endian */
-#define VIRTIO_MMIO_WINDOW    0x1000u     /* bytes of MMIO per device */
+#define VIRTIO_MMIO_MAGIC      0x74726976u /* "virt" */
+#define VIRTIO_MMIO_VERSION_2  2u
+#define VIRTIO_MMIO_VENDOR     0x4d564d4du /* "MMVM" read little-endian */
+#define VIRTIO_MMIO_WINDOW     0x1000u     /* bytes of MMIO per device */
 #define VIRTIO_MMIO_CONFIG_MAX (VIRTIO_MMIO_WINDOW - VIRTIO_MMIO_CONFIG)
 #define VIRTIO_MMIO_MAX_QUEUES 64u
 
@@ -88,7 +88,7 @@
 
 #define VIRTIO_F_VERSION_1 32
 /* Offered by the transport on top of the device's own features. */
-#define VIRTIO_MMIO_TRANSPORT_FEATURES                                   \
+#define VIRTIO_MMIO_TRANSPORT_FEATURES                                     \
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_INDIRECT_DESC) | \
 	 (1ull << VIRTIO_F_EVENT_IDX))
 
@@ -107,12 +107,12 @@ struct virtio_platform {
 /* A device type: one static const table per type. Every op runs with the
  * transport lock held (see above). */
 struct virtio_device_ops {
-	const char *name;          /* for log lines */
-	uint32_t device_id;        /* virtio device id, != 0 (4: rng, 5: balloon) */
-	uint32_t num_queues;       /* 1 .. VIRTIO_MMIO_MAX_QUEUES */
-	uint32_t max_queue_size;   /* QueueNumMax: power of two <= 32768 */
-	uint64_t features;         /* device-specific feature bits */
-	uint32_t config_size;      /* bytes of config space, <= VIRTIO_MMIO_CONFIG_MAX */
+	const char *name;        /* for log lines */
+	uint32_t device_id;      /* virtio device id, != 0 (4: rng, 5: balloon) */
+	uint32_t num_queues;     /* 1 .. VIRTIO_MMIO_MAX_QUEUES */
+	uint32_t max_queue_size; /* QueueNumMax: power of two <= 32768 */
+	uint64_t features;       /* device-specific feature bits */
+	uint32_t config_size;    /* bytes of config space, <= VIRTIO_MMIO_CONFIG_MAX */
 	/* Config space access; the transport guarantees off + len <= config_size.
 	 * config_read may be NULL (reads 0); config_write may be NULL (ignored). */
 	void (*config_read)(void *dev, uint32_t off, void *data, uint32_t len);
@@ -142,10 +142,10 @@ struct virtio_device {
 };
 
 struct virtio_mmio_config {
-	uint64_t base;                   /* guest-physical base of the 4 KiB window */
-	uint32_t irq;                    /* GSI */
+	uint64_t base; /* guest-physical base of the 4 KiB window */
+	uint32_t irq;  /* GSI */
 	const struct guest_mem *gm;
-	struct evloop *loop;             /* NULL: no eventfds, QueueNotify calls notify directly */
+	struct evloop *loop; /* NULL: no eventfds, QueueNotify calls notify directly */
 	const struct virtio_platform *platform; /* NULL in unit tests */
 	struct virtio_device device;
 };

@@ -9,7 +9,7 @@
 #include "devices/virtio_mmio.h"
 #include "vmm/lib/util.h"
 
-#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_RNG         4
 #define VIRTIO_RNG_QUEUE_SIZE 256u
 /* Bytes supplied per buffer at most: bounds the time one guest request
  * holds the transport lock (the driver then simply asks again). */

@@ -8,9 +8,9 @@
 struct virtq {
 	const struct guest_mem *gm;
 	bool ready;
-	bool event_idx;      /* VIRTIO_F_EVENT_IDX negotiated */
-	bool indirect;       /* VIRTIO_F_INDIRECT_DESC negotiated */
-	uint32_t size;       /* power of two */
+	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
+	bool indirect;  /* VIRTIO_F_INDIRECT_DESC negotiated */
+	uint32_t size;  /* power of two */
 	struct virtq_addrs addrs;
 	/* Host views of the ring areas, validated by virtq_init(). The memory
 	 * map is fixed while vCPUs run, so caching them is safe. */
@@ -46,13 +46,13 @@ static inline void st32(uint8_t *p, uint32_t v)
 
 /* avail: flags, idx, ring[size], used_event. used: flags, idx,
  * ring[size] of {id, len}, avail_event. */
-#define AVAIL_FLAGS(q)      ((q)->avail)
-#define AVAIL_IDX(q)        ((q)->avail + 2)
-#define AVAIL_RING(q, i)    ((q)->avail + 4 + 2 * (size_t)(i))
-#define USED_EVENT(q)       AVAIL_RING(q, (q)->size)
-#define USED_IDX(q)         ((q)->used + 2)
-#define USED_RING(q, i)     ((q)->used + 4 + 8 * (size_t)(i))
-#define AVAIL_EVENT(q)      USED_RING(q, (q)->size)
+#define AVAIL_FLAGS(q)   ((q)->avail)
+#define AVAIL_IDX(q)     ((q)->avail + 2)
+#define AVAIL_RING(q, i) ((q)->avail + 4 + 2 * (size_t)(i))
+#define USED_EVENT(q)    AVAIL_RING(q, (q)->size)
+#define USED_IDX(q)      ((q)->used + 2)
+#define USED_RING(q, i)  ((q)->used + 4 + 8 * (size_t)(i))
+#define AVAIL_EVENT(q)   USED_RING(q, (q)->size)
 
 /* Copies one descriptor out of guest memory exactly once: every check and
  * use below works on the copy, so a guest rewriting the table while we
@@ -97,8 +97,7 @@ void virtq_reset(struct virtq *q)
 
 /* Host view of a ring area: inside one RAM region and aligned both in
  * guest-physical and host-virtual terms (the atomics need the latter). */
-static void *map_area(const struct virtq *q, uint64_t gpa, uint64_t len, uint64_t align,
-		      int *err)
+static void *map_area(const struct virtq *q, uint64_t gpa, uint64_t len, uint64_t align, int *err)
 {
 	if (gpa & (align - 1)) {
 		*err = -EINVAL;
@@ -123,7 +122,8 @@ int virtq_init(struct virtq *q, uint32_t size, const struct virtq_addrs *a, uint
 	uint8_t *desc = map_area(q, a->desc, VIRTQ_DESC_BYTES(size), VIRTQ_DESC_ALIGN, &err);
 	if (!desc)
 		return err;
-	uint8_t *avail = map_area(q, a->avail, VIRTQ_AVAIL_BYTES(size, evt), VIRTQ_AVAIL_ALIGN, &err);
+	uint8_t *avail = map_area(q, a->avail, VIRTQ_AVAIL_BYTES(size, evt), VIRTQ_AVAIL_ALIGN,
+				  &err);
 	if (!avail)
 		return err;
 	uint8_t *used = map_area(q, a->used, VIRTQ_USED_BYTES(size, evt), VIRTQ_USED_ALIGN, &err);
@@ -172,8 +172,7 @@ const char *virtq_error_reason(const struct virtq *q)
 }
 
 /* Appends [gpa, gpa+len) to elem, split at RAM region boundaries. */
-static int add_buffer(struct virtq *q, struct virtq_elem *e, uint64_t gpa, uint32_t len,
-		      bool write)
+static int add_buffer(struct virtq *q, struct virtq_elem *e, uint64_t gpa, uint32_t len, bool write)
 {
 	if (len > 0 && len - 1 > UINT64_MAX - gpa)
 		return virtq_fail(q, -EFAULT, "buffer wraps the guest address space");
@@ -195,7 +194,9 @@ static int add_buffer(struct virtq *q, struct virtq_elem *e, uint64_t gpa, uint3
 				return virtq_fail(q, -EFAULT, "buffer outside guest RAM");
 		}
 		e->seg[e->out_num + e->in_num] = (struct virtq_seg){
-			.hva = hva, .gpa = gpa, .len = chunk,
+			.hva = hva,
+			.gpa = gpa,
+			.len = chunk,
 		};
 		if (write) {
 			e->in_num++;
@@ -229,18 +230,24 @@ static int walk_chain(struct virtq *q, struct virtq_elem *e, uint16_t head)
 		if (i >= count)
 			return virtq_fail(q, -EINVAL, "descriptor index out of range");
 		if (++steps > count)
-			return virtq_fail(q, -ELOOP, "descriptor chain longer than its table (loop)");
+			return virtq_fail(q, -ELOOP,
+					  "descriptor chain longer than its table (loop)");
 		read_desc(table + 16 * (size_t)i, &d);
 
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			if (in_indirect)
-				return virtq_fail(q, -EINVAL, "indirect descriptor inside an indirect table");
+				return virtq_fail(q, -EINVAL,
+						  "indirect descriptor inside an indirect table");
 			if (!q->indirect)
-				return virtq_fail(q, -EINVAL, "indirect descriptor without VIRTIO_F_INDIRECT_DESC");
+				return virtq_fail(
+					q, -EINVAL,
+					"indirect descriptor without VIRTIO_F_INDIRECT_DESC");
 			if (d.flags & VIRTQ_DESC_F_NEXT)
 				return virtq_fail(q, -EINVAL, "indirect descriptor with NEXT set");
 			if (d.len == 0 || d.len % sizeof(struct virtq_desc))
-				return virtq_fail(q, -EINVAL, "indirect table length not a non-zero multiple of 16");
+				return virtq_fail(
+					q, -EINVAL,
+					"indirect table length not a non-zero multiple of 16");
 			table = guest_mem_ptr(q->gm, d.addr, d.len);
 			if (!table)
 				return virtq_fail(q, -EFAULT, "indirect table outside guest RAM");
@@ -345,8 +352,8 @@ bool virtq_should_notify(struct virtq *q)
 	return (uint16_t)(now - event - 1) < (uint16_t)(now - old);
 }
 
-static size_t elem_copy(const struct virtq_seg *seg, uint32_t n, uint64_t off,
-			void *buf, size_t len, bool to_guest)
+static size_t elem_copy(const struct virtq_seg *seg, uint32_t n, uint64_t off, void *buf,
+			size_t len, bool to_guest)
 {
 	size_t done = 0;
 	for (uint32_t i = 0; i < n && done < len; i++) {

@@ -30,9 +30,9 @@
 #define VIRTQ_MAX_SIZE 32768u
 
 /* Guest-visible ring layout (little-endian, as virtio 1.x requires). */
-#define VIRTQ_DESC_F_NEXT      1
-#define VIRTQ_DESC_F_WRITE     2
-#define VIRTQ_DESC_F_INDIRECT  4
+#define VIRTQ_DESC_F_NEXT          1
+#define VIRTQ_DESC_F_WRITE         2
+#define VIRTQ_DESC_F_INDIRECT      4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 #define VIRTQ_USED_F_NO_NOTIFY     1
 
@@ -52,9 +52,9 @@ struct virtq_used_elem {
  * The event-idx fields (used_event at the end of the avail ring,
  * avail_event at the end of the used ring) are counted only when
  * VIRTIO_F_EVENT_IDX is negotiated. */
-#define VIRTQ_DESC_ALIGN  16u
-#define VIRTQ_AVAIL_ALIGN 2u
-#define VIRTQ_USED_ALIGN  4u
+#define VIRTQ_DESC_ALIGN          16u
+#define VIRTQ_AVAIL_ALIGN         2u
+#define VIRTQ_USED_ALIGN          4u
 #define VIRTQ_DESC_BYTES(n)       (16ull * (n))
 #define VIRTQ_AVAIL_BYTES(n, evt) (4ull + 2ull * (n) + ((evt) ? 2u : 0u))
 #define VIRTQ_USED_BYTES(n, evt)  (4ull + 8ull * (n) + ((evt) ? 2u : 0u))
@@ -77,11 +77,11 @@ struct virtq_seg {
  * seg[out_num, out_num + in_num). Large (about 24 KiB): keep it in the
  * device instance, not on the stack. */
 struct virtq_elem {
-	uint16_t head;     /* pass to virtq_push() */
+	uint16_t head; /* pass to virtq_push() */
 	uint32_t out_num;
 	uint32_t in_num;
-	uint64_t out_len;  /* total readable bytes */
-	uint64_t in_len;   /* total writable bytes */
+	uint64_t out_len; /* total readable bytes */
+	uint64_t in_len;  /* total writable bytes */
 	struct virtq_seg seg[VIRTQ_ELEM_MAX_SEGS];
 };
 
@@ -104,8 +104,7 @@ void virtq_free(struct virtq *q);
  * one guest RAM region (-EFAULT). `features` are the negotiated feature
  * bits (VIRTIO_F_INDIRECT_DESC, VIRTIO_F_EVENT_IDX are honoured). Indices
  * start at 0. On error the queue is left not ready. */
-int virtq_init(struct virtq *q, uint32_t size, const struct virtq_addrs *a,
-	       uint64_t features) WUR;
+int virtq_init(struct virtq *q, uint32_t size, const struct virtq_addrs *a, uint64_t features) WUR;
 /* Back to the initial state: not ready, indices 0, error cleared. */
 void virtq_reset(struct virtq *q);
 

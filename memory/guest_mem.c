@@ -26,8 +26,7 @@ static uint64_t last_byte(uint64_t gpa, uint64_t size)
 	return gpa + (size - 1);
 }
 
-int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *hva,
-		  uint32_t *slot_out)
+int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *hva, uint32_t *slot_out)
 {
 	if (!gm || !hva || size == 0 || size - 1 > UINT64_MAX - gpa)
 		return -EINVAL;
@@ -45,7 +44,10 @@ int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *hva,
 
 	memmove(&gm->r[pos + 1], &gm->r[pos], (gm->n - pos) * sizeof(gm->r[0]));
 	gm->r[pos] = (struct guest_region){
-		.gpa = gpa, .size = size, .hva = hva, .slot = gm->next_slot,
+		.gpa = gpa,
+		.size = size,
+		.hva = hva,
+		.slot = gm->next_slot,
 	};
 	gm->n++;
 	if (slot_out)

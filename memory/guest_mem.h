@@ -17,10 +17,10 @@
 #define GUEST_MEM_MAX_REGIONS 64
 
 struct guest_region {
-	uint64_t gpa;   /* first guest-physical byte */
-	uint64_t size;  /* bytes, > 0 */
-	void *hva;      /* host mapping of gpa */
-	uint32_t slot;  /* KVM memslot id, assigned in insertion order */
+	uint64_t gpa;  /* first guest-physical byte */
+	uint64_t size; /* bytes, > 0 */
+	void *hva;     /* host mapping of gpa */
+	uint32_t slot; /* KVM memslot id, assigned in insertion order */
 };
 
 struct guest_mem;

@@ -39,10 +39,11 @@ static int check_regions(const struct guest_ram_region *r, size_t n, uint64_t si
 		else if (i && r[i].offset < r[i - 1].offset + r[i - 1].len)
 			why = "not after the previous region in the RAM block";
 		if (why)
-			return errorf(err, errlen, -EINVAL, "guest RAM region %zu [%#llx, +%#llx) "
-				    "at offset %#llx: %s", i, (unsigned long long)r[i].gpa,
-				    (unsigned long long)r[i].len, (unsigned long long)r[i].offset,
-				    why);
+			return errorf(err, errlen, -EINVAL,
+				      "guest RAM region %zu [%#llx, +%#llx) "
+				      "at offset %#llx: %s",
+				      i, (unsigned long long)r[i].gpa, (unsigned long long)r[i].len,
+				      (unsigned long long)r[i].offset, why);
 	}
 	return 0;
 }
@@ -79,7 +80,7 @@ int guest_ram_new(const struct ram_config *cfg, const struct guest_ram_region *r
 		return errorf(err, errlen, -EINVAL, "guest RAM: no configuration or memory map");
 	if (n > GUEST_MEM_MAX_REGIONS)
 		return errorf(err, errlen, -EINVAL, "guest RAM: %zu regions (at most %u)", n,
-			    GUEST_MEM_MAX_REGIONS);
+			      GUEST_MEM_MAX_REGIONS);
 	bytes = sizeof(*gr) + n * sizeof(gr->r[0]);
 	gr = calloc(1, bytes);
 	if (!gr)

@@ -31,7 +31,8 @@ static bool meminfo_value(const char *key, uint64_t *out)
 	if (read_small_file("/proc/meminfo", buf, sizeof(buf)) <= 0)
 		return false;
 	size_t klen = strlen(key);
-	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (char *line = buf; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		if (!strncmp(line, key, klen) && line[klen] == ':') {
 			*out = strtoull(line + klen + 1, NULL, 10);
 			return true;
@@ -48,7 +49,7 @@ static bool default_huge_page_size(uint64_t page_size)
 
 struct hpool {
 	bool known;
-	uint64_t free;      /* HugePages_Free: includes pages reserved by others */
+	uint64_t free; /* HugePages_Free: includes pages reserved by others */
 	uint64_t resv;
 	uint64_t available; /* free - resv + overcommit headroom */
 };
@@ -111,18 +112,22 @@ void host_mem_huge_why(const struct host_mem_huge *h, uint64_t pages, char *why,
 	read_hpool(h->page_size, &p);
 	hpool_knob(h->page_size, knob, sizeof(knob));
 	if (p.known && p.available < pages)
-		snprintf(why, n, "-mem-path %s: %" PRIu64 " free huge pages of %s, %" PRIu64
-			 " needed for %s; raise %s by at least %" PRIu64, h->mem_path,
-			 p.available, SIZE_STR(h->page_size), pages, SIZE_STR(h->ram_size), knob,
-			 pages - p.available);
+		snprintf(why, n,
+			 "-mem-path %s: %" PRIu64 " free huge pages of %s, %" PRIu64
+			 " needed for %s; raise %s by at least %" PRIu64,
+			 h->mem_path, p.available, SIZE_STR(h->page_size), pages,
+			 SIZE_STR(h->ram_size), knob, pages - p.available);
 	else if (!fstatfs(h->fd, &sf) && sf.f_blocks != 0 &&
 		 sf.f_blocks != (__typeof__(sf.f_blocks))-1 && (uint64_t)sf.f_bfree < pages)
-		snprintf(why, n, "-mem-path %s: the hugetlbfs mount allows %" PRIu64 " more "
+		snprintf(why, n,
+			 "-mem-path %s: the hugetlbfs mount allows %" PRIu64 " more "
 			 "pages of %s (size= option), %" PRIu64 " needed for %s; remount it "
-			 "with a larger size=", h->mem_path, (uint64_t)sf.f_bfree,
-			 SIZE_STR(h->page_size), pages, SIZE_STR(h->ram_size));
+			 "with a larger size=",
+			 h->mem_path, (uint64_t)sf.f_bfree, SIZE_STR(h->page_size), pages,
+			 SIZE_STR(h->ram_size));
 	else
-		snprintf(why, n, "-mem-path %s: cannot get %" PRIu64 " huge pages of %s for %s "
+		snprintf(why, n,
+			 "-mem-path %s: cannot get %" PRIu64 " huge pages of %s for %s "
 			 "(%" PRIu64 " free in the pool; a hugetlb cgroup limit?); raise %s",
 			 h->mem_path, pages, SIZE_STR(h->page_size), SIZE_STR(h->ram_size),
 			 p.available, knob);
@@ -134,13 +139,15 @@ bool host_mem_fits_available(uint64_t ram_size, uint64_t need, char *why, size_t
 	if (!meminfo_value("MemAvailable", &avail_kb) || need / 1024 <= avail_kb)
 		return true;
 	if (need == ram_size)
-		snprintf(why, n, "-mem-prealloc: %s of guest RAM does not fit in the %s the "
-			 "host has available; lower -m or drop -mem-prealloc", SIZE_STR(ram_size),
-			 SIZE_STR(avail_kb * 1024));
+		snprintf(why, n,
+			 "-mem-prealloc: %s of guest RAM does not fit in the %s the "
+			 "host has available; lower -m or drop -mem-prealloc",
+			 SIZE_STR(ram_size), SIZE_STR(avail_kb * 1024));
 	else
-		snprintf(why, n, "-mem-prealloc: %s of guest RAM needs %s but the host has %s "
-			 "available; lower -m or drop -mem-prealloc", SIZE_STR(ram_size),
-			 SIZE_STR(need), SIZE_STR(avail_kb * 1024));
+		snprintf(why, n,
+			 "-mem-prealloc: %s of guest RAM needs %s but the host has %s "
+			 "available; lower -m or drop -mem-prealloc",
+			 SIZE_STR(ram_size), SIZE_STR(need), SIZE_STR(avail_kb * 1024));
 	return false;
 }
 
@@ -149,8 +156,10 @@ bool host_mem_fits_total(uint64_t ram_size, char *why, size_t n)
 	uint64_t total_kb;
 	if (!meminfo_value("MemTotal", &total_kb) || ram_size / 1024 <= total_kb)
 		return true;
-	snprintf(why, n, "guest RAM (%s) is larger than this host's memory (%s); the guest can be "
-		 "killed when it uses it all", SIZE_STR(ram_size), SIZE_STR(total_kb * 1024));
+	snprintf(why, n,
+		 "guest RAM (%s) is larger than this host's memory (%s); the guest can be "
+		 "killed when it uses it all",
+		 SIZE_STR(ram_size), SIZE_STR(total_kb * 1024));
 	return false;
 }
 

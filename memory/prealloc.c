@@ -17,10 +17,10 @@
 
 /* Chunks big enough that claiming one costs nothing, small enough that two
  * threads finish together and the bar moves. */
-#define CHUNK_BYTES (16ull << 20)
-#define MAX_THREADS 256u
+#define CHUNK_BYTES       (16ull << 20)
+#define MAX_THREADS       256u
 #define PROGRESS_DELAY_MS 500u
-#define PROGRESS_TICK_NS 100000000ull
+#define PROGRESS_TICK_NS  100000000ull
 
 struct job {
 	uint8_t *base;
@@ -29,14 +29,14 @@ struct job {
 	uint64_t chunk;
 	bool force_touch;
 
-	_Atomic uint64_t next;   /* next unclaimed offset */
-	_Atomic uint64_t done;   /* bytes populated, for the bar */
-	_Atomic int err;         /* first error (negative errno), 0 if none */
+	_Atomic uint64_t next; /* next unclaimed offset */
+	_Atomic uint64_t done; /* bytes populated, for the bar */
+	_Atomic int err;       /* first error (negative errno), 0 if none */
 	_Atomic uint64_t fail_offset;
-	_Atomic bool touched;    /* MADV_POPULATE_WRITE missing: touch pages */
+	_Atomic bool touched; /* MADV_POPULATE_WRITE missing: touch pages */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;     /* gate opened / a worker finished */
+	pthread_cond_t cond; /* gate opened / a worker finished */
 	bool go;
 	unsigned finished;
 };
@@ -247,7 +247,8 @@ int prealloc_populate(void *base, uint64_t len, uint64_t page_size,
 		run_worker(&j);
 
 	bool may_show = o->progress && isatty(STDERR_FILENO);
-	uint64_t next_draw = t0 + (o->progress_delay_ms ? o->progress_delay_ms : PROGRESS_DELAY_MS) * 1000000ull;
+	uint64_t next_draw =
+		t0 + (o->progress_delay_ms ? o->progress_delay_ms : PROGRESS_DELAY_MS) * 1000000ull;
 	pthread_mutex_lock(&j.lock);
 	while (j.finished < started) {
 		if (!may_show) {

@@ -12,16 +12,16 @@
 #include "vmm/lib/util.h"
 
 struct prealloc_opts {
-	unsigned threads;   /* 0: online CPUs; capped at the number of chunks */
-	bool progress;      /* bar on stderr when stderr is a tty and it takes > 0.5 s */
+	unsigned threads;           /* 0: online CPUs; capped at the number of chunks */
+	bool progress;              /* bar on stderr when stderr is a tty and it takes > 0.5 s */
 	unsigned progress_delay_ms; /* 0: the 0.5 s above */
-	bool force_touch;   /* skip MADV_POPULATE_WRITE and touch pages (tests, bench) */
-	const char *what;   /* label for the progress bar, e.g. "256 MiB of guest RAM" */
+	bool force_touch;           /* skip MADV_POPULATE_WRITE and touch pages (tests, bench) */
+	const char *what;           /* label for the progress bar, e.g. "256 MiB of guest RAM" */
 };
 
 struct prealloc_result {
-	unsigned threads;     /* threads that populated (0: the caller did) */
-	bool touched;         /* touched pages instead of MADV_POPULATE_WRITE */
+	unsigned threads; /* threads that populated (0: the caller did) */
+	bool touched;     /* touched pages instead of MADV_POPULATE_WRITE */
 	bool progress_shown;
 	uint64_t elapsed_ns;
 	uint64_t fail_offset; /* on error: offset of the first page that failed */

@@ -21,8 +21,8 @@
 #include "memory/prealloc.h"
 #include "vmm/lib/size.h"
 
-#define PART 4096ull              /* discard granularity, the x86-64 base page */
-#define THP_ALIGN (2ull << 20)    /* so THP and 2 MiB memslot pages line up */
+#define PART      4096ull      /* discard granularity, the x86-64 base page */
+#define THP_ALIGN (2ull << 20) /* so THP and 2 MiB memslot pages line up */
 
 struct ram {
 	uint8_t *base;
@@ -32,8 +32,8 @@ struct ram {
 	enum ram_backing backing;
 	bool shared;
 	bool shared_requested; /* mem-shared=on (shared may be forced, see ram.h) */
-	bool owned_file;    /* our unlinked temporary file: safe to punch */
-	bool reserved;      /* hugetlb pages reserved by mmap (no MAP_NORESERVE) */
+	bool owned_file;       /* our unlinked temporary file: safe to punch */
+	bool reserved;         /* hugetlb pages reserved by mmap (no MAP_NORESERVE) */
 	bool preallocated;
 	bool merge_requested;
 	bool merge_effective;
@@ -42,7 +42,7 @@ struct ram {
 	unsigned prealloc_threads;
 	char *mem_path;
 
-	pthread_mutex_t lock;     /* parts and discarded */
+	pthread_mutex_t lock;      /* parts and discarded */
 	struct discard_map *parts; /* huge backings, from the first discard on */
 	uint64_t discarded;
 };
@@ -93,7 +93,8 @@ static void *map_aligned(uint64_t size, uint64_t align, int flags, int fd)
 		errno = EOVERFLOW;
 		return MAP_FAILED;
 	}
-	uint8_t *resv = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *resv = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			     -1, 0);
 	if (resv == MAP_FAILED)
 		return MAP_FAILED;
 	uint8_t *start = (uint8_t *)ALIGN_UP((uintptr_t)resv, (uintptr_t)align);
@@ -117,8 +118,8 @@ static void *map_aligned(uint64_t size, uint64_t align, int flags, int fd)
  * that have O_TMPFILE everywhere. */
 bool ram_test_no_tmpfile;
 
-static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct stat *st,
-			 char *err, size_t errlen)
+static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct stat *st, char *err,
+			 size_t errlen)
 {
 	const char *path = cfg->mem_path;
 	int fd = -1;
@@ -126,13 +127,17 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 	if (stat(path, st)) {
 		int e = errno;
 		if (e == ENOENT)
-			return errorf(err, errlen, -e, "-mem-path %s: no such file or directory; create the "
-				    "directory, or mount hugetlbfs there (mount -t hugetlbfs none %s)",
-				    path, path);
+			return errorf(
+				err, errlen, -e,
+				"-mem-path %s: no such file or directory; create the "
+				"directory, or mount hugetlbfs there (mount -t hugetlbfs none %s)",
+				path, path);
 		return errorf(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
 	}
 	if (S_ISDIR(st->st_mode)) {
-		fd = ram_test_no_tmpfile ? -1 : open(path, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+		fd = ram_test_no_tmpfile
+			     ? -1
+			     : open(path, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
 		if (ram_test_no_tmpfile)
 			errno = EOPNOTSUPP;
 		if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
@@ -140,7 +145,8 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 			size_t n = strlen(path) + sizeof("/memvm-ram.XXXXXX");
 			char *tmpl = malloc(n);
 			if (!tmpl)
-				return errorf(err, errlen, -ENOMEM, "-mem-path %s: out of memory", path);
+				return errorf(err, errlen, -ENOMEM, "-mem-path %s: out of memory",
+					      path);
 			snprintf(tmpl, n, "%s/memvm-ram.XXXXXX", path);
 			fd = mkostemp(tmpl, O_CLOEXEC);
 			int e = errno;
@@ -149,8 +155,10 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 				close(fd);
 				unlink(tmpl);
 				free(tmpl);
-				return errorf(err, errlen, -e, "-mem-path %s: cannot unlink the temporary RAM "
-					    "file: %s", path, strerror(e));
+				return errorf(err, errlen, -e,
+					      "-mem-path %s: cannot unlink the temporary RAM "
+					      "file: %s",
+					      path, strerror(e));
 			}
 			free(tmpl);
 			errno = e;
@@ -158,13 +166,18 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 		if (fd < 0) {
 			int e = errno;
 			if (e == EACCES || e == EPERM || e == EROFS)
-				return errorf(err, errlen, -e, "-mem-path %s: directory is not writable (%s); "
-					    "use a directory memvm may create files in", path, strerror(e));
+				return errorf(err, errlen, -e,
+					      "-mem-path %s: directory is not writable (%s); "
+					      "use a directory memvm may create files in",
+					      path, strerror(e));
 			if (e == ENOSPC || e == EDQUOT)
-				return errorf(err, errlen, -e, "-mem-path %s: no space to create the RAM file "
-					    "(%s); free space or use another directory", path, strerror(e));
-			return errorf(err, errlen, -e, "-mem-path %s: cannot create the RAM file: %s",
-				    path, strerror(e));
+				return errorf(err, errlen, -e,
+					      "-mem-path %s: no space to create the RAM file "
+					      "(%s); free space or use another directory",
+					      path, strerror(e));
+			return errorf(err, errlen, -e,
+				      "-mem-path %s: cannot create the RAM file: %s", path,
+				      strerror(e));
 		}
 		ram->owned_file = true;
 	} else if (S_ISREG(st->st_mode)) {
@@ -172,13 +185,15 @@ static int open_mem_path(struct ram *ram, const struct ram_config *cfg, struct s
 		if (fd < 0) {
 			int e = errno;
 			if (e == EACCES || e == EPERM || e == EROFS || e == ETXTBSY)
-				return errorf(err, errlen, -e, "-mem-path %s: file is not writable (%s); "
-					    "fix its permissions or give a directory", path, strerror(e));
+				return errorf(err, errlen, -e,
+					      "-mem-path %s: file is not writable (%s); "
+					      "fix its permissions or give a directory",
+					      path, strerror(e));
 			return errorf(err, errlen, -e, "-mem-path %s: %s", path, strerror(e));
 		}
 	} else {
-		return errorf(err, errlen, -EINVAL, "-mem-path %s: not a directory or a regular file",
-			    path);
+		return errorf(err, errlen, -EINVAL,
+			      "-mem-path %s: not a directory or a regular file", path);
 	}
 	if (fstat(fd, st)) {
 		int e = errno;
@@ -198,24 +213,30 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 
 	if (ram->size % ps) {
 		uint64_t down = ram->size / ps * ps;
-		return errorf(err, errlen, -EINVAL, "-m %s is not a multiple of the %s huge page size of "
-			    "-mem-path %s; use -m %s or -m %s", SIZE_STR(ram->size), SIZE_STR(ps), path,
-			    SIZE_OPT_STR(down ? down : ps), SIZE_OPT_STR(down + ps));
+		return errorf(err, errlen, -EINVAL,
+			      "-m %s is not a multiple of the %s huge page size of "
+			      "-mem-path %s; use -m %s or -m %s",
+			      SIZE_STR(ram->size), SIZE_STR(ps), path,
+			      SIZE_OPT_STR(down ? down : ps), SIZE_OPT_STR(down + ps));
 	}
 	if (ram->owned_file || st->st_size == 0) {
 		if (ftruncate(ram->fd, (off_t)ram->size)) {
 			int e = errno;
 			if (e == EFBIG || e == EINVAL)
-				return errorf(err, errlen, -EOVERFLOW, "-mem-path %s: the filesystem cannot "
-					    "hold a %s file; lower -m or use another directory", path,
-					    SIZE_STR(ram->size));
-			return errorf(err, errlen, -e, "-mem-path %s: cannot size the RAM file to %s: %s",
-				    path, SIZE_STR(ram->size), strerror(e));
+				return errorf(err, errlen, -EOVERFLOW,
+					      "-mem-path %s: the filesystem cannot "
+					      "hold a %s file; lower -m or use another directory",
+					      path, SIZE_STR(ram->size));
+			return errorf(err, errlen, -e,
+				      "-mem-path %s: cannot size the RAM file to %s: %s", path,
+				      SIZE_STR(ram->size), strerror(e));
 		}
 	} else if ((uint64_t)st->st_size < ram->size) {
-		return errorf(err, errlen, -EINVAL, "-mem-path %s: file is %s but guest RAM is %s; give an "
-			    "empty file (it is grown), one of at least %s, or a directory", path,
-			    SIZE_STR((uint64_t)st->st_size), SIZE_STR(ram->size), SIZE_STR(ram->size));
+		return errorf(err, errlen, -EINVAL,
+			      "-mem-path %s: file is %s but guest RAM is %s; give an "
+			      "empty file (it is grown), one of at least %s, or a directory",
+			      path, SIZE_STR((uint64_t)st->st_size), SIZE_STR(ram->size),
+			      SIZE_STR(ram->size));
 	}
 
 	/* A shared file must be able to hold every page the guest writes, or
@@ -226,10 +247,12 @@ static int size_file(struct ram *ram, const struct ram_config *cfg, const struct
 		uint64_t have = (uint64_t)st->st_blocks * 512;
 		uint64_t need = ram->size > have ? ram->size - have : 0;
 		if (!fstatvfs(ram->fd, &sv) && (uint64_t)sv.f_bavail * sv.f_frsize < need)
-			return errorf(err, errlen, -ENOSPC, "-mem-path %s: the filesystem has %s free but "
-				    "shared guest RAM needs %s; free space or use a bigger filesystem%s",
-				    path, SIZE_STR((uint64_t)sv.f_bavail * sv.f_frsize), SIZE_STR(need),
-				    ram->shared_requested ? " or drop mem-shared=on" : "");
+			return errorf(
+				err, errlen, -ENOSPC,
+				"-mem-path %s: the filesystem has %s free but "
+				"shared guest RAM needs %s; free space or use a bigger filesystem%s",
+				path, SIZE_STR((uint64_t)sv.f_bavail * sv.f_frsize), SIZE_STR(need),
+				ram->shared_requested ? " or drop mem-shared=on" : "");
 	}
 	return 0;
 }
@@ -253,7 +276,9 @@ static uint64_t huge_pages_needed(const struct ram *ram, bool fresh, const struc
 static int hpool_short(const struct ram *ram, uint64_t needed, int ret, char *err, size_t errlen)
 {
 	const struct host_mem_huge h = {
-		.mem_path = ram->mem_path, .fd = ram->fd, .page_size = ram->page_size,
+		.mem_path = ram->mem_path,
+		.fd = ram->fd,
+		.page_size = ram->page_size,
 		.ram_size = ram->size,
 	};
 	if (err && errlen)
@@ -291,16 +316,20 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 		if (ram->shared && ram->fd >= 0 && fallocate(ram->fd, 0, 0, (off_t)ram->size)) {
 			int e = errno;
 			if (e == ENOSPC || e == EDQUOT)
-				return errorf(err, errlen, -ENOSPC, "%s%s%s: no space left for %s of shared "
-					    "guest RAM; free space or use a bigger filesystem%s", what, sep,
-					    path, SIZE_STR(ram->size),
-					    ram->shared_requested ? " or drop mem-shared=on" : "");
+				return errorf(err, errlen, -ENOSPC,
+					      "%s%s%s: no space left for %s of shared "
+					      "guest RAM; free space or use a bigger filesystem%s",
+					      what, sep, path, SIZE_STR(ram->size),
+					      ram->shared_requested ? " or drop mem-shared=on"
+								    : "");
 			if (e == ENOMEM)
-				return errorf(err, errlen, -ENOMEM, "-mem-prealloc: out of memory reserving "
-					    "%s of shared guest RAM; lower -m", SIZE_STR(ram->size));
+				return errorf(err, errlen, -ENOMEM,
+					      "-mem-prealloc: out of memory reserving "
+					      "%s of shared guest RAM; lower -m",
+					      SIZE_STR(ram->size));
 			if (e != EOPNOTSUPP && e != ENOSYS)
-				return errorf(err, errlen, -e, "%s%s%s: cannot allocate %s: %s", what, sep,
-					    path, SIZE_STR(ram->size), strerror(e));
+				return errorf(err, errlen, -e, "%s%s%s: cannot allocate %s: %s",
+					      what, sep, path, SIZE_STR(ram->size), strerror(e));
 		}
 	}
 
@@ -316,14 +345,19 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 	if (ret == -EFAULT && ram->backing == RAM_BACKING_HUGETLBFS)
 		return hpool_short(ram, huge_pages_needed(ram, false, NULL), -ENOMEM, err, errlen);
 	if (ret == -EFAULT)
-		return errorf(err, errlen, -EFAULT, "%s%s%s: preallocation failed at offset %s: no page "
-			    "could back it (filesystem full?)", what, sep, path, SIZE_STR(r.fail_offset));
+		return errorf(err, errlen, -EFAULT,
+			      "%s%s%s: preallocation failed at offset %s: no page "
+			      "could back it (filesystem full?)",
+			      what, sep, path, SIZE_STR(r.fail_offset));
 	if (ret == -ENOMEM)
-		return errorf(err, errlen, -ENOMEM, "-mem-prealloc: out of memory at offset %s of %s of "
-			    "guest RAM; lower -m", SIZE_STR(r.fail_offset), SIZE_STR(ram->size));
+		return errorf(err, errlen, -ENOMEM,
+			      "-mem-prealloc: out of memory at offset %s of %s of "
+			      "guest RAM; lower -m",
+			      SIZE_STR(r.fail_offset), SIZE_STR(ram->size));
 	if (ret)
-		return errorf(err, errlen, ret, "-mem-prealloc: preallocation failed at offset %s: %s",
-			    SIZE_STR(r.fail_offset), strerror(-ret));
+		return errorf(err, errlen, ret,
+			      "-mem-prealloc: preallocation failed at offset %s: %s",
+			      SIZE_STR(r.fail_offset), strerror(-ret));
 	ram->preallocated = true;
 	return 0;
 }
@@ -360,10 +394,12 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	if (!cfg->size)
 		return errorf(err, errlen, -EINVAL, "-m 0: guest RAM size must not be zero");
 	if (cfg->size % PART)
-		return errorf(err, errlen, -EINVAL, "-m %s is not a multiple of 4 KiB", SIZE_STR(cfg->size));
+		return errorf(err, errlen, -EINVAL, "-m %s is not a multiple of 4 KiB",
+			      SIZE_STR(cfg->size));
 	if (cfg->size > (uint64_t)INT64_MAX || cfg->size > SIZE_MAX - (1ull << 30))
-		return errorf(err, errlen, -EOVERFLOW, "-m %s does not fit in this host's address space",
-			    SIZE_STR(cfg->size));
+		return errorf(err, errlen, -EOVERFLOW,
+			      "-m %s does not fit in this host's address space",
+			      SIZE_STR(cfg->size));
 
 	struct ram *ram = calloc(1, sizeof(*ram));
 	if (!ram)
@@ -390,7 +426,8 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		have_st = true;
 		struct statfs sf;
 		if (fstatfs(ram->fd, &sf)) {
-			ret = errorf(err, errlen, -errno, "-mem-path %s: %s", cfg->mem_path, strerror(errno));
+			ret = errorf(err, errlen, -errno, "-mem-path %s: %s", cfg->mem_path,
+				     strerror(errno));
 			goto fail;
 		}
 		if (sf.f_type == HUGETLBFS_MAGIC) {
@@ -414,12 +451,14 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		ram->backing = RAM_BACKING_MEMFD;
 		ram->fd = memfd_create("memvm-ram", MFD_CLOEXEC);
 		if (ram->fd < 0) {
-			ret = errorf(err, errlen, -errno, "mem-shared=on: memfd_create: %s", strerror(errno));
+			ret = errorf(err, errlen, -errno, "mem-shared=on: memfd_create: %s",
+				     strerror(errno));
 			goto fail;
 		}
 		if (ftruncate(ram->fd, (off_t)ram->size)) {
-			ret = errorf(err, errlen, -errno, "mem-shared=on: cannot size the memfd to %s: %s",
-				   SIZE_STR(ram->size), strerror(errno));
+			ret = errorf(err, errlen, -errno,
+				     "mem-shared=on: cannot size the memfd to %s: %s",
+				     SIZE_STR(ram->size), strerror(errno));
 			goto fail;
 		}
 	} else {
@@ -458,29 +497,35 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		}
 		char line[512];
 		hpool_short(ram, needed, 0, line, sizeof(line));
-		report(cfg, RAM_REPORT_WARNING, "%s; the guest will crash when it touches more memory "
-		       "than the pool has (-mem-prealloc makes this a start-up error)", line);
+		report(cfg, RAM_REPORT_WARNING,
+		       "%s; the guest will crash when it touches more memory "
+		       "than the pool has (-mem-prealloc makes this a start-up error)",
+		       line);
 		p = map_aligned(ram->size, align, flags | MAP_NORESERVE, ram->fd);
 	} else if (p != MAP_FAILED && ram->backing == RAM_BACKING_HUGETLBFS) {
 		ram->reserved = true;
 	}
 	if (p == MAP_FAILED) {
 		int e = errno;
-		ret = errorf(err, errlen, -e, "cannot map %s of guest RAM: %s%s", SIZE_STR(ram->size), strerror(e),
-			   e == ENOMEM || e == EOVERFLOW ? "; lower -m" : "");
+		ret = errorf(err, errlen, -e, "cannot map %s of guest RAM: %s%s",
+			     SIZE_STR(ram->size), strerror(e),
+			     e == ENOMEM || e == EOVERFLOW ? "; lower -m" : "");
 		goto fail;
 	}
 	ram->base = p;
 
 	if (cfg->merge) {
 		if (ram->shared || ram->backing == RAM_BACKING_HUGETLBFS) {
-			report(cfg, RAM_REPORT_NOTICE, "mem-merge=on has no effect on shared or hugetlbfs "
+			report(cfg, RAM_REPORT_NOTICE,
+			       "mem-merge=on has no effect on shared or hugetlbfs "
 			       "memory (KSM merges only private anonymous pages)");
 		} else if (madvise(ram->base, ram->size, MADV_MERGEABLE) == 0) {
 			ram->merge_effective = true;
 		} else {
-			report(cfg, RAM_REPORT_NOTICE, "mem-merge=on has no effect: this kernel has no KSM "
-			       "(madvise: %s)", strerror(errno));
+			report(cfg, RAM_REPORT_NOTICE,
+			       "mem-merge=on has no effect: this kernel has no KSM "
+			       "(madvise: %s)",
+			       strerror(errno));
 		}
 	}
 	if (cfg->thp && ram->backing == RAM_BACKING_ANON)
@@ -549,7 +594,8 @@ static int release(const struct ram *ram, uint64_t off, uint64_t len)
 	/* Private file mapping: the guest's data lives in private copies. */
 	ret = madvise(p, len, MADV_DONTNEED) ? -errno : 0;
 	if (ret == -EINVAL && ram->backing == RAM_BACKING_HUGETLBFS && ram->owned_file)
-		return punch(ram, off, len); /* before 5.18; a hugetlbfs punch also zaps private pages */
+		return punch(ram, off,
+			     len); /* before 5.18; a hugetlbfs punch also zaps private pages */
 	if (ret)
 		return ret;
 	if (ram->owned_file) {
@@ -623,8 +669,7 @@ int ram_discard(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_
 /* Spans up to this many pages get one mincore() pass for a whole batch. */
 #define BATCH_SPAN_PAGES 16384u
 
-int ram_discard_ranges(struct ram *ram, const struct ram_range *r, size_t n,
-		       uint64_t *freed_bytes)
+int ram_discard_ranges(struct ram *ram, const struct ram_range *r, size_t n, uint64_t *freed_bytes)
 {
 	uint64_t freed = 0;
 	int ret = 0;
@@ -656,8 +701,8 @@ int ram_discard_ranges(struct ram *ram, const struct ram_range *r, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if ((ret = release(ram, r[i].offset, r[i].len)))
 			break;
-		for (uint64_t p = (r[i].offset - span_lo) / PART; have_vec &&
-		     p < (r[i].offset + r[i].len - span_lo) / PART; p++)
+		for (uint64_t p = (r[i].offset - span_lo) / PART;
+		     have_vec && p < (r[i].offset + r[i].len - span_lo) / PART; p++)
 			counted += vec[p] & 1;
 	}
 	freed = counted * PART;

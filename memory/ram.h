@@ -50,15 +50,15 @@ enum ram_report_kind { RAM_REPORT_WARNING, RAM_REPORT_NOTICE };
 typedef void ram_report_fn(void *opaque, enum ram_report_kind kind, const char *line);
 
 struct ram_config {
-	uint64_t size;             /* bytes, multiple of 4 KiB (of the huge page size on hugetlbfs) */
-	const char *mem_path;      /* -mem-path: directory or regular file; NULL: anonymous/memfd */
-	bool prealloc;             /* -mem-prealloc: ram_map() populates everything */
+	uint64_t size;        /* bytes, multiple of 4 KiB (of the huge page size on hugetlbfs) */
+	const char *mem_path; /* -mem-path: directory or regular file; NULL: anonymous/memfd */
+	bool prealloc;        /* -mem-prealloc: ram_map() populates everything */
 	unsigned prealloc_threads; /* 0: online CPUs */
 	bool merge;                /* -machine mem-merge (default on): MADV_MERGEABLE */
-	bool thp;                  /* -machine thp (default on): MADV_HUGEPAGE on private anonymous */
-	bool shared;               /* -machine mem-shared: MAP_SHARED (memfd when no mem_path) */
-	bool progress;             /* prealloc may draw a bar on stderr (if a tty, > 0.5 s) */
-	ram_report_fn *report;     /* warnings/notices; NULL: log_warn/log_notice */
+	bool thp;              /* -machine thp (default on): MADV_HUGEPAGE on private anonymous */
+	bool shared;           /* -machine mem-shared: MAP_SHARED (memfd when no mem_path) */
+	bool progress;         /* prealloc may draw a bar on stderr (if a tty, > 0.5 s) */
+	ram_report_fn *report; /* warnings/notices; NULL: log_warn/log_notice */
 	void *report_opaque;
 };
 
@@ -134,23 +134,22 @@ int ram_reclaim(struct ram *ram, uint64_t offset, uint64_t len) WUR;
 /* Free page reporting: the guest may reuse reported pages without telling,
  * so nothing is remembered: only huge pages entirely inside the range are
  * released (the whole range on 4 KiB backings). Same rules otherwise. */
-int ram_discard_reported(struct ram *ram, uint64_t offset, uint64_t len,
-			 uint64_t *freed_bytes) WUR;
+int ram_discard_reported(struct ram *ram, uint64_t offset, uint64_t len, uint64_t *freed_bytes) WUR;
 
 struct ram_summary {
-	const char *backing;        /* "anonymous", "memfd", "file", "hugetlbfs" */
-	const char *mem_path;       /* NULL without -mem-path */
-	uint64_t page_size;         /* 4096, or the huge page size */
+	const char *backing;  /* "anonymous", "memfd", "file", "hugetlbfs" */
+	const char *mem_path; /* NULL without -mem-path */
+	uint64_t page_size;   /* 4096, or the huge page size */
 	uint64_t size;
-	bool shared;                /* MAP_SHARED */
+	bool shared; /* MAP_SHARED */
 	bool preallocated;
 	bool merge_requested;
-	bool merge_effective;       /* MADV_MERGEABLE applied to private anonymous pages */
-	bool thp;                   /* MADV_HUGEPAGE applied */
-	int ksm_run;                /* /sys/kernel/mm/ksm/run (0 stopped, 1 running), -1 unknown */
-	int64_t rss_bytes;          /* guest RAM resident now (mincore), -1 unknown */
-	int64_t ksm_merging_pages;  /* this process's KSM-merged pages, -1 unknown */
-	uint64_t discarded_bytes;   /* sum of freed_bytes so far */
+	bool merge_effective;      /* MADV_MERGEABLE applied to private anonymous pages */
+	bool thp;                  /* MADV_HUGEPAGE applied */
+	int ksm_run;               /* /sys/kernel/mm/ksm/run (0 stopped, 1 running), -1 unknown */
+	int64_t rss_bytes;         /* guest RAM resident now (mincore), -1 unknown */
+	int64_t ksm_merging_pages; /* this process's KSM-merged pages, -1 unknown */
+	uint64_t discarded_bytes;  /* sum of freed_bytes so far */
 };
 
 /* Cheap enough to call every second: one mincore pass over the mapping
@@ -162,7 +161,7 @@ uint64_t ram_size(const struct ram *ram);
 uint64_t ram_page_size(const struct ram *ram);
 /* Populated by ram_map() or ram_prealloc(), without the monitor's mincore pass. */
 bool ram_preallocated(const struct ram *ram);
-int ram_fd(const struct ram *ram);  /* -1 for anonymous RAM */
+int ram_fd(const struct ram *ram); /* -1 for anonymous RAM */
 enum ram_backing ram_backing(const struct ram *ram);
 const char *ram_backing_name(enum ram_backing b);
 

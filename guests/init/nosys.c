@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #define PAGE_SIZE 4096UL
-#define MIB (1024UL * 1024UL)
+#define MIB       (1024UL * 1024UL)
 
 /* Bounds of the zero-fill buffer, defined by the linker script. */
 extern unsigned char __big_start[], __big_end[];

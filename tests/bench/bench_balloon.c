@@ -39,11 +39,11 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define MMIO_BASE 0xd0000000ull
-#define QSIZE 256u
-#define PFNS_PER_BUF 256u
+#define MMIO_BASE      0xd0000000ull
+#define QSIZE          256u
+#define PFNS_PER_BUF   256u
 #define PFNS_PER_QUEUE (QSIZE * PFNS_PER_BUF)
-#define CTL_SIZE (4ull << 20)
+#define CTL_SIZE       (4ull << 20)
 /* Control region (rings, PFN arrays) right after RAM: never discarded. */
 #define DESC_OFF  0x0ull
 #define AVAIL_OFF 0x1000ull
@@ -124,8 +124,8 @@ static void bring_up(void)
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
 	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				       VIRTIO_STATUS_FEATURES_OK);
+	wr(VIRTIO_MMIO_STATUS,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
 	wr(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
 	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(ctl_gpa + DESC_OFF));
@@ -142,7 +142,9 @@ static void bring_up(void)
 	for (uint32_t i = 0; i < QSIZE; i++) {
 		struct virtq_desc d = {
 			htole64(ctl_gpa + BUFS_OFF + 4ull * PFNS_PER_BUF * i),
-			htole32(4 * PFNS_PER_BUF), 0, 0,
+			htole32(4 * PFNS_PER_BUF),
+			0,
+			0,
 		};
 		memcpy(ctl + DESC_OFF + 16ull * i, &d, sizeof(d));
 	}
@@ -276,7 +278,7 @@ int main(int argc, char **argv)
 	ram_bytes = mib << 20;
 	ram_config_init(&rc, ram_bytes);
 	rc.merge = false;
-	rc.thp = false;      /* 4 KiB pages: measure the balloon, not THP splits */
+	rc.thp = false; /* 4 KiB pages: measure the balloon, not THP splits */
 	rc.progress = false;
 	struct guest_mem *gm = guest_mem_new();
 	if (!gm)
@@ -310,7 +312,10 @@ int main(int argc, char **argv)
 	if ((ret = balloon_new(&bc, &b)) < 0)
 		die("balloon_new", ret);
 	struct virtio_mmio_config tc = {
-		.base = MMIO_BASE, .irq = 5, .gm = gm, .device = balloon_virtio_device(b),
+		.base = MMIO_BASE,
+		.irq = 5,
+		.gm = gm,
+		.device = balloon_virtio_device(b),
 	};
 	struct virtio_mmio *t;
 	if ((ret = virtio_mmio_new(&tc, &t)) < 0)
@@ -322,7 +327,8 @@ int main(int argc, char **argv)
 	bring_up();
 
 	printf("bench_balloon: %" PRIu64 " MiB anonymous RAM, queue of %u buffers x %u PFNs, "
-	       "best of 3 passes (2 for the second layout), RAM repopulated before each\n", mib, QSIZE, PFNS_PER_BUF);
+	       "best of 3 passes (2 for the second layout), RAM repopulated before each\n",
+	       mib, QSIZE, PFNS_PER_BUF);
 	scenario(b, "", 1, 3);
 	scenario(b, ", every other page", 2, 2);
 

@@ -70,7 +70,9 @@ int main(int argc, char **argv)
 	size_t chunk = (size / (size_t)nt + align - 1) / align * align;
 	for (int i = 0; i < nt; i++) {
 		size_t off = (size_t)i * chunk;
-		parts[i] = (struct part){ p + off, off >= size ? 0 : (size - off < chunk ? size - off : chunk), 0 };
+		parts[i] = (struct part){
+			p + off, off >= size ? 0 : (size - off < chunk ? size - off : chunk), 0
+		};
 		pthread_create(&th[i], NULL, populate, &parts[i]);
 	}
 	for (int i = 0; i < nt; i++) {

@@ -14,17 +14,50 @@
 #include "vmm/monitor/hmp.h"
 #include "vmm/monitor/qmp.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
+	} while (0)
 #define MAX_MESSAGE 4096
 
 static bool running = true;
-static int f_stop(void *o) { (void)o; running = false; return 0; }
-static int f_cont(void *o) { (void)o; running = true; return 0; }
-static bool f_running(void *o) { (void)o; return running; }
-static void f_quit(void *o) { (void)o; }
-static int f_reset(void *o) { (void)o; return 0; }
-static int f_powerdown(void *o) { (void)o; return -95; /* -ENOTSUP */ }
-static int f_tid(void *o, unsigned i) { (void)o; return (int)i; }
+static int f_stop(void *o)
+{
+	(void)o;
+	running = false;
+	return 0;
+}
+static int f_cont(void *o)
+{
+	(void)o;
+	running = true;
+	return 0;
+}
+static bool f_running(void *o)
+{
+	(void)o;
+	return running;
+}
+static void f_quit(void *o)
+{
+	(void)o;
+}
+static int f_reset(void *o)
+{
+	(void)o;
+	return 0;
+}
+static int f_powerdown(void *o)
+{
+	(void)o;
+	return -95; /* -ENOTSUP */
+}
+static int f_tid(void *o, unsigned i)
+{
+	(void)o;
+	return (int)i;
+}
 static int f_discard(void *o, uint64_t gpa, uint64_t len, uint64_t *freed)
 {
 	(void)o;
@@ -44,8 +77,15 @@ static void on_event(void *o, const char *name, const char *line)
 }
 
 static struct monitor_backend be = {
-	.stop = f_stop, .cont = f_cont, .running = f_running, .quit = f_quit, .reset = f_reset,
-	.powerdown = f_powerdown, .cpu_thread_id = f_tid, .ram_size = 64 << 20, .ncpus = 2,
+	.stop = f_stop,
+	.cont = f_cont,
+	.running = f_running,
+	.quit = f_quit,
+	.reset = f_reset,
+	.powerdown = f_powerdown,
+	.cpu_thread_id = f_tid,
+	.ram_size = 64 << 20,
+	.ncpus = 2,
 };
 /* With HMP's table, as the monitor wires it: human-monitor-command too. */
 static struct qmp_ctx ctx = { .be = &be, .event = on_event, .extra = hmp_qmp_commands };
@@ -99,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(buf, data, size);
 		buf[size] = '\0';
 		char *save = NULL;
-		for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		for (char *line = strtok_r(buf, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
 			char *out = hmp_run(&ctx, line);
 			CHECK(out);
 			char *crlf = hmp_crlf(out);

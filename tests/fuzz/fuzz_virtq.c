@@ -12,12 +12,19 @@
 #include "memory/guest_mem.h"
 
 #define REGION_SIZE 0x8000u
-#define RAM_GPA 0x10000ull /* region A; region B follows directly */
-#define MAX_ROUNDS 512
+#define RAM_GPA     0x10000ull /* region A; region B follows directly */
+#define MAX_ROUNDS  512
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
+	} while (0)
 
-struct region { uint64_t gpa; uint8_t *hva; };
+struct region {
+	uint64_t gpa;
+	uint8_t *hva;
+};
 
 static void check_seg(const struct region *r, const struct virtq_seg *s)
 {
@@ -75,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t ram = size - hdr;
 	memcpy(r[0].hva, data + hdr, MIN(ram, (size_t)REGION_SIZE));
 	if (ram > REGION_SIZE)
-		memcpy(r[1].hva, data + hdr + REGION_SIZE, MIN(ram - REGION_SIZE, (size_t)REGION_SIZE));
+		memcpy(r[1].hva, data + hdr + REGION_SIZE,
+		       MIN(ram - REGION_SIZE, (size_t)REGION_SIZE));
 
 	q = virtq_new(gm);
 	if (!q || virtq_init(q, qsize, &a, features) < 0)

@@ -4,8 +4,6 @@
 #   bash tests/lint/format.sh         check: one line per file that is not, then
 #                                a one-line hint; exit 1 if any, 0 if none
 #   bash tests/lint/format.sh --fix   rewrite those files in place (`make format`)
-#   FORMAT_ALL=1                 also the files in tests/format-pending.txt;
-#                                with --fix that list is emptied afterwards
 # Exit 1 as well when no clang-format is installed (make deps-test installs
 # it), 2 when clang-format itself fails.
 set -u
@@ -18,21 +16,12 @@ cd "$(dirname "$0")/../.."
 EXCLUDE=(
 )
 
-# Files written before .clang-format existed and not reformatted yet (the
-# whole tree is reformatted in one commit when nobody has C changes in
-# flight). They are not checked, so that this check can be part of
-# `make check` now; every other file is. `make format FORMAT_ALL=1`
-# reformats them all and empties the list.
-PENDING_LIST=tests/format-pending.txt
-
 fix=0
 case ${1:-} in
 --fix) fix=1 ;;
 "") ;;
 *) echo "usage: $0 [--fix]" >&2; exit 2 ;;
 esac
-all=${FORMAT_ALL:-0}
-[ "$all" = 0 ] || all=1
 
 cf=
 for c in clang-format-14 clang-format; do
@@ -55,24 +44,10 @@ else
 fi
 declare -A skip=()
 for f in "${EXCLUDE[@]}"; do skip[$f]=exclude; done
-npending=0
-if [ "$all" = 0 ] && [ -f "$PENDING_LIST" ]; then
-	while read -r f; do
-		case $f in "" | \#*) continue ;; esac
-		[ -n "${skip[$f]:-}" ] || npending=$((npending + 1))
-		skip[$f]=${skip[$f]:-pending}
-	done <"$PENDING_LIST"
-fi
 files=()
 for f in "${tracked[@]}"; do
 	[ -f "$f" ] && [ -z "${skip[$f]:-}" ] && files+=("$f")
 done
-
-pending_note() {
-	[ "$npending" -gt 0 ] &&
-		echo "format: $npending files in $PENDING_LIST not checked yet (make format FORMAT_ALL=1 reformats them)"
-	return 0
-}
 
 if [ "$fix" = 1 ]; then
 	if [ ${#files[@]} -gt 0 ] && ! "$cf" --style=file --fallback-style=none -i "${files[@]}"; then
@@ -80,13 +55,6 @@ if [ "$fix" = 1 ]; then
 		exit 2
 	fi
 	echo "format: formatted ${#files[@]} files with $cf $version"
-	if [ "$all" = 1 ] && [ -f "$PENDING_LIST" ]; then
-		# Keep the header comment, drop the paths.
-		grep '^#' "$PENDING_LIST" >"$PENDING_LIST.tmp"
-		mv "$PENDING_LIST.tmp" "$PENDING_LIST"
-		echo "format: emptied $PENDING_LIST"
-	fi
-	pending_note
 	exit 0
 fi
 
@@ -105,7 +73,6 @@ if [ -z "$bad" ]; then
 		head -20 <<<"$out"
 		exit 2
 	fi
-	pending_note
 	echo "format: ${#files[@]} files formatted as .clang-format says ($cf $version)"
 	exit 0
 fi
@@ -114,6 +81,5 @@ while read -r n f; do
 	echo "$f: not formatted ($n places differ)"
 	nbad=$((nbad + 1))
 done <<<"$bad"
-pending_note
 echo "format: $nbad of ${#files[@]} files need formatting; run: make format"
 exit 1

@@ -10,7 +10,9 @@
 
 static inline void boot_cfg_add_virtio(struct boot_config *cfg)
 {
-	static const uint32_t irqs[] = { 5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22 };
+	static const uint32_t irqs[] = {
+		5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22
+	};
 	ck_assert_uint_lt(cfg->nvirtio, LAYOUT_VIRTIO_MMIO_MAX);
 	cfg->virtio[cfg->nvirtio] = (struct boot_mmio_dev){
 		.base = LAYOUT_VIRTIO_MMIO_BASE + cfg->nvirtio * 0x1000ull,

@@ -20,28 +20,28 @@
 #include "tests/unit/check_main.h"
 #include "vmm/lib/evloop.h"
 
-#define BASE 0xd0000000ull
-#define MiB (1024ull * 1024)
-#define R0_GPA 0
-#define R0_SIZE (2 * MiB)
-#define R1_GPA (2 * MiB)
-#define R1_SIZE MiB
-#define R2_GPA (4 * MiB)
-#define R2_SIZE MiB
+#define BASE     0xd0000000ull
+#define MiB      (1024ull * 1024)
+#define R0_GPA   0
+#define R0_SIZE  (2 * MiB)
+#define R1_GPA   (2 * MiB)
+#define R1_SIZE  MiB
+#define R2_GPA   (4 * MiB)
+#define R2_SIZE  MiB
 #define RAM_SIZE (R0_SIZE + R1_SIZE + R2_SIZE)
 #define LAST_PFN ((R2_GPA + R2_SIZE) / 4096 - 1) /* 1279 */
 
-#define QSIZE 256
+#define QSIZE       256
 #define RING_GPA(q) (0x10000ull + 0x4000ull * (q))
-#define BUF_GPA  0x40000ull
-#define BUF2_GPA 0x48000ull
-#define BIG_GPA  0x80000ull
+#define BUF_GPA     0x40000ull
+#define BUF2_GPA    0x48000ull
+#define BIG_GPA     0x80000ull
 
 #define F_VERSION_1 (1ull << VIRTIO_F_VERSION_1)
-#define F_TELL  (1ull << VIRTIO_BALLOON_F_MUST_TELL_HOST)
-#define F_STATS (1ull << VIRTIO_BALLOON_F_STATS_VQ)
-#define F_OOM   (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM)
-#define F_REP   (1ull << VIRTIO_BALLOON_F_REPORTING)
+#define F_TELL      (1ull << VIRTIO_BALLOON_F_MUST_TELL_HOST)
+#define F_STATS     (1ull << VIRTIO_BALLOON_F_STATS_VQ)
+#define F_OOM       (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM)
+#define F_REP       (1ull << VIRTIO_BALLOON_F_REPORTING)
 
 /* ---- fake memory ops ---- */
 
@@ -93,7 +93,8 @@ static int fake_discard_reported(void *opaque, uint64_t gpa, uint64_t len, uint6
 
 /* The batch op: records every run, counts the calls. */
 static int batch_calls;
-static int fake_discard_runs(void *opaque, const struct guest_ram_run *runs, size_t n, uint64_t *freed)
+static int fake_discard_runs(void *opaque, const struct guest_ram_run *runs, size_t n,
+			     uint64_t *freed)
 {
 	ck_assert_ptr_eq(opaque, &discards);
 	batch_calls++;
@@ -152,7 +153,8 @@ static void setup(void)
 	actual_bytes = 0;
 	memset(dq, 0, sizeof(dq));
 	ops = (struct guest_ram_ops){
-		.discard = fake_discard, .reclaim = fake_reclaim,
+		.discard = fake_discard,
+		.reclaim = fake_reclaim,
 		.discard_reported = fake_discard_reported,
 	};
 	cfg = (struct balloon_config){
@@ -182,7 +184,11 @@ static void make(void)
 {
 	ck_assert_int_eq(balloon_new(&cfg, &b), 0);
 	struct virtio_mmio_config tc = {
-		.base = BASE, .irq = 5, .gm = gm, .loop = NULL, .platform = NULL,
+		.base = BASE,
+		.irq = 5,
+		.gm = gm,
+		.loop = NULL,
+		.platform = NULL,
 		.device = balloon_virtio_device(b),
 	};
 	ck_assert_int_eq(virtio_mmio_new(&tc, &t), 0);
@@ -212,13 +218,36 @@ static void *hva(uint64_t gpa, uint64_t len)
 	return p;
 }
 
-static void put16(uint64_t gpa, uint16_t v) { v = htole16(v); memcpy(hva(gpa, 2), &v, 2); }
-static uint16_t get16(uint64_t gpa) { uint16_t v; memcpy(&v, hva(gpa, 2), 2); return le16toh(v); }
-static uint32_t get32(uint64_t gpa) { uint32_t v; memcpy(&v, hva(gpa, 4), 4); return le32toh(v); }
+static void put16(uint64_t gpa, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(hva(gpa, 2), &v, 2);
+}
+static uint16_t get16(uint64_t gpa)
+{
+	uint16_t v;
+	memcpy(&v, hva(gpa, 2), 2);
+	return le16toh(v);
+}
+static uint32_t get32(uint64_t gpa)
+{
+	uint32_t v;
+	memcpy(&v, hva(gpa, 4), 4);
+	return le32toh(v);
+}
 
-static uint64_t desc_gpa(uint32_t q) { return RING_GPA(q); }
-static uint64_t avail_gpa(uint32_t q) { return RING_GPA(q) + 0x1000; }
-static uint64_t used_gpa(uint32_t q) { return RING_GPA(q) + 0x2000; }
+static uint64_t desc_gpa(uint32_t q)
+{
+	return RING_GPA(q);
+}
+static uint64_t avail_gpa(uint32_t q)
+{
+	return RING_GPA(q) + 0x1000;
+}
+static uint64_t used_gpa(uint32_t q)
+{
+	return RING_GPA(q) + 0x2000;
+}
 
 static uint32_t cfg_rd(uint32_t off)
 {
@@ -247,8 +276,8 @@ static void bring_up(uint64_t features)
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
 	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				       VIRTIO_STATUS_FEATURES_OK);
+	wr(VIRTIO_MMIO_STATUS,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 	ck_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK);
 	uint32_t nq = 2 + !!(features & F_STATS) + !!(features & F_REP);
 	for (uint32_t q = 0; q < nq; q++) {
@@ -297,9 +326,18 @@ static uint16_t add_chain(uint32_t q, const struct seg *s, int n, bool kick)
 	return head;
 }
 
-static uint16_t used_idx(uint32_t q) { return get16(used_gpa(q) + 2); }
-static uint32_t used_id(uint32_t q, uint16_t i) { return get32(used_gpa(q) + 4 + 8ull * (i % QSIZE)); }
-static uint32_t used_len(uint32_t q, uint16_t i) { return get32(used_gpa(q) + 8 + 8ull * (i % QSIZE)); }
+static uint16_t used_idx(uint32_t q)
+{
+	return get16(used_gpa(q) + 2);
+}
+static uint32_t used_id(uint32_t q, uint16_t i)
+{
+	return get32(used_gpa(q) + 4 + 8ull * (i % QSIZE));
+}
+static uint32_t used_len(uint32_t q, uint16_t i)
+{
+	return get32(used_gpa(q) + 8 + 8ull * (i % QSIZE));
+}
 
 static void write_pfns(uint64_t gpa, const uint32_t *pfns, int n)
 {
@@ -410,15 +448,16 @@ END_TEST
 START_TEST(test_stat_names)
 {
 	static const char *const want[] = {
-		"stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
-		"stat-free-memory", "stat-total-memory", "stat-available-memory",
-		"stat-disk-caches", "stat-htlb-pgalloc", "stat-htlb-pgfail",
+		"stat-swap-in",          "stat-swap-out",    "stat-major-faults",
+		"stat-minor-faults",     "stat-free-memory", "stat-total-memory",
+		"stat-available-memory", "stat-disk-caches", "stat-htlb-pgalloc",
+		"stat-htlb-pgfail",
 	};
 	ck_assert_int_eq(BALLOON_STAT_COUNT, 10);
 	for (int i = 0; i < BALLOON_STAT_COUNT; i++)
 		ck_assert_str_eq(balloon_stat_name((enum balloon_stat)i), want[i]);
 	ck_assert_ptr_null(balloon_stat_name(BALLOON_STAT_COUNT));
-	ck_assert_ptr_null(balloon_stat_name((enum balloon_stat)-1));
+	ck_assert_ptr_null(balloon_stat_name((enum balloon_stat) - 1));
 }
 END_TEST
 
@@ -668,11 +707,11 @@ START_TEST(test_stats_parsed_and_held)
 {
 	make();
 	bring_up(F_VERSION_1 | F_STATS);
-	put_stat(BUF2_GPA, 0, 5, 512ull << 20);        /* total memory */
-	put_stat(BUF2_GPA, 1, 42, 7);                  /* unknown: ignored */
-	put_stat(BUF2_GPA, 2, 0, 11);                  /* swap in */
-	put_stat(BUF2_GPA, 3, 9, ~0ull);               /* htlb-pgfail: clamped */
-	put_stat(BUF2_GPA, 4, 4, 999);                 /* truncated below */
+	put_stat(BUF2_GPA, 0, 5, 512ull << 20); /* total memory */
+	put_stat(BUF2_GPA, 1, 42, 7);           /* unknown: ignored */
+	put_stat(BUF2_GPA, 2, 0, 11);           /* swap in */
+	put_stat(BUF2_GPA, 3, 9, ~0ull);        /* htlb-pgfail: clamped */
+	put_stat(BUF2_GPA, 4, 4, 999);          /* truncated below */
 	time_t before = time(NULL);
 	send_stats(2, 4 * 10 + 9);
 	ck_assert(!needs_reset());
@@ -785,8 +824,8 @@ START_TEST(test_reset_while_stats_held)
 	ck_assert_uint_eq(info.actual_pages, 0);
 	ck_assert_int_eq(actual_calls, 2);
 	ck_assert_uint_eq(actual_bytes, RAM_SIZE);
-	ck_assert_uint_eq(info.target_pages, 256);    /* kept, as QEMU */
-	ck_assert_uint_eq(info.inflated_pages, 2);    /* counters kept */
+	ck_assert_uint_eq(info.target_pages, 256); /* kept, as QEMU */
+	ck_assert_uint_eq(info.inflated_pages, 2); /* counters kept */
 	ck_assert(!info.driver_ready);
 	ck_assert_uint_eq(cfg_rd(0), 256);
 	struct balloon_stats st;
@@ -847,9 +886,9 @@ END_TEST
 static void send_report(uint32_t q)
 {
 	struct seg s[3] = {
-		{ R2_GPA, 0x20000, true },          /* 128 KiB */
+		{ R2_GPA, 0x20000, true }, /* 128 KiB */
 		{ R0_GPA + 0x100000, 0x1000, true },
-		{ R1_GPA + 0x800, 0x1000, true },   /* unaligned: ignored */
+		{ R1_GPA + 0x800, 0x1000, true }, /* unaligned: ignored */
 	};
 	uint16_t before = used_idx(q);
 	uint16_t head = add_chain(q, s, 3, true);
@@ -1003,7 +1042,10 @@ START_TEST(test_before_attach)
 	ck_assert_uint_eq(st.polling_interval_s, 10);
 	/* The target set early is what the guest reads once attached. */
 	struct virtio_mmio_config tc = {
-		.base = BASE, .irq = 5, .gm = gm, .device = balloon_virtio_device(b),
+		.base = BASE,
+		.irq = 5,
+		.gm = gm,
+		.device = balloon_virtio_device(b),
 	};
 	ck_assert_int_eq(virtio_mmio_new(&tc, &t), 0);
 	ck_assert_int_eq(virtio_mmio_register(bus, t), 0);

@@ -188,8 +188,10 @@ START_TEST(overlap_rejected)
 {
 	struct mock a = { .id = 9 };
 	ck_assert_int_eq(bus_register(bus, 0x1000, 0x100, &mock_ops, &a), 0);
-	static const struct { uint64_t base, len; } bad[] = {
-		{ 0x1000, 0x100 }, { 0x1000, 1 }, { 0x10ff, 1 }, { 0xf00, 0x101 },
+	static const struct {
+		uint64_t base, len;
+	} bad[] = {
+		{ 0x1000, 0x100 }, { 0x1000, 1 },    { 0x10ff, 1 },    { 0xf00, 0x101 },
 		{ 0x10ff, 0x100 }, { 0x1080, 0x10 }, { 0x0, 0x10000 }, { 0x0, UINT64_MAX },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
@@ -279,7 +281,8 @@ START_TEST(many_devices_random_order)
 	/* Device i covers [i*0x20, i*0x20 + 0x10 + i%16): gaps and varied sizes. */
 	for (unsigned k = 0; k < NDEV; k++) {
 		unsigned i = order[k];
-		ck_assert_int_eq(bus_register(bus, i * 0x20ull, 0x10 + i % 16, &mock_ops, &m[i]), 0);
+		ck_assert_int_eq(bus_register(bus, i * 0x20ull, 0x10 + i % 16, &mock_ops, &m[i]),
+				 0);
 		ck_assert_uint_eq(bus_count(bus), k + 1);
 	}
 	/* Every device overlaps-rejects its own range again. */

@@ -48,11 +48,14 @@ END_TEST
 
 START_TEST(size_suffixes_case_insensitive)
 {
-	static const struct { const char *s; uint64_t v; } t[] = {
-		{ "1b", 1 }, { "1B", 1 }, { "3k", 3 * KiB }, { "3K", 3 * KiB },
-		{ "5m", 5 * MiB }, { "5M", 5 * MiB }, { "7g", 7 * GiB }, { "7G", 7 * GiB },
-		{ "2t", 2 * TiB }, { "2T", 2 * TiB }, { "9p", 9 * PiB }, { "9P", 9 * PiB },
-		{ "1e", EiB }, { "15E", 15 * EiB },
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} t[] = {
+		{ "1b", 1 },       { "1B", 1 },         { "3k", 3 * KiB }, { "3K", 3 * KiB },
+		{ "5m", 5 * MiB }, { "5M", 5 * MiB },   { "7g", 7 * GiB }, { "7G", 7 * GiB },
+		{ "2t", 2 * TiB }, { "2T", 2 * TiB },   { "9p", 9 * PiB }, { "9P", 9 * PiB },
+		{ "1e", EiB },     { "15E", 15 * EiB },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		/* The suffix wins over the default unit. */
@@ -96,8 +99,8 @@ END_TEST
 START_TEST(size_rejects_garbage)
 {
 	static const char *const bad[] = {
-		"", "abc", "-1", "+1", "12X", "1.", " 1G", "1G ", ".5G", "1.5.5G",
-		"1GG", "G", "0x10", "1,5G", "1 G", "1.G", "1e3",
+		"",       "abc", "-1", "+1",   "12X",  "1.",  " 1G", "1G ", ".5G",
+		"1.5.5G", "1GG", "G",  "0x10", "1,5G", "1 G", "1.G", "1e3",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		ck_assert_msg(size_err(bad[i], MiB) == -EINVAL, "\"%s\" accepted", bad[i]);
@@ -169,17 +172,17 @@ static int parse_v(const char *const *args)
 }
 #define PARSE(...) parse_v((const char *const[]){ __VA_ARGS__, NULL })
 
-#define PARSE_OK(...)                                                               \
-	do {                                                                        \
-		int r_ = PARSE(__VA_ARGS__);                                        \
-		ck_assert_msg(r_ == 0, "cli_parse failed (%d): %s", r_, g_err);     \
+#define PARSE_OK(...)                                                           \
+	do {                                                                    \
+		int r_ = PARSE(__VA_ARGS__);                                    \
+		ck_assert_msg(r_ == 0, "cli_parse failed (%d): %s", r_, g_err); \
 	} while (0)
 
 /* Fails with -EINVAL and an error message containing `needle`. */
-#define PARSE_ERR(needle, ...)                                                      \
-	do {                                                                        \
-		int r_ = PARSE(__VA_ARGS__);                                        \
-		ck_assert_msg(r_ == -EINVAL, "cli_parse returned %d, expected -EINVAL", r_); \
+#define PARSE_ERR(needle, ...)                                                                \
+	do {                                                                                  \
+		int r_ = PARSE(__VA_ARGS__);                                                  \
+		ck_assert_msg(r_ == -EINVAL, "cli_parse returned %d, expected -EINVAL", r_);  \
 		ck_assert_msg(strstr(g_err, needle), "error '%s' lacks '%s'", g_err, needle); \
 	} while (0)
 
@@ -416,14 +419,16 @@ START_TEST(device_balloon)
 	ck_assert(!g_cfg.balloon.free_page_reporting);
 	ck_assert_uint_eq(g_cfg.balloon.stats_interval_s, 0);
 
-	PARSE_OK("-device",
-		 "virtio-balloon,deflate-on-oom=on,free-page-reporting=on,guest-stats-polling-interval=5");
+	PARSE_OK(
+		"-device",
+		"virtio-balloon,deflate-on-oom=on,free-page-reporting=on,guest-stats-polling-interval=5");
 	ck_assert(g_cfg.balloon.enabled);
 	ck_assert(g_cfg.balloon.deflate_on_oom);
 	ck_assert(g_cfg.balloon.free_page_reporting);
 	ck_assert_uint_eq(g_cfg.balloon.stats_interval_s, 5);
 
-	PARSE_OK("-device", "virtio-balloon-pci,id=b0,deflate-on-oom,guest-stats-polling-interval=86400");
+	PARSE_OK("-device",
+		 "virtio-balloon-pci,id=b0,deflate-on-oom,guest-stats-polling-interval=86400");
 	ck_assert(g_cfg.balloon.enabled);
 	ck_assert(g_cfg.balloon.deflate_on_oom); /* bare boolean = on */
 	ck_assert(!g_cfg.balloon.free_page_reporting);
@@ -657,8 +662,8 @@ END_TEST
 START_TEST(familiar_options)
 {
 	PARSE_OK("-enable-kvm", "-accel", "kvm", "-cpu", "host", "-nographic", "-display", "none",
-		 "-nodefaults", "-no-user-config", "-name", "guest0", "-accel", "kvm,kernel-irqchip=on",
-		 "-cpu", "host,+x2apic");
+		 "-nodefaults", "-no-user-config", "-name", "guest0", "-accel",
+		 "kvm,kernel-irqchip=on", "-cpu", "host,+x2apic");
 	ck_assert_uint_eq(g_cfg.ram_size, 128 * MiB);
 	PARSE_ERR("-accel tcg", "-accel", "tcg");
 	PARSE_ERR("KVM only", "-accel", "kvmx");

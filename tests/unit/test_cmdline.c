@@ -8,7 +8,7 @@
 #include "tests/unit/check_main.h"
 #include "vmm/boot/cmdline.h"
 
-#define QUIRK_LIST                                                                         \
+#define QUIRK_LIST                                                                          \
 	"smap,cx16,avx,avx2,avx512f,popcnt,bmi1,bmi2,movbe,rdrand,rdseed,fsgsbase,invpcid," \
 	"rdpid,adx,abm,xsaveopt,xsavec,xsaves,fma,f16c,aes,pclmulqdq,sha_ni,gfni,vaes,"     \
 	"vpclmulqdq,clwb,clflushopt,rtm,hle,umip"
@@ -17,11 +17,13 @@
 static char buf[BOOT_CMDLINE_SIZE];
 
 /* Builds into buf and checks the result's length. */
-static const char *build(const char *append, const char *const *extra, size_t nextra,
-			 bool quirks)
+static const char *build(const char *append, const char *const *extra, size_t nextra, bool quirks)
 {
 	struct boot_cmdline_in in = {
-		.append = append, .extra = extra, .nextra = nextra, .host_quirks = quirks,
+		.append = append,
+		.extra = extra,
+		.nextra = nextra,
+		.host_quirks = quirks,
 	};
 	memset(buf, 'X', sizeof(buf));
 	int n = boot_cmdline_build(&in, buf, sizeof(buf));

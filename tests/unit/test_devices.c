@@ -48,7 +48,9 @@ static struct fixture *fx_new(void)
 	f->gm = guest_mem_new();
 	ck_assert_ptr_nonnull(f->gm);
 	struct devmgr_env env = {
-		.pio = f->pio, .mmio = f->mmio, .gm = f->gm,
+		.pio = f->pio,
+		.mmio = f->mmio,
+		.gm = f->gm,
 		.platform = { .opaque = &f->plat, .irqfd = fake_irqfd },
 	};
 	ck_assert_int_eq(devmgr_new(&env, &f->dm), 0);
@@ -78,7 +80,9 @@ START_TEST(virtio_windows_and_gsis_in_order)
 	struct fixture *f = fx_new();
 	char err[128];
 	/* GSIs 8 (RTC) and 12 (PS/2 mouse) are skipped. */
-	static const uint32_t want[] = { 5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22 };
+	static const uint32_t want[] = {
+		5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22
+	};
 	ck_assert_uint_eq(ARRAY_SIZE(want), LAYOUT_VIRTIO_MMIO_MAX);
 	for (unsigned i = 0; i < LAYOUT_VIRTIO_MMIO_MAX; i++) {
 		struct virtio_mmio *t = NULL;

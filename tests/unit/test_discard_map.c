@@ -9,8 +9,8 @@
 #include "memory/discard_map.h"
 #include "tests/unit/check_main.h"
 
-#define KiB 1024ull
-#define MiB (1024ull * KiB)
+#define KiB  1024ull
+#define MiB  (1024ull * KiB)
 #define HUGE (2 * MiB)
 
 /* ---- a release callback that records its calls ---- */
@@ -70,7 +70,7 @@ START_TEST(t_new_validates)
 	ck_assert_ptr_null(x);
 	ck_assert_int_eq(discard_map_new(HUGE, 0, &x), -EINVAL);
 	ck_assert_int_eq(discard_map_new(3 * MiB, HUGE, &x), -EINVAL); /* not whole pages */
-	ck_assert_int_eq(discard_map_new(0, HUGE, &x), 0);              /* empty but valid */
+	ck_assert_int_eq(discard_map_new(0, HUGE, &x), 0);             /* empty but valid */
 	discard_map_free(x);
 	discard_map_free(NULL);
 }

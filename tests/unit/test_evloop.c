@@ -220,8 +220,18 @@ static void pair_cb(unsigned me)
 	ck_assert_int_eq(evloop_del(loop, pr.fd[!me]), 0);
 	pr.add_ret = evloop_add(loop, pr.c.fd, EPOLLIN, rec_cb, &pr.c);
 }
-static void pair_cb0(void *opaque, uint32_t events) { (void)opaque; (void)events; pair_cb(0); }
-static void pair_cb1(void *opaque, uint32_t events) { (void)opaque; (void)events; pair_cb(1); }
+static void pair_cb0(void *opaque, uint32_t events)
+{
+	(void)opaque;
+	(void)events;
+	pair_cb(0);
+}
+static void pair_cb1(void *opaque, uint32_t events)
+{
+	(void)opaque;
+	(void)events;
+	pair_cb(1);
+}
 
 START_TEST(del_inside_callback_drops_pending)
 {

@@ -230,8 +230,10 @@ START_TEST(errors)
 	ck_assert_int_eq(fdt_build(&cfg, big, sizeof(big), &len), -EINVAL);
 	cfg.ncpus = 1;
 	char err[256] = "";
-	ck_assert_int_eq(fdt_write_file(&cfg, "/nonexistent-memvm-dir/x.dtb", err, sizeof(err)), -ENOENT);
-	ck_assert_msg(strstr(err, "dumpdtb=/nonexistent-memvm-dir/x.dtb: cannot create"), "%s", err);
+	ck_assert_int_eq(fdt_write_file(&cfg, "/nonexistent-memvm-dir/x.dtb", err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_msg(strstr(err, "dumpdtb=/nonexistent-memvm-dir/x.dtb: cannot create"), "%s",
+		      err);
 	ck_assert_ptr_null(strchr(err, '\n'));
 }
 END_TEST

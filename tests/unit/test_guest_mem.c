@@ -115,7 +115,9 @@ START_TEST(overlap_rejected)
 {
 	uint32_t slot = 77;
 	region_add(0x10000, 0x10000, FAKE(0x1000)); /* [0x10000, 0x20000) */
-	static const struct { uint64_t gpa, size; } bad[] = {
+	static const struct {
+		uint64_t gpa, size;
+	} bad[] = {
 		{ 0x10000, 0x10000 }, /* exact */
 		{ 0x8000, 0x8001 },   /* overlaps the first byte */
 		{ 0x1ffff, 0x10 },    /* overlaps the last byte */
@@ -128,8 +130,8 @@ START_TEST(overlap_rejected)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		int r = guest_mem_add(gm, bad[i].gpa, bad[i].size, FAKE(0x2000), &slot);
-		ck_assert_msg(r == -EEXIST, "[%#llx,+%#llx) gave %d", (unsigned long long)bad[i].gpa,
-			      (unsigned long long)bad[i].size, r);
+		ck_assert_msg(r == -EEXIST, "[%#llx,+%#llx) gave %d",
+			      (unsigned long long)bad[i].gpa, (unsigned long long)bad[i].size, r);
 	}
 	/* Failed adds change nothing and consume no slot number. */
 	ck_assert_uint_eq(slot, 77);
@@ -174,7 +176,8 @@ START_TEST(sorted_regardless_of_order)
 		unsigned k = (i * 17 + 5) % GUEST_MEM_MAX_REGIONS;
 		uint32_t slot = 999;
 		ck_assert_int_eq(guest_mem_add(gm, (uint64_t)k << 20, 0x1000 * (k + 1),
-					       FAKE(0x1000000 + k), &slot), 0);
+					       FAKE(0x1000000 + k), &slot),
+				 0);
 		ck_assert_uint_eq(slot, i); /* slots follow insertion order */
 	}
 	ck_assert_uint_eq(guest_mem_count(gm), GUEST_MEM_MAX_REGIONS);
@@ -223,8 +226,9 @@ START_TEST(invalid_adds)
 	ck_assert_int_eq(guest_mem_add(gm, UINT64_MAX, 2, FAKE(1), &slot), -EINVAL);
 	ck_assert_int_eq(guest_mem_add(gm, UINT64_MAX - 0xfff, 0x1001, FAKE(1), &slot), -EINVAL);
 	ck_assert_int_eq(guest_mem_add(gm, 2, UINT64_MAX, FAKE(1), &slot), -EINVAL);
-	ck_assert_int_eq(guest_mem_add(gm, 0x8000000000000000ull, 0x8000000000000001ull, FAKE(1),
-				       &slot), -EINVAL);
+	ck_assert_int_eq(
+		guest_mem_add(gm, 0x8000000000000000ull, 0x8000000000000001ull, FAKE(1), &slot),
+		-EINVAL);
 	ck_assert_int_eq(guest_mem_add(gm, UINT64_MAX, UINT64_MAX, FAKE(1), &slot), -EINVAL);
 	ck_assert_uint_eq(slot, 5);
 	ck_assert_uint_eq(guest_mem_count(gm), 0);

@@ -16,12 +16,12 @@
 #include "memory/ram.h"
 #include "tests/unit/check_main.h"
 
-#define KiB 1024ull
-#define MiB (1024ull * KiB)
-#define PG (4 * KiB)
+#define KiB      1024ull
+#define MiB      (1024ull * KiB)
+#define PG       (4 * KiB)
 #define RAM_SIZE (16 * MiB)
-#define R1_GPA (64 * MiB)
-#define R1_END (72 * MiB)
+#define R1_GPA   (64 * MiB)
+#define R1_END   (72 * MiB)
 
 static const struct guest_ram_region layout[2] = {
 	{ .gpa = 0, .len = 8 * MiB, .offset = 0 },
@@ -160,14 +160,14 @@ START_TEST(t_new_rejects_bad_regions)
 	const uint64_t top = UINT64_MAX & ~(PG - 1); /* the last page of the address space */
 	rejected(layout, 0, -EINVAL);
 	rejected(NULL, 1, -EINVAL);
-	rejected1(0, 0, 0);                 /* empty */
-	rejected1(100, 8 * MiB, 0);         /* unaligned */
+	rejected1(0, 0, 0);         /* empty */
+	rejected1(100, 8 * MiB, 0); /* unaligned */
 	rejected1(0, 8 * MiB, 100);
 	rejected1(0, 8 * MiB - 100, 0);
-	rejected1(0, 8 * MiB, 12 * MiB);    /* past the block */
+	rejected1(0, 8 * MiB, 12 * MiB); /* past the block */
 	rejected1(0, 32 * MiB, 0);
-	rejected1(0, 8 * MiB, top);         /* offset wraps */
-	rejected1(top, 2 * PG, 0);          /* gpa wraps */
+	rejected1(0, 8 * MiB, top); /* offset wraps */
+	rejected1(top, 2 * PG, 0);  /* gpa wraps */
 	/* Out of gpa order, overlapping in gpa, overlapping or out of order in
 	 * the block. */
 	rejected2(layout[1], layout[0]);
@@ -263,8 +263,8 @@ static void refused(uint64_t gpa, uint64_t len, int want)
 {
 	const struct guest_ram_run run = { gpa, len };
 	uint64_t freed = 7;
-	ck_assert_msg(guest_ram_discard(gr, gpa, len, &freed) == want,
-		      "discard [%#llx, +%#llx)", (unsigned long long)gpa, (unsigned long long)len);
+	ck_assert_msg(guest_ram_discard(gr, gpa, len, &freed) == want, "discard [%#llx, +%#llx)",
+		      (unsigned long long)gpa, (unsigned long long)len);
 	ck_assert_uint_eq(freed, 0);
 	freed = 7;
 	ck_assert_int_eq(guest_ram_discard_reported(gr, gpa, len, &freed), want);
@@ -282,21 +282,21 @@ static void refused(uint64_t gpa, uint64_t len, int want)
 START_TEST(t_ranges_checked)
 {
 	const uint64_t top = UINT64_MAX & ~(PG - 1);
-	refused(R1_GPA + 100, PG, -EINVAL);            /* unaligned */
+	refused(R1_GPA + 100, PG, -EINVAL); /* unaligned */
 	refused(R1_GPA, 100, -EINVAL);
-	refused(8 * MiB - PG, 2 * PG, -EFAULT);        /* off the end of region 0 */
-	refused(8 * MiB, PG, -EFAULT);                 /* in the hole */
+	refused(8 * MiB - PG, 2 * PG, -EFAULT); /* off the end of region 0 */
+	refused(8 * MiB, PG, -EFAULT);          /* in the hole */
 	refused(32 * MiB, PG, -EFAULT);
-	refused(R1_GPA - PG, 2 * PG, -EFAULT);         /* from the hole into region 1 */
-	refused(0, R1_END, -EFAULT);                   /* across the hole */
-	refused(R1_END - PG, 2 * PG, -EFAULT);         /* off the end of RAM */
+	refused(R1_GPA - PG, 2 * PG, -EFAULT); /* from the hole into region 1 */
+	refused(0, R1_END, -EFAULT);           /* across the hole */
+	refused(R1_END - PG, 2 * PG, -EFAULT); /* off the end of RAM */
 	refused(R1_END, PG, -EFAULT);
 	refused(1ull << 40, PG, -EFAULT);
-	refused(top, 2 * PG, -EFAULT);                 /* wrapping */
+	refused(top, 2 * PG, -EFAULT); /* wrapping */
 	refused(top, PG, -EFAULT);
 	refused(R1_GPA, top, -EFAULT);
 	refused(PG, top, -EFAULT);
-	refused(8 * MiB + PG, 0, -EFAULT);             /* empty, but in the hole */
+	refused(8 * MiB + PG, 0, -EFAULT);                           /* empty, but in the hole */
 	ck_assert_int_eq(guest_ram_discard(gr, R1_END, 0, NULL), 0); /* empty, at region 1's end */
 	ck_assert_int_eq(guest_ram_discard(gr, 0, 0, NULL), 0);
 
@@ -361,8 +361,10 @@ END_TEST
 START_TEST(t_discard_runs)
 {
 	const struct guest_ram_run runs[] = {
-		{ PG, PG }, { 3 * PG, 2 * PG },            /* region 0 */
-		{ R1_GPA, 64 * KiB }, { R1_END - PG, PG }, /* region 1 */
+		{ PG, PG },
+		{ 3 * PG, 2 * PG }, /* region 0 */
+		{ R1_GPA, 64 * KiB },
+		{ R1_END - PG, PG }, /* region 1 */
 	};
 	uint64_t freed = 7;
 	ck_assert_int_eq(guest_ram_discard_runs(gr, runs, 4, &freed), 0);

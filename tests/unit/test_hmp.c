@@ -25,12 +25,41 @@ static struct qmp_ctx ctx;
 static char last_event[512];
 static int nevents;
 
-static int f_stop(void *o) { (void)o; stops++; running = false; return 0; }
-static int f_cont(void *o) { (void)o; conts++; running = true; return 0; }
-static bool f_running(void *o) { (void)o; return running; }
-static void f_quit(void *o) { (void)o; quits++; }
-static int f_reset(void *o) { (void)o; resets++; return 0; }
-static int f_tid(void *o, unsigned i) { (void)o; return 100 + (int)i; }
+static int f_stop(void *o)
+{
+	(void)o;
+	stops++;
+	running = false;
+	return 0;
+}
+static int f_cont(void *o)
+{
+	(void)o;
+	conts++;
+	running = true;
+	return 0;
+}
+static bool f_running(void *o)
+{
+	(void)o;
+	return running;
+}
+static void f_quit(void *o)
+{
+	(void)o;
+	quits++;
+}
+static int f_reset(void *o)
+{
+	(void)o;
+	resets++;
+	return 0;
+}
+static int f_tid(void *o, unsigned i)
+{
+	(void)o;
+	return 100 + (int)i;
+}
 static int f_discard(void *o, uint64_t gpa, uint64_t len, uint64_t *freed)
 {
 	(void)o;
@@ -57,8 +86,14 @@ static void setup(void)
 	struct balloon_config bc = { .ram_size = RAM, .gm = gm, .mem = &mem };
 	ck_assert_int_eq(balloon_new(&bc, &bal), 0);
 	be = (struct monitor_backend){
-		.stop = f_stop, .cont = f_cont, .running = f_running, .quit = f_quit,
-		.reset = f_reset, .cpu_thread_id = f_tid, .ram_size = RAM, .ncpus = 2,
+		.stop = f_stop,
+		.cont = f_cont,
+		.running = f_running,
+		.quit = f_quit,
+		.reset = f_reset,
+		.cpu_thread_id = f_tid,
+		.ram_size = RAM,
+		.ncpus = 2,
 		.balloon = bal,
 	};
 	ctx = (struct qmp_ctx){ .be = &be, .event = on_event };
@@ -141,7 +176,8 @@ START_TEST(test_balloon)
 	expect_out("balloon 0", "Error: Parameter 'target' expects a size\n");
 	expect_out("balloon", "unexpected end of expression\n"
 			      "Try \"help balloon\" for more information\n");
-	expect_out("balloon abc", "invalid size 'abc'\nTry \"help balloon\" for more information\n");
+	expect_out("balloon abc",
+		   "invalid size 'abc'\nTry \"help balloon\" for more information\n");
 	expect_out("balloon -5", "invalid size '-5'\nTry \"help balloon\" for more information\n");
 	expect_out("balloon 99999999999999999999999",
 		   "invalid size '99999999999999999999999'\n"
@@ -186,7 +222,8 @@ START_TEST(test_help_and_unknown)
 			"system_reset  -- reset the system\n");
 	expect_out("help stop", "stop|s  -- stop emulation\n");
 	expect_out("help s", "stop|s  -- stop emulation\n");
-	expect_out("help balloon", "balloon target -- request VM to change its memory allocation (in MB)\n");
+	expect_out("help balloon",
+		   "balloon target -- request VM to change its memory allocation (in MB)\n");
 	expect_out("help info balloon", "info balloon  -- show balloon information\n");
 	expect_out("help info nope", "unknown command: 'info nope'\n");
 	expect_out("help nope", "unknown command: 'nope'\n");
@@ -217,9 +254,10 @@ END_TEST
 
 START_TEST(test_info_memory_without_ram)
 {
-	expect_out("info memory", "guest RAM: 256 MiB\n"
-				  "balloon: target=256 MiB actual=256 MiB (guest driver not ready)\n"
-				  "balloon pages: inflated 0, deflated 0, rejected 0; reported free: 0 B\n");
+	expect_out("info memory",
+		   "guest RAM: 256 MiB\n"
+		   "balloon: target=256 MiB actual=256 MiB (guest driver not ready)\n"
+		   "balloon pages: inflated 0, deflated 0, rejected 0; reported free: 0 B\n");
 	expect_out("info ksm", "KSM: no RAM information\n");
 	ck_assert_int_eq(balloon_set_target(bal, 100 * MiB), 0);
 	expect_has("info memory", "balloon: target=100 MiB actual=256 MiB");
@@ -240,7 +278,8 @@ START_TEST(test_info_memory_with_ram)
 	be.ram = ram;
 	be.ram_size = 8 * MiB;
 	char *out = hmp_run(&ctx, "info memory");
-	ck_assert_msg(strstr(out, "guest RAM: 8 MiB (anonymous, private, 4 KiB pages)\n"), "%s", out);
+	ck_assert_msg(strstr(out, "guest RAM: 8 MiB (anonymous, private, 4 KiB pages)\n"), "%s",
+		      out);
 	ck_assert_msg(strstr(out, "\nresident: "), "%s", out);
 	ck_assert_msg(strstr(out, "\npreallocated: no\n"), "%s", out);
 	ck_assert_msg(strstr(out, "\nmerging (KSM): "), "%s", out);

@@ -33,8 +33,8 @@ struct tmem {
 static void tmem_init(struct tmem *m, uint64_t size)
 {
 	m->size = size;
-	m->hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		      -1, 0);
+	m->hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ck_assert_ptr_ne(m->hva, MAP_FAILED);
 	m->gm = guest_mem_new();
 	ck_assert_ptr_nonnull(m->gm);
@@ -83,9 +83,18 @@ static uint8_t g8(struct tmem *m, uint64_t gpa)
 	return *gptr(m, gpa, 1);
 }
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
 
 /* ---- hand-made ELF images ---- */
 
@@ -111,16 +120,23 @@ static size_t build_elf(uint8_t *buf, size_t cap, bool is64, uint16_t machine, u
 			memcpy(buf + off, segs[i].data, segs[i].filesz);
 		if (is64) {
 			Elf64_Phdr ph = {
-				.p_type = segs[i].type, .p_offset = off, .p_vaddr = segs[i].vaddr,
-				.p_paddr = segs[i].paddr, .p_filesz = segs[i].filesz,
-				.p_memsz = segs[i].memsz, .p_align = segs[i].align,
+				.p_type = segs[i].type,
+				.p_offset = off,
+				.p_vaddr = segs[i].vaddr,
+				.p_paddr = segs[i].paddr,
+				.p_filesz = segs[i].filesz,
+				.p_memsz = segs[i].memsz,
+				.p_align = segs[i].align,
 			};
 			memcpy(buf + ehsize + (size_t)i * phsize, &ph, sizeof(ph));
 		} else {
 			Elf32_Phdr ph = {
-				.p_type = segs[i].type, .p_offset = (uint32_t)off,
-				.p_vaddr = (uint32_t)segs[i].vaddr, .p_paddr = (uint32_t)segs[i].paddr,
-				.p_filesz = (uint32_t)segs[i].filesz, .p_memsz = (uint32_t)segs[i].memsz,
+				.p_type = segs[i].type,
+				.p_offset = (uint32_t)off,
+				.p_vaddr = (uint32_t)segs[i].vaddr,
+				.p_paddr = (uint32_t)segs[i].paddr,
+				.p_filesz = (uint32_t)segs[i].filesz,
+				.p_memsz = (uint32_t)segs[i].memsz,
 				.p_align = (uint32_t)segs[i].align,
 			};
 			memcpy(buf + ehsize + (size_t)i * phsize, &ph, sizeof(ph));
@@ -129,9 +145,14 @@ static size_t build_elf(uint8_t *buf, size_t cap, bool is64, uint16_t machine, u
 	}
 	if (is64) {
 		Elf64_Ehdr eh = {
-			.e_type = ET_EXEC, .e_machine = machine, .e_version = EV_CURRENT,
-			.e_entry = entry, .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
-			.e_phentsize = sizeof(Elf64_Phdr), .e_phnum = (uint16_t)n,
+			.e_type = ET_EXEC,
+			.e_machine = machine,
+			.e_version = EV_CURRENT,
+			.e_entry = entry,
+			.e_phoff = sizeof(Elf64_Ehdr),
+			.e_ehsize = sizeof(Elf64_Ehdr),
+			.e_phentsize = sizeof(Elf64_Phdr),
+			.e_phnum = (uint16_t)n,
 		};
 		memcpy(eh.e_ident, ELFMAG, SELFMAG);
 		eh.e_ident[EI_CLASS] = ELFCLASS64;
@@ -140,9 +161,13 @@ static size_t build_elf(uint8_t *buf, size_t cap, bool is64, uint16_t machine, u
 		memcpy(buf, &eh, sizeof(eh));
 	} else {
 		Elf32_Ehdr eh = {
-			.e_type = ET_EXEC, .e_machine = machine, .e_version = EV_CURRENT,
-			.e_entry = (uint32_t)entry, .e_phoff = sizeof(Elf32_Ehdr),
-			.e_ehsize = sizeof(Elf32_Ehdr), .e_phentsize = sizeof(Elf32_Phdr),
+			.e_type = ET_EXEC,
+			.e_machine = machine,
+			.e_version = EV_CURRENT,
+			.e_entry = (uint32_t)entry,
+			.e_phoff = sizeof(Elf32_Ehdr),
+			.e_ehsize = sizeof(Elf32_Ehdr),
+			.e_phentsize = sizeof(Elf32_Phdr),
 			.e_phnum = (uint16_t)n,
 		};
 		memcpy(eh.e_ident, ELFMAG, SELFMAG);
@@ -161,7 +186,8 @@ static const uint8_t code[64] = { 0xf4, 0xeb, 0xfd, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 static size_t vmlinux_like(uint8_t *buf, size_t cap)
 {
 	struct tseg s[] = {
-		{ PT_LOAD, KBASE, 0xffffffff81000000ull, code, sizeof(code), sizeof(code), 0x200000 },
+		{ PT_LOAD, KBASE, 0xffffffff81000000ull, code, sizeof(code), sizeof(code),
+		  0x200000 },
 		{ PT_LOAD, KBASE + 0x200000, 0xffffffff81200000ull, code, 16, 0x3000, 0x1000 },
 	};
 	return build_elf(buf, cap, true, EM_X86_64, KBASE, s, 2);
@@ -185,11 +211,11 @@ static int load_buf(struct boot_config *cfg, struct tmem *m, const void *k, size
 	return ret;
 }
 
-#define ASSERT_ERR(ret, err, needle)                                                    \
-	do {                                                                            \
-		ck_assert_msg((ret) < 0, "expected an error, got %d", (ret));           \
-		ck_assert_msg(strstr((err), (needle)) != NULL, "error '%s' lacks '%s'", \
-			      (err), (needle));                                         \
+#define ASSERT_ERR(ret, err, needle)                                                           \
+	do {                                                                                   \
+		ck_assert_msg((ret) < 0, "expected an error, got %d", (ret));                  \
+		ck_assert_msg(strstr((err), (needle)) != NULL, "error '%s' lacks '%s'", (err), \
+			      (needle));                                                       \
 	} while (0)
 
 /* ---- e820 ---- */
@@ -265,11 +291,11 @@ START_TEST(boot_params_vmlinux)
 	uint64_t zp = LAYOUT_ZERO_PAGE;
 	ck_assert_uint_eq(g16(&m, zp + 0x1fe), 0xaa55);
 	ck_assert_uint_eq(g32(&m, zp + 0x202), 0x53726448);
-	ck_assert_uint_eq(g8(&m, zp + 0x210), 0xff);          /* type_of_loader */
-	ck_assert_uint_eq(g8(&m, zp + 0x211) & 1, 1);         /* LOADED_HIGH */
+	ck_assert_uint_eq(g8(&m, zp + 0x210), 0xff);            /* type_of_loader */
+	ck_assert_uint_eq(g8(&m, zp + 0x211) & 1, 1);           /* LOADED_HIGH */
 	ck_assert_uint_eq(g32(&m, zp + 0x228), LAYOUT_CMDLINE); /* cmd_line_ptr */
-	ck_assert_uint_eq(g32(&m, zp + 0x218), 0);            /* no ramdisk */
-	ck_assert_uint_eq(g64(&m, zp + 0x250), 0);            /* no setup_data */
+	ck_assert_uint_eq(g32(&m, zp + 0x218), 0);              /* no ramdisk */
+	ck_assert_uint_eq(g64(&m, zp + 0x250), 0);              /* no setup_data */
 	ck_assert_str_eq((const char *)gptr(&m, LAYOUT_CMDLINE, 20), "console=ttyS0 quiet");
 
 	struct boot_e820_entry want[BOOT_E820_MAX];
@@ -377,9 +403,17 @@ struct bzopt {
 static struct bzopt bz_default(void)
 {
 	return (struct bzopt){
-		.setup_sects = 4, .version = 0x020f, .loadflags = 1, .xloadflags = 1, .hdrs = true,
-		.cmdline_size = 2047, .initrd_addr_max = 0x7fffffff, .relocatable = 1,
-		.pref_address = 0x1000000, .init_size = 0x400000, .klen = 8192,
+		.setup_sects = 4,
+		.version = 0x020f,
+		.loadflags = 1,
+		.xloadflags = 1,
+		.hdrs = true,
+		.cmdline_size = 2047,
+		.initrd_addr_max = 0x7fffffff,
+		.relocatable = 1,
+		.pref_address = 0x1000000,
+		.init_size = 0x400000,
+		.klen = 8192,
 	};
 }
 
@@ -438,10 +472,10 @@ START_TEST(bz_valid)
 	/* protected-mode code after the 5 setup sectors, at the load address */
 	ck_assert_mem_eq(gptr(&m, 0x1000000, o.klen), bz + 5 * 512, o.klen);
 	uint64_t zp = LAYOUT_ZERO_PAGE;
-	ck_assert_uint_eq(g16(&m, zp + 0x20e), 0x1234);     /* header copied */
+	ck_assert_uint_eq(g16(&m, zp + 0x20e), 0x1234); /* header copied */
 	ck_assert_uint_eq(g16(&m, zp + 0x206), 0x020f);
-	ck_assert_uint_eq(g8(&m, zp + 0x210), 0xff);        /* type_of_loader */
-	ck_assert_uint_eq(g32(&m, zp + 0x214), 0x1000000);  /* code32_start = load address */
+	ck_assert_uint_eq(g8(&m, zp + 0x210), 0xff);       /* type_of_loader */
+	ck_assert_uint_eq(g32(&m, zp + 0x214), 0x1000000); /* code32_start = load address */
 	ck_assert_uint_eq(g32(&m, zp + 0x228), LAYOUT_CMDLINE);
 	ck_assert_uint_eq(g8(&m, zp + 0x1e8), 3);
 	ck_assert_str_eq((const char *)gptr(&m, LAYOUT_CMDLINE, 14), "root=/dev/vda");
@@ -523,12 +557,30 @@ struct bad_bz {
 	const char *needle;
 };
 
-static void bz_old(struct bzopt *o) { o->version = 0x0205; }
-static void bz_no_hdrs(struct bzopt *o) { o->hdrs = false; }
-static void bz_not64(struct bzopt *o) { o->xloadflags = 0; }
-static void bz_low(struct bzopt *o) { o->loadflags = 0; }
-static void bz_keep(struct bzopt *o) { (void)o; }
-static void bz_huge_init(struct bzopt *o) { o->init_size = 0x7fffffff; }
+static void bz_old(struct bzopt *o)
+{
+	o->version = 0x0205;
+}
+static void bz_no_hdrs(struct bzopt *o)
+{
+	o->hdrs = false;
+}
+static void bz_not64(struct bzopt *o)
+{
+	o->xloadflags = 0;
+}
+static void bz_low(struct bzopt *o)
+{
+	o->loadflags = 0;
+}
+static void bz_keep(struct bzopt *o)
+{
+	(void)o;
+}
+static void bz_huge_init(struct bzopt *o)
+{
+	o->init_size = 0x7fffffff;
+}
 
 static const struct bad_bz bad_bzs[] = {
 	{ "old protocol", bz_old, 0, "boot protocol 2.05 is too old" },
@@ -558,7 +610,8 @@ START_TEST(bz_malformed)
 	char err[256];
 	int ret = load_buf(&cfg, &m, bz, len, NULL, 0, &e, NULL, err);
 	ck_assert_msg(ret < 0, "%s: accepted", t->what);
-	ck_assert_msg(strstr(err, t->needle) && strstr(err, "test-kernel"), "%s: '%s'", t->what, err);
+	ck_assert_msg(strstr(err, t->needle) && strstr(err, "test-kernel"), "%s: '%s'", t->what,
+		      err);
 	free(bz);
 	tmem_free(&m);
 }
@@ -751,9 +804,11 @@ START_TEST(elf_truncated_header)
 	cfg_init(&cfg, 64 * MiB, "");
 	struct boot_entry e;
 	char err[256];
-	ASSERT_ERR(load_buf(&cfg, &m, k, 30, NULL, 0, &e, NULL, err), err, "truncated ELF header (30 of 64 bytes)");
+	ASSERT_ERR(load_buf(&cfg, &m, k, 30, NULL, 0, &e, NULL, err), err,
+		   "truncated ELF header (30 of 64 bytes)");
 	/* program headers cut off */
-	ASSERT_ERR(load_buf(&cfg, &m, k, 64 + 56, NULL, 0, &e, NULL, err), err, "run past the end of the file");
+	ASSERT_ERR(load_buf(&cfg, &m, k, 64 + 56, NULL, 0, &e, NULL, err), err,
+		   "run past the end of the file");
 	tmem_free(&m);
 }
 END_TEST
@@ -786,7 +841,8 @@ START_TEST(elf_segment_beyond_ram)
 	struct tmem m;
 	tmem_init(&m, 128 * MiB);
 	uint8_t k[4096];
-	struct tseg s[] = { { PT_LOAD, 200 * MiB, 200 * MiB, code, sizeof(code), sizeof(code), 0 } };
+	struct tseg s[] = { { PT_LOAD, 200 * MiB, 200 * MiB, code, sizeof(code), sizeof(code),
+			      0 } };
 	size_t klen = build_elf(k, sizeof(k), true, EM_X86_64, 200 * MiB, s, 1);
 	struct boot_config cfg;
 	cfg_init(&cfg, 128 * MiB, "");
@@ -805,7 +861,8 @@ START_TEST(elf_segment_beyond_ram)
 	/* filesz > memsz */
 	struct tseg s4[] = { { PT_LOAD, KBASE, KBASE, code, 64, 32, 0 } };
 	klen = build_elf(k, sizeof(k), true, EM_X86_64, KBASE, s4, 1);
-	ASSERT_ERR(load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, err), err, "p_filesz 64 > p_memsz 32");
+	ASSERT_ERR(load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, err), err,
+		   "p_filesz 64 > p_memsz 32");
 	/* overlapping memvm's boot data below 1 MiB */
 	struct tseg s5[] = { { PT_LOAD, 0x7000, 0x7000, code, 64, 64, 0 } };
 	klen = build_elf(k, sizeof(k), true, EM_X86_64, 0x7000, s5, 1);
@@ -825,10 +882,12 @@ START_TEST(elf_wrong_machine)
 	cfg_init(&cfg, 64 * MiB, "");
 	struct boot_entry e;
 	char err[256];
-	ASSERT_ERR(load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, err), err, "64-bit ELF for AArch64");
+	ASSERT_ERR(load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, err), err,
+		   "64-bit ELF for AArch64");
 	/* ELF32 for x86-64 (x32) is not a payload either */
 	klen = build_elf(k, sizeof(k), false, EM_X86_64, KBASE, s, 1);
-	ASSERT_ERR(load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, err), err, "32-bit ELF for x86-64");
+	ASSERT_ERR(load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, err), err,
+		   "32-bit ELF for x86-64");
 	/* relocatable object */
 	klen = build_elf(k, sizeof(k), true, EM_X86_64, KBASE, s, 1);
 	put16(k + 16, ET_REL);
@@ -937,11 +996,11 @@ START_TEST(elf_pvh_note)
 	ck_assert_uint_eq(e.rbx, LAYOUT_PVH_START_INFO);
 	uint64_t si = LAYOUT_PVH_START_INFO;
 	ck_assert_uint_eq(g32(&m, si), 0x336ec578);
-	ck_assert_uint_eq(g32(&m, si + 4), 1);             /* version */
-	ck_assert_uint_eq(g32(&m, si + 12), 1);            /* nr_modules */
+	ck_assert_uint_eq(g32(&m, si + 4), 1);  /* version */
+	ck_assert_uint_eq(g32(&m, si + 12), 1); /* nr_modules */
 	uint64_t mod = g64(&m, si + 16);
 	ck_assert_uint_eq(g64(&m, si + 24), LAYOUT_CMDLINE);
-	ck_assert_uint_eq(g64(&m, si + 32), 0);            /* rsdp */
+	ck_assert_uint_eq(g64(&m, si + 32), 0); /* rsdp */
 	uint64_t mm = g64(&m, si + 40);
 	uint32_t nmm = g32(&m, si + 48);
 	ck_assert_uint_eq(g64(&m, mod), info.initrd_addr);
@@ -1027,18 +1086,24 @@ START_TEST(not_a_kernel)
 	cfg_init(&cfg, 64 * MiB, "");
 	struct boot_entry e;
 	char err[256];
-	ASSERT_ERR(load_buf(&cfg, &m, "", 0, NULL, 0, &e, NULL, err), err, "test-kernel: empty file");
+	ASSERT_ERR(load_buf(&cfg, &m, "", 0, NULL, 0, &e, NULL, err), err,
+		   "test-kernel: empty file");
 	const char *text = "#!/bin/sh\necho hello\n";
-	ASSERT_ERR(load_buf(&cfg, &m, text, strlen(text), NULL, 0, &e, NULL, err), err, "a text file");
+	ASSERT_ERR(load_buf(&cfg, &m, text, strlen(text), NULL, 0, &e, NULL, err), err,
+		   "a text file");
 	uint8_t gz[64] = { 0x1f, 0x8b, 8, 0 };
-	ASSERT_ERR(load_buf(&cfg, &m, gz, sizeof(gz), NULL, 0, &e, NULL, err), err, "gzip-compressed");
+	ASSERT_ERR(load_buf(&cfg, &m, gz, sizeof(gz), NULL, 0, &e, NULL, err), err,
+		   "gzip-compressed");
 	uint8_t xz[64] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
-	ASSERT_ERR(load_buf(&cfg, &m, xz, sizeof(xz), NULL, 0, &e, NULL, err), err, "xz-compressed");
+	ASSERT_ERR(load_buf(&cfg, &m, xz, sizeof(xz), NULL, 0, &e, NULL, err), err,
+		   "xz-compressed");
 	uint8_t junk[4096];
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 31 + 7) | 0x80;
-	ASSERT_ERR(load_buf(&cfg, &m, junk, sizeof(junk), NULL, 0, &e, NULL, err), err, "not a kernel");
-	ASSERT_ERR(load_buf(&cfg, &m, "\177ELF", 4, NULL, 0, &e, NULL, err), err, "truncated ELF header");
+	ASSERT_ERR(load_buf(&cfg, &m, junk, sizeof(junk), NULL, 0, &e, NULL, err), err,
+		   "not a kernel");
+	ASSERT_ERR(load_buf(&cfg, &m, "\177ELF", 4, NULL, 0, &e, NULL, err), err,
+		   "truncated ELF header");
 	tmem_free(&m);
 }
 END_TEST

@@ -20,8 +20,18 @@ static uint8_t sum8(const uint8_t *p, size_t n)
 	return s;
 }
 
-static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
 
 struct parsed {
 	unsigned cpus, bsp, buses, ioapics, intsrc, lintsrc;
@@ -41,10 +51,10 @@ static void parse(const uint8_t *buf, size_t len, uint64_t gpa, struct parsed *p
 		p->pin_of_isa_irq[i] = -1;
 	ck_assert_uint_ge(len, 16 + 44);
 	ck_assert_mem_eq(buf, "_MP_", 4);
-	ck_assert_uint_eq(buf[8], 1);                /* length in paragraphs */
-	ck_assert_uint_eq(buf[9], 4);                /* spec 1.4 */
+	ck_assert_uint_eq(buf[8], 1); /* length in paragraphs */
+	ck_assert_uint_eq(buf[9], 4); /* spec 1.4 */
 	ck_assert_uint_eq(sum8(buf, 16), 0);
-	ck_assert_uint_eq(buf[11], 0);               /* feature1: table present */
+	ck_assert_uint_eq(buf[11], 0); /* feature1: table present */
 	uint32_t physptr = rd32(buf + 4);
 	ck_assert_uint_eq(physptr, gpa + 16);
 	const uint8_t *t = buf + (physptr - gpa);
@@ -204,7 +214,8 @@ START_TEST(bad_arguments)
 	cfg.ncpus = 255;
 	ck_assert_int_eq(mptable_build(&cfg, LAYOUT_EBDA, buf, sizeof(buf), &len), -EINVAL);
 	cfg.ncpus = 4;
-	ck_assert_int_eq(mptable_build(&cfg, LAYOUT_EBDA, buf, mptable_size(&cfg) - 1, &len), -ENOSPC);
+	ck_assert_int_eq(mptable_build(&cfg, LAYOUT_EBDA, buf, mptable_size(&cfg) - 1, &len),
+			 -ENOSPC);
 	ck_assert_int_eq(mptable_build(&cfg, 0xfffffff0ull, buf, sizeof(buf), &len), -EINVAL);
 	cfg.virtio[0].irq = 300;
 	cfg.nvirtio = 1;

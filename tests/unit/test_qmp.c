@@ -52,11 +52,36 @@ static struct qmp_session sess;
 static char *events[256];
 static int nevents;
 
-static int f_stop(void *o) { (void)o; fk.stops++; fk.running = false; return 0; }
-static int f_cont(void *o) { (void)o; fk.conts++; fk.running = true; return 0; }
-static bool f_running(void *o) { (void)o; return fk.running; }
-static void f_quit(void *o) { (void)o; fk.quits++; }
-static int f_reset(void *o) { (void)o; fk.resets++; return 0; }
+static int f_stop(void *o)
+{
+	(void)o;
+	fk.stops++;
+	fk.running = false;
+	return 0;
+}
+static int f_cont(void *o)
+{
+	(void)o;
+	fk.conts++;
+	fk.running = true;
+	return 0;
+}
+static bool f_running(void *o)
+{
+	(void)o;
+	return fk.running;
+}
+static void f_quit(void *o)
+{
+	(void)o;
+	fk.quits++;
+}
+static int f_reset(void *o)
+{
+	(void)o;
+	fk.resets++;
+	return 0;
+}
 static int f_powerdown(void *o)
 {
 	(void)o;
@@ -65,7 +90,11 @@ static int f_powerdown(void *o)
 	fk.powerdowns++;
 	return 0;
 }
-static int f_tid(void *o, unsigned i) { (void)o; return 4000 + (int)i; }
+static int f_tid(void *o, unsigned i)
+{
+	(void)o;
+	return 4000 + (int)i;
+}
 static int f_discard(void *o, uint64_t gpa, uint64_t len, uint64_t *freed)
 {
 	(void)o;
@@ -98,9 +127,16 @@ static void setup(void)
 	struct balloon_config bc = { .ram_size = RAM, .gm = gm, .mem = &mem };
 	ck_assert_int_eq(balloon_new(&bc, &bal), 0);
 	be = (struct monitor_backend){
-		.stop = f_stop, .cont = f_cont, .running = f_running, .quit = f_quit,
-		.reset = f_reset, .powerdown = f_powerdown, .cpu_thread_id = f_tid,
-		.ram_size = RAM, .ncpus = 2, .balloon = bal,
+		.stop = f_stop,
+		.cont = f_cont,
+		.running = f_running,
+		.quit = f_quit,
+		.reset = f_reset,
+		.powerdown = f_powerdown,
+		.cpu_thread_id = f_tid,
+		.ram_size = RAM,
+		.ncpus = 2,
+		.balloon = bal,
 	};
 	ctx = (struct qmp_ctx){ .be = &be, .event = on_event, .extra = hmp_qmp_commands };
 	sess = (struct qmp_session){ 0 };
@@ -193,8 +229,10 @@ START_TEST(test_greeting_shape)
 	expect_keys(qmp, (const char *[]){ "version", "capabilities", NULL });
 	json_t *v = json_object_get(qmp, "version");
 	expect_keys(v, (const char *[]){ "qemu", "package", NULL });
-	expect_keys(json_object_get(v, "qemu"), (const char *[]){ "micro", "minor", "major", NULL });
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "qemu"), "minor")), 1);
+	expect_keys(json_object_get(v, "qemu"),
+		    (const char *[]){ "micro", "minor", "major", NULL });
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(v, "qemu"), "minor")),
+			 1);
 	ck_assert_str_eq(json_string_value(json_object_get(v, "package")), "memvm-" MEMVM_VERSION);
 	ck_assert(json_is_array(json_object_get(qmp, "capabilities")));
 	ck_assert_uint_eq(json_array_size(json_object_get(qmp, "capabilities")), 0);
@@ -222,7 +260,8 @@ START_TEST(test_negotiation)
 	expect_error("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"x\": 1}}",
 		     "GenericError", "Parameter 'x' is unexpected");
 	ck_assert(!sess.negotiated);
-	json_t *r = req("{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": []}, \"id\": 1}");
+	json_t *r = req(
+		"{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": []}, \"id\": 1}");
 	ck_assert_uint_eq(json_object_size(json_object_get(r, "return")), 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
 	json_decref(r);
@@ -240,8 +279,9 @@ END_TEST
 
 START_TEST(test_id_echo)
 {
-	static const char *const ids[] = { "1", "-7", "\"abc\"", "{\"a\": [1, {\"b\": null}]}",
-					   "[1, 2]", "null", "1.5", "true" };
+	static const char *const ids[] = {
+		"1", "-7", "\"abc\"", "{\"a\": [1, {\"b\": null}]}", "[1, 2]", "null", "1.5", "true"
+	};
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
 		char msg[256];
 		json_t *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
@@ -261,7 +301,8 @@ START_TEST(test_id_echo)
 			snprintf(msg, sizeof(msg), fmts[f], ids[i]);
 			json_t *r = req(msg);
 			json_t *id = json_object_get(r, "id");
-			ck_assert_msg(id && json_equal(id, want), "id %s not echoed for %s", ids[i], msg);
+			ck_assert_msg(id && json_equal(id, want), "id %s not echoed for %s", ids[i],
+				      msg);
 			json_decref(r);
 		}
 		json_decref(want);
@@ -285,10 +326,25 @@ START_TEST(test_query_version_commands)
 
 	json_t *c = ok("{\"execute\": \"query-commands\"}");
 	static const char *const need[] = {
-		"qmp_capabilities", "query-version", "query-commands", "query-status", "stop",
-		"cont", "system_reset", "system_powerdown", "quit", "balloon", "query-balloon",
-		"query-memory-size-summary", "query-kvm", "query-cpus-fast", "x-query-memvm-memory",
-		"qom-get", "qom-set", "qom-list", "human-monitor-command",
+		"qmp_capabilities",
+		"query-version",
+		"query-commands",
+		"query-status",
+		"stop",
+		"cont",
+		"system_reset",
+		"system_powerdown",
+		"quit",
+		"balloon",
+		"query-balloon",
+		"query-memory-size-summary",
+		"query-kvm",
+		"query-cpus-fast",
+		"x-query-memvm-memory",
+		"qom-get",
+		"qom-set",
+		"qom-list",
+		"human-monitor-command",
 	};
 	ck_assert_uint_eq(json_array_size(c), ARRAY_SIZE(need));
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
@@ -387,7 +443,8 @@ START_TEST(test_balloon_commands)
 	json_decref(ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1099511627776}}"));
 	balloon_query(bal, &bi);
 	ck_assert_uint_eq(bi.target_pages, 0);
-	json_decref(ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 9223372036854775807}}"));
+	json_decref(
+		ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 9223372036854775807}}"));
 
 	json_decref(ok("{\"execute\": \"balloon\", \"arguments\": {\"value\": 200000000}}"));
 	balloon_query(bal, &bi);
@@ -396,10 +453,10 @@ START_TEST(test_balloon_commands)
 		     "Parameter 'target' expects a size");
 	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": -1}}", "GenericError",
 		     "Parameter 'target' expects a size");
-	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": \"1\"}}", "GenericError",
-		     "Invalid parameter type for 'value', expected: integer");
-	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1.5e9}}", "GenericError",
-		     "Invalid parameter type for 'value', expected: integer");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": \"1\"}}",
+		     "GenericError", "Invalid parameter type for 'value', expected: integer");
+	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": 1.5e9}}",
+		     "GenericError", "Invalid parameter type for 'value', expected: integer");
 	expect_error("{\"execute\": \"balloon\", \"arguments\": {\"value\": null}}", "GenericError",
 		     "Invalid parameter type for 'value', expected: integer");
 	expect_error("{\"execute\": \"balloon\"}", "GenericError", "Parameter 'value' is missing");
@@ -453,7 +510,8 @@ START_TEST(test_memory_kvm_cpus)
 	json_t *b = json_object_get(x, "balloon");
 	expect_keys(b, (const char *[]){ "qom-path", "target", "actual", "target-pages",
 					 "actual-pages", "driver-ready", "inflated-pages",
-					 "deflated-pages", "discarded", "reported", "bad-pfns", NULL });
+					 "deflated-pages", "discarded", "reported", "bad-pfns",
+					 NULL });
 	ck_assert_int_eq(json_integer_value(json_object_get(b, "target")), (json_int_t)RAM);
 	json_decref(x);
 	be.balloon = NULL;
@@ -476,7 +534,8 @@ START_TEST(test_qom)
 		char msg[256];
 		snprintf(msg, sizeof(msg),
 			 "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"%s\", "
-			 "\"property\": \"guest-stats\"}}", paths[i]);
+			 "\"property\": \"guest-stats\"}}",
+			 paths[i]);
 		json_t *st = ok(msg);
 		expect_keys(st, (const char *[]){ "stats", "last-update", NULL });
 		json_t *stats = json_object_get(st, "stats");
@@ -489,7 +548,7 @@ START_TEST(test_qom)
 		ck_assert_int_eq(json_integer_value(json_object_get(st, "last-update")), 0);
 		json_decref(st);
 	}
-#define QOM(op, prop, extra) \
+#define QOM(op, prop, extra)                                       \
 	"{\"execute\": \"qom-" op "\", \"arguments\": {\"path\": " \
 	"\"/machine/peripheral-anon/device[0]\", \"property\": \"" prop "\"" extra "}}"
 	json_t *v = ok(QOM("get", "guest-stats-polling-interval", ""));
@@ -503,9 +562,9 @@ START_TEST(test_qom)
 		     "timer value must be greater than zero");
 	expect_error(QOM("set", "guest-stats-polling-interval", ", \"value\": 4294967296"),
 		     "GenericError", "timer value is too big");
-	expect_error(QOM("set", "guest-stats-polling-interval", ", \"value\": \"x\""),
-		     "GenericError",
-		     "Invalid parameter type for 'guest-stats-polling-interval', expected: integer");
+	expect_error(
+		QOM("set", "guest-stats-polling-interval", ", \"value\": \"x\""), "GenericError",
+		"Invalid parameter type for 'guest-stats-polling-interval', expected: integer");
 	expect_error(QOM("set", "guest-stats-polling-interval", ""), "GenericError",
 		     "Parameter 'value' is missing");
 	expect_error(QOM("set", "guest-stats", ", \"value\": 1"), "GenericError",
@@ -519,22 +578,27 @@ START_TEST(test_qom)
 	ck_assert_uint_eq(json_array_size(v), 3);
 	json_decref(v);
 	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/nope\", "
-		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", "Device '/nope' not found");
+		     "\"property\": \"guest-stats\"}}",
+		     "DeviceNotFound", "Device '/nope' not found");
 	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"\", "
-		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", NULL);
+		     "\"property\": \"guest-stats\"}}",
+		     "DeviceNotFound", NULL);
 	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"ice[0]\", "
-		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", NULL);
+		     "\"property\": \"guest-stats\"}}",
+		     "DeviceNotFound", NULL);
 	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"property\": \"x\"}}",
 		     "GenericError", "Parameter 'path' is missing");
-	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": 1, \"property\": \"x\"}}",
-		     "GenericError", "Invalid parameter type for 'path', expected: string");
+	expect_error(
+		"{\"execute\": \"qom-get\", \"arguments\": {\"path\": 1, \"property\": \"x\"}}",
+		"GenericError", "Invalid parameter type for 'path', expected: string");
 	/* A custom path from the VM. */
 	be.balloon_qom_path = "/machine/peripheral/balloon0";
 	json_decref(ok("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"balloon0\", "
 		       "\"property\": \"guest-stats\"}}"));
 	be.balloon = NULL;
 	expect_error("{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"balloon0\", "
-		     "\"property\": \"guest-stats\"}}", "DeviceNotFound", NULL);
+		     "\"property\": \"guest-stats\"}}",
+		     "DeviceNotFound", NULL);
 }
 END_TEST
 
@@ -622,8 +686,14 @@ END_TEST
 START_TEST(test_table_unknown)
 {
 	static const char *const names[] = {
-		"no-such-command", "", "Query-Status", " stop", "stop ", "qmp-capabilities",
-		"human_monitor_command", "x-after-end",
+		"no-such-command",
+		"",
+		"Query-Status",
+		" stop",
+		"stop ",
+		"qmp-capabilities",
+		"human_monitor_command",
+		"x-after-end",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		char msg[256], desc[256];
@@ -642,8 +712,8 @@ START_TEST(test_table_unknown)
 	/* Without HMP's table there is no human-monitor-command. */
 	ctx.extra = NULL;
 	expect_error("{\"execute\": \"human-monitor-command\", \"arguments\": "
-		     "{\"command-line\": \"stop\"}}", "CommandNotFound",
-		     "The command human-monitor-command has not been found");
+		     "{\"command-line\": \"stop\"}}",
+		     "CommandNotFound", "The command human-monitor-command has not been found");
 	json_t *c = listed();
 	ck_assert_int_eq(count_listed(c, "human-monitor-command"), 0);
 	ck_assert_int_eq(count_listed(c, "query-status"), 1);
@@ -683,8 +753,11 @@ static json_t *x_never(const struct qmp_ctx *c, json_t *args, struct qmp_error *
 }
 
 static const struct qmp_command extra_cmds[] = {
-	{ "x-echo", x_echo,
-	  { { "n", QMP_ARG_INT, false }, { "s", QMP_ARG_STR, true }, { "b", QMP_ARG_BOOL, true },
+	{ "x-echo",
+	  x_echo,
+	  { { "n", QMP_ARG_INT, false },
+	    { "s", QMP_ARG_STR, true },
+	    { "b", QMP_ARG_BOOL, true },
 	    { "a", QMP_ARG_ARRAY, true } } },
 	{ "x-fail", x_fail, { { "any", QMP_ARG_ANY, true } } },
 	{ "query-status", x_never, { { 0 } } }, /* QMP's own wins */
@@ -755,8 +828,8 @@ START_TEST(test_table_hmp_seam)
 	ck_assert_int_eq(fk.quits, 1);
 	expect_event(0, "SHUTDOWN");
 	expect_error("{\"execute\": \"human-monitor-command\", "
-		     "\"arguments\": {\"command-line\": 1}}", "GenericError",
-		     "Invalid parameter type for 'command-line', expected: string");
+		     "\"arguments\": {\"command-line\": 1}}",
+		     "GenericError", "Invalid parameter type for 'command-line', expected: string");
 	expect_error("{\"execute\": \"human-monitor-command\", "
 		     "\"arguments\": {\"command-line\": \"\", \"cpu-index\": \"0\"}}",
 		     "GenericError", "Invalid parameter type for 'cpu-index', expected: integer");
@@ -778,9 +851,9 @@ END_TEST
 START_TEST(test_shutdown_causes)
 {
 	static const char *const want[] = {
-		"none", "host-error", "host-qmp-quit", "host-qmp-system-reset", "host-signal",
-		"host-ui", "guest-shutdown", "guest-reset", "guest-panic", "subsystem-reset",
-		"snapshot-load",
+		"none",        "host-error",      "host-qmp-quit",  "host-qmp-system-reset",
+		"host-signal", "host-ui",         "guest-shutdown", "guest-reset",
+		"guest-panic", "subsystem-reset", "snapshot-load",
 	};
 	ck_assert_int_eq(SHUTDOWN_CAUSE__MAX, (int)ARRAY_SIZE(want));
 	for (int i = 0; i <= SHUTDOWN_CAUSE__MAX; i++) {
@@ -821,7 +894,8 @@ START_TEST(test_bad_messages)
 	expect_error("{\"execute\": \"\xc3\"}", "GenericError", NULL);
 	negotiate();
 	expect_error("{}", "GenericError", "QMP input lacks member 'execute'");
-	expect_error("{\"execute\": 1}", "GenericError", "QMP input member 'execute' must be a string");
+	expect_error("{\"execute\": 1}", "GenericError",
+		     "QMP input member 'execute' must be a string");
 	expect_error("{\"execute\": \"query-status\", \"arguments\": []}", "GenericError",
 		     "QMP input member 'arguments' must be an object");
 	expect_error("{\"execute\": \"query-status\", \"arguments\": null}", "GenericError",
@@ -832,7 +906,8 @@ START_TEST(test_bad_messages)
 		     "QMP input member 'exec-oob' is unexpected");
 	expect_error("{\"execute\": \"query-status\", \"arguments\": {\"x\": 1}}", "GenericError",
 		     "Parameter 'x' is unexpected");
-	expect_error("{\"execute\": \"foo\"}", "CommandNotFound", "The command foo has not been found");
+	expect_error("{\"execute\": \"foo\"}", "CommandNotFound",
+		     "The command foo has not been found");
 	/* A huge command name is cut in the desc, still valid UTF-8. */
 	char big[2000];
 	int n = snprintf(big, sizeof(big), "{\"execute\": \"");
@@ -965,12 +1040,16 @@ static void frame(const char *in, bool bytewise, struct msgs *out)
 
 START_TEST(test_framer)
 {
-	static const char in[] =
-		"{\"execute\":\n \"stop\"}{\"a\": [1, {\"b\": \"}]\\\"{\"}]}\r\n"
-		"  garbage  1 \"str\\\"}\" } [1,\n2]\n{\"x\":1";
+	static const char in[] = "{\"execute\":\n \"stop\"}{\"a\": [1, {\"b\": \"}]\\\"{\"}]}\r\n"
+				 "  garbage  1 \"str\\\"}\" } [1,\n2]\n{\"x\":1";
 	static const char *const want[] = {
-		"{\"execute\":\n \"stop\"}", "{\"a\": [1, {\"b\": \"}]\\\"{\"}]}", "garbage", "1",
-		"\"str\\\"}\"", "}", "[1,\n2]",
+		"{\"execute\":\n \"stop\"}",
+		"{\"a\": [1, {\"b\": \"}]\\\"{\"}]}",
+		"garbage",
+		"1",
+		"\"str\\\"}\"",
+		"}",
+		"[1,\n2]",
 	};
 	for (int bytewise = 0; bytewise < 2; bytewise++) {
 		struct msgs m;
@@ -1019,8 +1098,10 @@ START_TEST(test_event_format)
 	ck_assert_int_le(llabs((long long)(sec - time(NULL))), 2);
 	json_int_t us = json_integer_value(json_object_get(ts, "microseconds"));
 	ck_assert(us >= 0 && us < 1000000);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e, "data"), "actual")), 123);
-	ck_assert_ptr_nonnull(strstr(s, "\"event\": \"BALLOON_CHANGE\", \"data\": {\"actual\": 123}"));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e, "data"), "actual")),
+			 123);
+	ck_assert_ptr_nonnull(
+		strstr(s, "\"event\": \"BALLOON_CHANGE\", \"data\": {\"actual\": 123}"));
 	json_decref(e);
 	free(s);
 	s = qmp_event_format("STOP", NULL);
@@ -1167,7 +1248,9 @@ START_TEST(test_monitor_pair_and_events)
 	tc_expect(&a, "\"event\": \"STOP\"");
 	tc_expect(&a, "{\"return\": {}, \"id\": 5}");
 	monitor_event_shutdown(mon, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
-	tc_expect(&a, "\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}");
+	tc_expect(
+		&a,
+		"\"event\": \"SHUTDOWN\", \"data\": {\"guest\": true, \"reason\": \"guest-shutdown\"}");
 	monitor_event_reset(mon, true, SHUTDOWN_CAUSE_GUEST_RESET);
 	tc_expect(&a, "\"event\": \"RESET\", "
 		      "\"data\": {\"guest\": true, \"reason\": \"guest-reset\"}");
@@ -1294,8 +1377,11 @@ START_TEST(test_monitor_late_devices)
 	struct balloon *late;
 	static const struct guest_ram_ops mem = { .discard = f_discard };
 	struct balloon_config bc = {
-		.ram_size = RAM, .gm = gm, .mem = &mem,
-		.on_actual_change = monitor_balloon_changed, .opaque = mon,
+		.ram_size = RAM,
+		.gm = gm,
+		.mem = &mem,
+		.on_actual_change = monitor_balloon_changed,
+		.opaque = mon,
 	};
 	ck_assert_int_eq(balloon_new(&bc, &late), 0);
 	monitor_set_balloon(mon, late);
@@ -1338,7 +1424,7 @@ START_TEST(test_unix_socket)
 	struct chardev_spec spec = { .set = true };
 	snprintf(spec.path, sizeof(spec.path), "%s/qmp.sock", dir);
 	const char *path = spec.path;
-	mode_t old = umask(0);  /* 0600 must not depend on the caller's umask */
+	mode_t old = umask(0); /* 0600 must not depend on the caller's umask */
 	ck_assert_int_eq(monitor_add_qmp(mon, &spec, err, sizeof(err)), 0);
 	umask(old);
 	ck_assert_int_eq(lstat(path, &st), 0);
@@ -1367,8 +1453,8 @@ START_TEST(test_unix_socket)
 		snprintf(id, sizeof(id), "\"id\": %d}", i);
 		ck_assert_ptr_nonnull(l);
 		ck_assert_ptr_nonnull(strstr(l, id));
-		ck_assert_ptr_nonnull(strstr(l, i % 2 ? "Expecting capabilities"
-						     : "\"status\": \"running\""));
+		ck_assert_ptr_nonnull(
+			strstr(l, i % 2 ? "Expecting capabilities" : "\"status\": \"running\""));
 		free(l);
 	}
 	for (int i = 0; i < 16; i++)
@@ -1485,7 +1571,8 @@ START_TEST(test_hmp_client)
 	/* LF, CR LF and a lone CR each end one line; output is CR LF. */
 	tc_send(&h, "info status\nstop\r\ninfo status\rinfo balloon\n");
 	static const char *const want[] = {
-		"(qemu) VM status: running", "(qemu) (qemu) VM status: paused",
+		"(qemu) VM status: running",
+		"(qemu) (qemu) VM status: paused",
 		"(qemu) balloon: actual=256",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {

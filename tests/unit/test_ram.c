@@ -24,8 +24,8 @@
 #include "memory/ram.h"
 #include "tests/unit/check_main.h"
 
-#define MiB (1ull << 20)
-#define HUGE (2 * MiB)
+#define MiB        (1ull << 20)
+#define HUGE       (2 * MiB)
 #define POOL_EXTRA 16 /* huge pages the suite adds to the pool */
 
 static char g_base[256];   /* temp dir on tmpfs */
@@ -267,12 +267,12 @@ static void teardown_huge(void)
 		}                                                                    \
 	} while (0)
 
-#define NEED_HUGE()                                                           \
-	do {                                                                  \
-		if (!g_huge_ok) {                                             \
-			printf("SKIP: %s: %s\n", __func__, g_huge_skip);      \
-			return;                                               \
-		}                                                             \
+#define NEED_HUGE()                                                      \
+	do {                                                             \
+		if (!g_huge_ok) {                                        \
+			printf("SKIP: %s: %s\n", __func__, g_huge_skip); \
+			return;                                          \
+		}                                                        \
 	} while (0)
 
 /* ---- anonymous and memfd ---- */
@@ -655,7 +655,8 @@ START_TEST(t_full_filesystem)
 	c.mem_path = g_small;
 	c.shared = true;
 	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), -ENOSPC);
-	ck_assert_ptr_nonnull(strstr(err, "the filesystem has 4 MiB free but shared guest RAM needs 8 MiB"));
+	ck_assert_ptr_nonnull(
+		strstr(err, "the filesystem has 4 MiB free but shared guest RAM needs 8 MiB"));
 	ck_assert_int_eq(count_entries(g_small), 0);
 
 	/* Our tmpfs file is shared either way, so the same answer. */
@@ -691,6 +692,7 @@ START_TEST(t_discard_anon)
 	char err[256];
 	uint64_t freed = 7;
 	cfg_init(&c, 8 * MiB, &r);
+	c.thp = false; /* khugepaged could refill a split huge page meanwhile */
 	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), 0);
 	char *g = ram_base(ram);
 	memset(g, 0x77, 8 * MiB);
@@ -742,19 +744,23 @@ START_TEST(t_discard_ranges)
 	char err[256];
 	uint64_t freed = 7;
 	cfg_init(&c, 8 * MiB, &r);
+	c.thp = false; /* khugepaged could refill a split huge page meanwhile */
 	c.thp = false;
 	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), 0);
 	char *g = ram_base(ram);
 	memset(g, 0x55, 8 * MiB);
 
 	const struct ram_range rr[] = {
-		{ 0, 4096 }, { 8192, 4096 }, { MiB, 64 * 1024 }, { 6 * MiB, 4096 },
+		{ 0, 4096 },
+		{ 8192, 4096 },
+		{ MiB, 64 * 1024 },
+		{ 6 * MiB, 4096 },
 	};
 	ck_assert_int_eq(ram_discard_ranges(ram, rr, 4, &freed), 0);
 	ck_assert_uint_eq(freed, 3 * 4096 + 64 * 1024);
 	ck_assert_uint_eq(resident(g, 8 * MiB), 8 * MiB - 3 * 4096 - 64 * 1024);
 	ck_assert_int_eq(g[0], 0);
-	ck_assert_int_eq(g[4096], 0x55);      /* between two ranges: kept */
+	ck_assert_int_eq(g[4096], 0x55); /* between two ranges: kept */
 	ck_assert_int_eq(g[8192], 0);
 	ck_assert_int_eq(g[MiB + 64 * 1024], 0x55);
 	ck_assert_int_eq(g[6 * MiB + 4096], 0x55);
@@ -792,6 +798,7 @@ static void discard_fd_backed(const char *mem_path, bool shared, uint64_t blocks
 	char err[256];
 	uint64_t freed;
 	cfg_init(&c, 8 * MiB, &r);
+	c.thp = false; /* khugepaged could refill a split huge page meanwhile */
 	c.mem_path = mem_path;
 	c.shared = shared;
 	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), 0);
@@ -906,8 +913,11 @@ END_TEST
 START_TEST(t_prealloc_progress)
 {
 	const uint64_t len = 64 * MiB; /* a few tens of ms: well past the 1 ms delay */
-	struct prealloc_opts o = { .threads = 1, .force_touch = true, .progress = true,
-				   .progress_delay_ms = 1, .what = "64 MiB of test" };
+	struct prealloc_opts o = { .threads = 1,
+				   .force_touch = true,
+				   .progress = true,
+				   .progress_delay_ms = 1,
+				   .what = "64 MiB of test" };
 	struct prealloc_result res;
 	int master, slave;
 
@@ -1027,7 +1037,8 @@ START_TEST(t_huge_map)
 	cfg_init(&c, 3 * MiB, &r);
 	c.mem_path = g_huge;
 	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "-m 3 MiB is not a multiple of the 2 MiB huge page size"));
+	ck_assert_ptr_nonnull(
+		strstr(err, "-m 3 MiB is not a multiple of the 2 MiB huge page size"));
 	ck_assert_ptr_nonnull(strstr(err, "; use -m 2M or -m 4M"));
 	ck_assert_int_eq(count_entries(g_huge), 0);
 }
@@ -1079,8 +1090,11 @@ START_TEST(t_huge_pool_too_small)
 	int len = snprintf(want, sizeof(want), "-mem-path %s: ", g_huge);
 	ck_assert_int_eq(strncmp(err, want, (size_t)len), 0);
 	unsigned long f, n, m, d;
-	ck_assert_int_eq(sscanf(err + len, "%lu free huge pages of 2 MiB, %lu needed for %lu MiB; "
-				"raise /proc/sys/vm/nr_hugepages by at least %lu", &f, &n, &m, &d), 4);
+	ck_assert_int_eq(sscanf(err + len,
+				"%lu free huge pages of 2 MiB, %lu needed for %lu MiB; "
+				"raise /proc/sys/vm/nr_hugepages by at least %lu",
+				&f, &n, &m, &d),
+			 4);
 	ck_assert_uint_eq(n, pages);
 	ck_assert_uint_eq(m, pages * 2);
 	ck_assert_uint_lt(f, n);
@@ -1108,8 +1122,10 @@ START_TEST(t_huge_pool_too_small)
 	c.mem_path = g_hsmall;
 	c.prealloc = true;
 	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), -ENOMEM);
-	snprintf(want, sizeof(want), "-mem-path %s: the hugetlbfs mount allows 2 more pages of 2 MiB "
-		 "(size= option), 3 needed for 6 MiB; remount it with a larger size=", g_hsmall);
+	snprintf(want, sizeof(want),
+		 "-mem-path %s: the hugetlbfs mount allows 2 more pages of 2 MiB "
+		 "(size= option), 3 needed for 6 MiB; remount it with a larger size=",
+		 g_hsmall);
 	ck_assert_str_eq(err, want);
 	ck_assert_int_eq(count_entries(g_hsmall), 0);
 }

@@ -11,8 +11,20 @@
 #include "devices/serial.h"
 #include "tests/unit/check_main.h"
 
-enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4,
-       LSR = 5, MSR = 6, SCR = 7 };
+enum {
+	RBR = 0,
+	THR = 0,
+	DLL = 0,
+	IER = 1,
+	DLM = 1,
+	IIR = 2,
+	FCR = 2,
+	LCR = 3,
+	MCR = 4,
+	LSR = 5,
+	MSR = 6,
+	SCR = 7
+};
 
 struct irq_rec {
 	int level;
@@ -127,7 +139,8 @@ START_TEST(through_the_bus)
 {
 	struct bus *bus = bus_new("pio");
 	ck_assert_ptr_nonnull(bus);
-	ck_assert_int_eq(bus_register(bus, SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops, s), 0);
+	ck_assert_int_eq(bus_register(bus, SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops, s),
+			 0);
 	uint8_t c = 'Z';
 	ck_assert_int_eq(bus_write(bus, SERIAL_COM1_BASE + 7, &c, 1), 0);
 	ck_assert_int_eq(bus_write(bus, SERIAL_COM1_BASE, &c, 1), 0);
@@ -175,7 +188,7 @@ END_TEST
 START_TEST(dlab_divisor_latch)
 {
 	wr(IER, 0x05);
-	wr(LCR, 0x83); /* DLAB | 8N1 */
+	wr(LCR, 0x83);                    /* DLAB | 8N1 */
 	ck_assert_uint_eq(rd(DLL), 0x0c); /* 9600 baud at power-on */
 	ck_assert_uint_eq(rd(DLM), 0x00);
 	wr(DLL, 0x01); /* 115200 */

@@ -66,7 +66,9 @@ static struct fixture *fx_new(void)
 	ck_assert_ptr_nonnull(f->run);
 	f->v = (struct vcpu){
 		.env = { .pio = f->pio, .mmio = f->mmio, .rs = f->rs },
-		.id = 1, .fd = -1, .run = f->run,
+		.id = 1,
+		.fd = -1,
+		.run = f->run,
 	};
 	return f;
 }

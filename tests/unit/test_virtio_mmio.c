@@ -17,10 +17,10 @@
 #include "tests/unit/check_main.h"
 #include "vmm/lib/evloop.h"
 
-#define BASE     0xd0000000ull
-#define GSI      5
-#define RAM_GPA  0x100000ull
-#define RAM_SIZE 0x100000ull
+#define BASE      0xd0000000ull
+#define GSI       5
+#define RAM_GPA   0x100000ull
+#define RAM_SIZE  0x100000ull
 #define DESC_GPA  (RAM_GPA + 0x00000)
 #define AVAIL_GPA (RAM_GPA + 0x01000)
 #define USED_GPA  (RAM_GPA + 0x02000)
@@ -28,9 +28,9 @@
 
 #define F_VERSION_1 (1ull << VIRTIO_F_VERSION_1)
 #define F_EVENT     (1ull << VIRTIO_F_EVENT_IDX)
-#define F_DEV_LOW   (1ull << 5)   /* fake device feature, low half */
-#define F_DEV_HIGH  (1ull << 33)  /* fake device feature, high half */
-#define CFG_SIZE 12
+#define F_DEV_LOW   (1ull << 5)  /* fake device feature, low half */
+#define F_DEV_HIGH  (1ull << 33) /* fake device feature, high half */
+#define CFG_SIZE    12
 
 /* ---- fake device ---- */
 
@@ -38,8 +38,8 @@ struct fake_dev {
 	int notify_calls[2];
 	int reset_calls;
 	int driver_ok_calls;
-	int notify_ret;    /* what notify returns */
-	bool drain;        /* pop and push everything on notify */
+	int notify_ret; /* what notify returns */
+	bool drain;     /* pop and push everything on notify */
 	uint8_t config[CFG_SIZE];
 	uint8_t guard[16]; /* must never be written */
 };
@@ -164,7 +164,8 @@ static void setup(void)
 		fdev.config[i] = (uint8_t)(0xa0 + i);
 	memset(&plat, 0, sizeof(plat));
 	plat.irq_fd = -1;
-	platform = (struct virtio_platform){ .opaque = &plat, .ioeventfd = fake_ioeventfd,
+	platform = (struct virtio_platform){ .opaque = &plat,
+					     .ioeventfd = fake_ioeventfd,
 					     .irqfd = fake_irqfd };
 	t = NULL;
 	avail_idx = 0;
@@ -183,7 +184,9 @@ static void teardown(void)
 static void make(bool with_platform)
 {
 	struct virtio_mmio_config cfg = {
-		.base = BASE, .irq = GSI, .gm = gm,
+		.base = BASE,
+		.irq = GSI,
+		.gm = gm,
 		.loop = with_platform ? loop : NULL,
 		.platform = with_platform ? &platform : NULL,
 		.device = { .ops = &fake_ops, .dev = &fdev },
@@ -226,8 +229,8 @@ static bool negotiate(uint64_t f)
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	set_driver_features(f);
-	wr(VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				       VIRTIO_STATUS_FEATURES_OK);
+	wr(VIRTIO_MMIO_STATUS,
+	   VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 	return rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK;
 }
 
@@ -256,11 +259,28 @@ static void bring_up(uint64_t features)
 	ck_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_DRIVER_OK);
 }
 
-static uint8_t *hva(uint64_t gpa) { return ram + (gpa - RAM_GPA); }
+static uint8_t *hva(uint64_t gpa)
+{
+	return ram + (gpa - RAM_GPA);
+}
 
-static void put16(uint64_t gpa, uint16_t v) { v = htole16(v); memcpy(hva(gpa), &v, 2); }
-static uint16_t get16(uint64_t gpa) { uint16_t v; memcpy(&v, hva(gpa), 2); return le16toh(v); }
-static uint32_t get32(uint64_t gpa) { uint32_t v; memcpy(&v, hva(gpa), 4); return le32toh(v); }
+static void put16(uint64_t gpa, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(hva(gpa), &v, 2);
+}
+static uint16_t get16(uint64_t gpa)
+{
+	uint16_t v;
+	memcpy(&v, hva(gpa), 2);
+	return le16toh(v);
+}
+static uint32_t get32(uint64_t gpa)
+{
+	uint32_t v;
+	memcpy(&v, hva(gpa), 4);
+	return le32toh(v);
+}
 
 static void set_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
@@ -349,10 +369,10 @@ END_TEST
 START_TEST(test_features_rejected)
 {
 	make(false);
-	ck_assert(!negotiate(F_VERSION_1 | (1ull << 6)));   /* unoffered, low half */
+	ck_assert(!negotiate(F_VERSION_1 | (1ull << 6))); /* unoffered, low half */
 	ck_assert_uint_eq(virtio_mmio_features(t), 0);
-	ck_assert(!negotiate(F_VERSION_1 | (1ull << 34)));  /* unoffered, high half */
-	ck_assert(!negotiate(F_DEV_LOW));                   /* no VERSION_1 */
+	ck_assert(!negotiate(F_VERSION_1 | (1ull << 34))); /* unoffered, high half */
+	ck_assert(!negotiate(F_DEV_LOW));                  /* no VERSION_1 */
 	ck_assert(!(rd(VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK));
 	/* DRIVER_OK is refused without FEATURES_OK. */
 	driver_ok();
@@ -476,17 +496,17 @@ static void expect_refused(uint32_t num, uint64_t desc, uint64_t avail, uint64_t
 START_TEST(test_queue_setup_refused)
 {
 	make(false);
-	expect_refused(8, 0x1000, AVAIL_GPA, USED_GPA, true);                /* desc below RAM */
-	expect_refused(8, DESC_GPA, RAM_GPA + RAM_SIZE, USED_GPA, true);     /* avail past RAM */
-	expect_refused(8, DESC_GPA, AVAIL_GPA, RAM_GPA + RAM_SIZE - 8, true);/* used crosses end */
-	expect_refused(8, DESC_GPA, AVAIL_GPA, 0xfffffffffffffff0ull, true); /* wraps */
-	expect_refused(8, DESC_GPA + 8, AVAIL_GPA, USED_GPA, true);          /* misaligned */
+	expect_refused(8, 0x1000, AVAIL_GPA, USED_GPA, true);                 /* desc below RAM */
+	expect_refused(8, DESC_GPA, RAM_GPA + RAM_SIZE, USED_GPA, true);      /* avail past RAM */
+	expect_refused(8, DESC_GPA, AVAIL_GPA, RAM_GPA + RAM_SIZE - 8, true); /* used crosses end */
+	expect_refused(8, DESC_GPA, AVAIL_GPA, 0xfffffffffffffff0ull, true);  /* wraps */
+	expect_refused(8, DESC_GPA + 8, AVAIL_GPA, USED_GPA, true);           /* misaligned */
 	expect_refused(8, DESC_GPA, AVAIL_GPA + 1, USED_GPA, true);
 	expect_refused(8, DESC_GPA, AVAIL_GPA, USED_GPA + 2, true);
-	expect_refused(0, DESC_GPA, AVAIL_GPA, USED_GPA, true);              /* zero size */
-	expect_refused(6, DESC_GPA, AVAIL_GPA, USED_GPA, true);              /* not a power of 2 */
-	expect_refused(32, DESC_GPA, AVAIL_GPA, USED_GPA, true);             /* above QueueNumMax */
-	expect_refused(8, DESC_GPA, AVAIL_GPA, USED_GPA, false);             /* before FEATURES_OK */
+	expect_refused(0, DESC_GPA, AVAIL_GPA, USED_GPA, true);  /* zero size */
+	expect_refused(6, DESC_GPA, AVAIL_GPA, USED_GPA, true);  /* not a power of 2 */
+	expect_refused(32, DESC_GPA, AVAIL_GPA, USED_GPA, true); /* above QueueNumMax */
+	expect_refused(8, DESC_GPA, AVAIL_GPA, USED_GPA, false); /* before FEATURES_OK */
 	/* The good layout works after a reset. */
 	wr(VIRTIO_MMIO_STATUS, 0);
 	ck_assert(negotiate(F_VERSION_1));
@@ -700,7 +720,11 @@ START_TEST(test_irqfd_failure_fails_creation)
 {
 	plat.irq_ret = -EBUSY;
 	struct virtio_mmio_config cfg = {
-		.base = BASE, .irq = GSI, .gm = gm, .loop = loop, .platform = &platform,
+		.base = BASE,
+		.irq = GSI,
+		.gm = gm,
+		.loop = loop,
+		.platform = &platform,
 		.device = { .ops = &fake_ops, .dev = &fdev },
 	};
 	ck_assert_int_eq(virtio_mmio_new(&cfg, &t), -EBUSY);
@@ -756,7 +780,10 @@ START_TEST(test_new_validates)
 {
 	struct virtio_device_ops ops = fake_ops;
 	struct virtio_mmio_config cfg = {
-		.base = BASE, .irq = GSI, .gm = gm, .device = { .ops = &ops, .dev = &fdev },
+		.base = BASE,
+		.irq = GSI,
+		.gm = gm,
+		.device = { .ops = &ops, .dev = &fdev },
 	};
 	struct virtio_mmio *x = NULL;
 	ops.num_queues = 0;
@@ -820,7 +847,11 @@ static void make_rng(void)
 	rng = virtio_rng_new();
 	ck_assert_ptr_nonnull(rng);
 	struct virtio_mmio_config cfg = {
-		.base = BASE, .irq = GSI, .gm = gm, .loop = loop, .platform = &platform,
+		.base = BASE,
+		.irq = GSI,
+		.gm = gm,
+		.loop = loop,
+		.platform = &platform,
 		.device = virtio_rng_device(rng),
 	};
 	ck_assert_int_eq(virtio_mmio_new(&cfg, &t), 0);

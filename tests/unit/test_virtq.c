@@ -9,8 +9,8 @@
 #include "memory/guest_mem.h"
 #include "tests/unit/check_main.h"
 
-#define RAM_GPA  0x100000ull
-#define RAM_SIZE 0x100000ull /* 1 MiB */
+#define RAM_GPA   0x100000ull
+#define RAM_SIZE  0x100000ull /* 1 MiB */
 #define DESC_GPA  (RAM_GPA + 0x00000)
 #define AVAIL_GPA (RAM_GPA + 0x10000)
 #define USED_GPA  (RAM_GPA + 0x20000)
@@ -56,9 +56,23 @@ static uint8_t *hva(uint64_t gpa)
 	return ram + (gpa - RAM_GPA);
 }
 
-static void put16(uint64_t gpa, uint16_t v) { v = htole16(v); memcpy(hva(gpa), &v, 2); }
-static uint16_t get16(uint64_t gpa) { uint16_t v; memcpy(&v, hva(gpa), 2); return le16toh(v); }
-static uint32_t get32(uint64_t gpa) { uint32_t v; memcpy(&v, hva(gpa), 4); return le32toh(v); }
+static void put16(uint64_t gpa, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(hva(gpa), &v, 2);
+}
+static uint16_t get16(uint64_t gpa)
+{
+	uint16_t v;
+	memcpy(&v, hva(gpa), 2);
+	return le16toh(v);
+}
+static uint32_t get32(uint64_t gpa)
+{
+	uint32_t v;
+	memcpy(&v, hva(gpa), 4);
+	return le32toh(v);
+}
 
 static void ring_init(uint32_t size, uint64_t features)
 {
@@ -75,7 +89,10 @@ static void set_desc(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, ui
 	memcpy(hva(table + 16ull * i), &d, sizeof(d));
 }
 
-static void avail_set_idx(uint16_t idx) { put16(AVAIL_GPA + 2, idx); }
+static void avail_set_idx(uint16_t idx)
+{
+	put16(AVAIL_GPA + 2, idx);
+}
 
 static void avail_add(uint16_t head)
 {
@@ -84,11 +101,26 @@ static void avail_add(uint16_t head)
 	avail_set_idx(avail_idx);
 }
 
-static uint16_t used_idx(void) { return get16(USED_GPA + 2); }
-static uint32_t used_id(uint32_t slot) { return get32(USED_GPA + 4 + 8ull * slot); }
-static uint32_t used_len(uint32_t slot) { return get32(USED_GPA + 8 + 8ull * slot); }
-static void set_used_event(uint16_t v) { put16(AVAIL_GPA + 4 + 2ull * qsize, v); }
-static uint16_t avail_event(void) { return get16(USED_GPA + 4 + 8ull * qsize); }
+static uint16_t used_idx(void)
+{
+	return get16(USED_GPA + 2);
+}
+static uint32_t used_id(uint32_t slot)
+{
+	return get32(USED_GPA + 4 + 8ull * slot);
+}
+static uint32_t used_len(uint32_t slot)
+{
+	return get32(USED_GPA + 8 + 8ull * slot);
+}
+static void set_used_event(uint16_t v)
+{
+	put16(AVAIL_GPA + 4 + 2ull * qsize, v);
+}
+static uint16_t avail_event(void)
+{
+	return get16(USED_GPA + 4 + 8ull * qsize);
+}
 
 /* ---- set-up ---- */
 
@@ -334,13 +366,16 @@ static void expect_pop_error(int err)
 
 START_TEST(test_addr_outside_ram)
 {
-	static const struct { uint64_t addr; uint32_t len; } bad[] = {
-		{ 0x1000, 16 },                          /* below RAM */
-		{ RAM_GPA + RAM_SIZE, 1 },               /* just past the end */
-		{ RAM_GPA + RAM_SIZE - 10, 11 },         /* crosses the end */
-		{ RAM_GPA, 0xffffffffu },                /* longer than RAM */
-		{ UINT64_MAX - 3, 16 },                  /* wraps 2^64 */
-		{ 0xfffffffffffffff0ull, 0xffffffffu },  /* wraps 2^64 */
+	static const struct {
+		uint64_t addr;
+		uint32_t len;
+	} bad[] = {
+		{ 0x1000, 16 },                         /* below RAM */
+		{ RAM_GPA + RAM_SIZE, 1 },              /* just past the end */
+		{ RAM_GPA + RAM_SIZE - 10, 11 },        /* crosses the end */
+		{ RAM_GPA, 0xffffffffu },               /* longer than RAM */
+		{ UINT64_MAX - 3, 16 },                 /* wraps 2^64 */
+		{ 0xfffffffffffffff0ull, 0xffffffffu }, /* wraps 2^64 */
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		ring_init(8, 0);
@@ -494,11 +529,15 @@ END_TEST
 
 START_TEST(test_indirect_table_outside_ram)
 {
-	static const struct { uint64_t addr; uint32_t len; int err; } bad[] = {
-		{ RAM_GPA + RAM_SIZE - 16, 32, -EFAULT },  /* crosses the end */
-		{ 0x2000, 16, -EFAULT },                   /* below RAM */
-		{ UINT64_MAX - 15, 32, -EFAULT },          /* wraps 2^64 */
-		{ RAM_GPA, 0xfffffff0u, -EFAULT },         /* huge table */
+	static const struct {
+		uint64_t addr;
+		uint32_t len;
+		int err;
+	} bad[] = {
+		{ RAM_GPA + RAM_SIZE - 16, 32, -EFAULT }, /* crosses the end */
+		{ 0x2000, 16, -EFAULT },                  /* below RAM */
+		{ UINT64_MAX - 15, 32, -EFAULT },         /* wraps 2^64 */
+		{ RAM_GPA, 0xfffffff0u, -EFAULT },        /* huge table */
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		ring_init(8, F_INDIRECT);
@@ -527,7 +566,8 @@ START_TEST(test_too_many_segments)
 	 * is rejected. */
 	const uint32_t n = VIRTQ_ELEM_MAX_SEGS + 1;
 	for (uint32_t i = 0; i < n; i++)
-		set_desc(TABLE_GPA, (uint16_t)i, BUF_GPA + i, 1, VIRTQ_DESC_F_NEXT, (uint16_t)(i + 1));
+		set_desc(TABLE_GPA, (uint16_t)i, BUF_GPA + i, 1, VIRTQ_DESC_F_NEXT,
+			 (uint16_t)(i + 1));
 	set_desc(TABLE_GPA, (uint16_t)(n - 2), BUF_GPA, 1, 0, 0);
 	ring_init(8, F_INDIRECT);
 	set_desc(DESC_GPA, 0, TABLE_GPA, (n - 1) * 16, VIRTQ_DESC_F_INDIRECT, 0);
@@ -634,14 +674,14 @@ START_TEST(test_event_idx_suppression)
 	put16(AVAIL_GPA, VIRTQ_AVAIL_F_NO_INTERRUPT);
 	set_used_event(3);
 	ck_assert_int_eq(virtq_push(q, 0, 0), 0);
-	ck_assert(virtq_should_notify(q));      /* first decision: always */
+	ck_assert(virtq_should_notify(q));        /* first decision: always */
 	ck_assert_int_eq(virtq_push(q, 0, 0), 0); /* used 1 -> 2 */
 	ck_assert(!virtq_should_notify(q));
 	ck_assert_int_eq(virtq_push(q, 0, 0), 0); /* 2 -> 3 */
 	ck_assert(!virtq_should_notify(q));
 	ck_assert_int_eq(virtq_push(q, 0, 0), 0); /* 3 -> 4 crosses used_event 3 */
 	ck_assert(virtq_should_notify(q));
-	ck_assert(!virtq_should_notify(q));     /* nothing new */
+	ck_assert(!virtq_should_notify(q));       /* nothing new */
 	ck_assert_int_eq(virtq_push(q, 0, 0), 0); /* 4 -> 5: used_event 3 is stale */
 	ck_assert(!virtq_should_notify(q));
 	set_used_event(5);

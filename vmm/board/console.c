@@ -11,7 +11,7 @@
 #include "devices/serial.h"
 #include "vmm/lib/evloop.h"
 
-#define CTRL_A 0x01
+#define CTRL_A      0x01
 #define PENDING_MAX 4096
 
 struct console {
@@ -93,7 +93,9 @@ static void console_on_input(void *opaque, uint32_t events)
 			else if (b == 'h' || b == '?') {
 				static const char help[] =
 					"\r\nC-a x    exit memvm\r\nC-a C-a  send C-a\r\n";
-				if (write_full(STDERR_FILENO, help, sizeof(help) - 1)) { /* best effort */ }
+				if (write_full(STDERR_FILENO, help,
+					       sizeof(help) - 1)) { /* best effort */
+				}
 			}
 			continue;
 		}
@@ -111,7 +113,8 @@ static void console_on_timer(void *opaque, uint32_t events)
 	struct console *c = opaque;
 	uint64_t ticks;
 	(void)events;
-	if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0) { /* spurious */ }
+	if (read(c->timer_fd, &ticks, sizeof(ticks)) < 0) { /* spurious */
+	}
 	console_flush(c);
 }
 

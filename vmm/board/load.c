@@ -18,8 +18,8 @@ static bool load_quirk_notice_shown; /* once per process, not per reboot */
 /* The boot description shared by loading and -machine dumpdtb: -append,
  * then the device announcements, then the quirks. *cmdline_out is
  * malloc'd. */
-static int load_boot_config(const struct load_params *p, struct boot_config *bc,
-			    char **cmdline_out, bool *quirks_out, char *err, size_t errlen)
+static int load_boot_config(const struct load_params *p, struct boot_config *bc, char **cmdline_out,
+			    bool *quirks_out, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = p->cfg;
 	char extra[LAYOUT_VIRTIO_MMIO_MAX][DEVMGR_ANNOUNCE_MAX];
@@ -98,8 +98,8 @@ int load_guest(const struct load_params *p, struct guest_mem *gm, struct boot_en
 	}
 	static const char *const modes[] = { "real16", "pvh32", "long64" };
 	log_debug("loaded %s: kind %d, entry %s at 0x%llx, kernel [0x%llx, 0x%llx), initrd %llu "
-		  "bytes at 0x%llx, cmdline \"%s\"", p->cfg->kernel, info.kind, modes[entry->mode],
-		  (unsigned long long)entry->entry,
+		  "bytes at 0x%llx, cmdline \"%s\"",
+		  p->cfg->kernel, info.kind, modes[entry->mode], (unsigned long long)entry->entry,
 		  (unsigned long long)info.kernel_start, (unsigned long long)info.kernel_end,
 		  (unsigned long long)info.initrd_size, (unsigned long long)info.initrd_addr,
 		  cmdline);

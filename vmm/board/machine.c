@@ -61,7 +61,7 @@ struct machine {
 
 	struct monitor *monitor;
 	enum shutdown_cause quit_cause; /* NONE: Ctrl-A x (host-ui) */
-	bool reset_announced; /* the monitor's system_reset sent RESET itself */
+	bool reset_announced;           /* the monitor's system_reset sent RESET itself */
 
 	struct boot_entry entry;
 	unsigned reboots;
@@ -146,16 +146,24 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 	char merr[256];
 	int ret;
 	struct monitor_backend be = {
-		.opaque = m, .stop = machine_be_stop, .cont = machine_be_cont,
-		.running = machine_be_running, .quit = machine_be_quit, .reset = machine_be_reset,
-		.powerdown = NULL, .cpu_thread_id = machine_be_thread_id,
-		.ram_size = m->cfg.ram_size, .ncpus = m->cfg.smp, .ram = guest_ram_block(m->ram),
+		.opaque = m,
+		.stop = machine_be_stop,
+		.cont = machine_be_cont,
+		.running = machine_be_running,
+		.quit = machine_be_quit,
+		.reset = machine_be_reset,
+		.powerdown = NULL,
+		.cpu_thread_id = machine_be_thread_id,
+		.ram_size = m->cfg.ram_size,
+		.ncpus = m->cfg.smp,
+		.ram = guest_ram_block(m->ram),
 	};
 	if ((ret = monitor_new(&be, m->loop, &m->monitor))) {
 		snprintf(err, errlen, "creating the monitor: %s", strerror(-ret));
 		return ret;
 	}
-	if (m->cfg.qmp.set && (ret = monitor_add_qmp(m->monitor, &m->cfg.qmp, merr, sizeof(merr)))) {
+	if (m->cfg.qmp.set &&
+	    (ret = monitor_add_qmp(m->monitor, &m->cfg.qmp, merr, sizeof(merr)))) {
 		snprintf(err, errlen, "%s", merr);
 		return ret;
 	}
@@ -172,7 +180,8 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 static void machine_uart_irq(void *opaque, int level)
 {
 	struct machine *m = opaque;
-	if (vm_irq_line(m->vm, LAYOUT_IRQ_SERIAL0, level)) { /* irqchip gone: shutting down */ }
+	if (vm_irq_line(m->vm, LAYOUT_IRQ_SERIAL0, level)) { /* irqchip gone: shutting down */
+	}
 }
 
 static void machine_reset_uart(void *dev)
@@ -215,9 +224,11 @@ static int machine_open_serial(struct machine *m, char *err, size_t errlen)
 		m->uart_out_fd = STDOUT_FILENO;
 		break;
 	case SERIAL_FILE:
-		m->uart_out_fd = open(m->cfg.serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		m->uart_out_fd = open(m->cfg.serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				      0644);
 		if (m->uart_out_fd < 0) {
-			snprintf(err, errlen, "-serial file:%s: %s", m->cfg.serial_path, strerror(errno));
+			snprintf(err, errlen, "-serial file:%s: %s", m->cfg.serial_path,
+				 strerror(errno));
 			return -errno;
 		}
 		m->uart_out_owned = true;
@@ -235,7 +246,10 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 	int ret;
 
 	struct devmgr_env env = {
-		.pio = m->pio, .mmio = m->mmio, .gm = m->gm, .loop = m->loop,
+		.pio = m->pio,
+		.mmio = m->mmio,
+		.gm = m->gm,
+		.loop = m->loop,
 		.platform = vm_virtio_platform(m->vm),
 	};
 	if ((ret = devmgr_new(&env, &m->dm)))
@@ -248,7 +262,8 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 	if (!m->uart || !m->kbd || !m->pm)
 		goto nomem;
 	if ((ret = devmgr_add_reset(m->dm, machine_reset_uart, m->uart)) ||
-	    (ret = devmgr_add_pio(m->dm, SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops, m->uart)) ||
+	    (ret = devmgr_add_pio(m->dm, SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops,
+				  m->uart)) ||
 	    (ret = devmgr_add_pio(m->dm, I8042_DATA_PORT, 1, &i8042_data_ops, m->kbd)) ||
 	    (ret = devmgr_add_pio(m->dm, I8042_CMD_PORT, 1, &i8042_cmd_ops, m->kbd)) ||
 	    (ret = devmgr_add_pio(m->dm, PM_PORT_Q35, PM_PORT_LEN, &pm_ctl_ops, m->pm)) ||
@@ -262,8 +277,10 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 		ret = devmgr_add_pio(m->dm, m->cfg.debug_exit_port, m->cfg.debug_exit_size,
 				     &debug_exit_ops, m->dbg);
 		if (ret) {
-			snprintf(err, errlen, "-device isa-debug-exit,iobase=0x%x: port range in use by "
-				 "another device; pick another iobase", m->cfg.debug_exit_port);
+			snprintf(err, errlen,
+				 "-device isa-debug-exit,iobase=0x%x: port range in use by "
+				 "another device; pick another iobase",
+				 m->cfg.debug_exit_port);
 			return ret;
 		}
 	}
@@ -338,16 +355,21 @@ static int machine_setup_signals(struct machine *m, char *err, size_t errlen)
 static int machine_boot(struct machine *m, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = &m->cfg;
-	struct load_params lp = { .cfg = cfg, .dm = m->dm, .emulated_kernel = m->kvm.emulated_kernel };
+	struct load_params lp = { .cfg = cfg,
+				  .dm = m->dm,
+				  .emulated_kernel = m->kvm.emulated_kernel };
 	struct vcpu_env env = {
-		.pio = m->pio, .mmio = m->mmio, .gm = m->gm, .rs = m->rs,
+		.pio = m->pio,
+		.mmio = m->mmio,
+		.gm = m->gm,
+		.rs = m->rs,
 		.host_quirks = cfg->host_quirks,
 	};
 	int ret = load_guest(&lp, m->gm, &m->entry, err, errlen);
 	if (ret)
 		return ret;
-	if ((ret = vm_create_vcpus(m->vm, &env, cfg->smp, cfg->host_quirks && m->kvm.emulated_kernel,
-				   err, errlen)))
+	if ((ret = vm_create_vcpus(m->vm, &env, cfg->smp,
+				   cfg->host_quirks && m->kvm.emulated_kernel, err, errlen)))
 		return ret;
 	if ((ret = boot_entry_write_tables(m->gm))) {
 		snprintf(err, errlen, "guest RAM too small for the boot page tables");
@@ -414,8 +436,11 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 	if ((ret = machine_ram_new(cfg, m->gm, &m->ram, err, errlen)))
 		return ret;
 	struct vm_params vp = {
-		.kvm = &m->kvm, .gm = m->gm, .rs = m->rs,
-		.tss_addr = LAYOUT_TSS, .identity_map_addr = LAYOUT_IDENTITY_MAP,
+		.kvm = &m->kvm,
+		.gm = m->gm,
+		.rs = m->rs,
+		.tss_addr = LAYOUT_TSS,
+		.identity_map_addr = LAYOUT_IDENTITY_MAP,
 	};
 	if ((ret = vm_new(&vp, &m->vm, err, errlen)))
 		return ret;
@@ -425,7 +450,8 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 		return ret;
 	if (cfg->dumpdtb) {
 		/* As QEMU: write the device tree of the machine as built, then exit. */
-		struct load_params lp = { .cfg = cfg, .dm = m->dm,
+		struct load_params lp = { .cfg = cfg,
+					  .dm = m->dm,
 					  .emulated_kernel = m->kvm.emulated_kernel };
 		if ((ret = load_dump_dtb(&lp, err, errlen)))
 			return ret;
@@ -439,11 +465,16 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 static int machine_outcome_status(enum vcpu_outcome o)
 {
 	switch (o) {
-	case VCPU_OUTCOME_CRASH: return EXIT_STATUS_CRASH;
-	case VCPU_OUTCOME_UNHANDLED: return EXIT_STATUS_UNHANDLED;
-	case VCPU_OUTCOME_EMULATION: return EXIT_STATUS_EMULATION;
-	case VCPU_OUTCOME_ERROR: return EXIT_STATUS_ERROR;
-	case VCPU_OUTCOME_NONE: break;
+	case VCPU_OUTCOME_CRASH:
+		return EXIT_STATUS_CRASH;
+	case VCPU_OUTCOME_UNHANDLED:
+		return EXIT_STATUS_UNHANDLED;
+	case VCPU_OUTCOME_EMULATION:
+		return EXIT_STATUS_EMULATION;
+	case VCPU_OUTCOME_ERROR:
+		return EXIT_STATUS_ERROR;
+	case VCPU_OUTCOME_NONE:
+		break;
 	}
 	return EXIT_STATUS_OK;
 }
@@ -499,8 +530,9 @@ again:
 		/* The monitor announced its own quit; signals and Ctrl-A x here. */
 		if (m->quit_cause != SHUTDOWN_CAUSE_HOST_QMP_QUIT)
 			monitor_event_shutdown(m->monitor, false,
-					       m->quit_cause != SHUTDOWN_CAUSE_NONE ? m->quit_cause
-										     : SHUTDOWN_CAUSE_HOST_UI);
+					       m->quit_cause != SHUTDOWN_CAUSE_NONE
+						       ? m->quit_cause
+						       : SHUTDOWN_CAUSE_HOST_UI);
 		return status;
 	}
 	return EXIT_STATUS_OK;

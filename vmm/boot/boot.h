@@ -24,17 +24,17 @@ struct boot_mmio_dev {
 
 struct boot_config {
 	const char *kernel_path;
-	const char *initrd_path;  /* NULL or "": no initrd */
-	const char *cmdline;      /* final command line; NULL means "" */
-	uint32_t ncpus;           /* 1..VM_MAX_CPUS */
-	uint64_t ram_size;        /* bytes; above LAYOUT_MMIO_HOLE it is mapped at 4 GiB */
+	const char *initrd_path; /* NULL or "": no initrd */
+	const char *cmdline;     /* final command line; NULL means "" */
+	uint32_t ncpus;          /* 1..VM_MAX_CPUS */
+	uint64_t ram_size;       /* bytes; above LAYOUT_MMIO_HOLE it is mapped at 4 GiB */
 	struct boot_mmio_dev virtio[LAYOUT_VIRTIO_MMIO_MAX];
 	size_t nvirtio;
-	bool serial;              /* describe the 16550 below in the DTB */
-	uint16_t serial_port;     /* SERIAL_COM1_BASE */
-	uint32_t serial_irq;      /* LAYOUT_IRQ_SERIAL0 */
-	bool want_dtb;            /* pass the DTB as setup_data (SETUP_DTB) */
-	bool prefer_pvh;          /* use the Xen PVH entry when the ELF has one */
+	bool serial;          /* describe the 16550 below in the DTB */
+	uint16_t serial_port; /* SERIAL_COM1_BASE */
+	uint32_t serial_irq;  /* LAYOUT_IRQ_SERIAL0 */
+	bool want_dtb;        /* pass the DTB as setup_data (SETUP_DTB) */
+	bool prefer_pvh;      /* use the Xen PVH entry when the ELF has one */
 	/* ISA IRQ 0 (PIT) goes to IOAPIC pin 2 in the MP table as on PCs
 	 * (the VM must then route GSI 0 to pin 2); set this to use pin 0,
 	 * which matches KVM's default GSI routing. */
@@ -57,8 +57,8 @@ struct boot_entry {
  * [1 MiB, min(ram, 3 GiB)) RAM, [4 GiB, 4 GiB + ram - 3 GiB) RAM.
  * boot_params, the PVH memmap and the DTB's memory node all come from
  * here. Returns the number of entries (<= BOOT_E820_MAX). */
-#define BOOT_E820_MAX 4
-#define E820_TYPE_RAM 1
+#define BOOT_E820_MAX      4
+#define E820_TYPE_RAM      1
 #define E820_TYPE_RESERVED 2
 struct boot_e820_entry {
 	uint64_t addr;

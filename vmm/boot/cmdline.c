@@ -14,7 +14,7 @@ static const char host_quirk_clearcpuid[] =
 	"rdrand,rdseed,fsgsbase,invpcid,rdpid,adx,abm,xsaveopt,xsavec,xsaves,fma,f16c,aes,"
 	"pclmulqdq,sha_ni,gfni,vaes,vpclmulqdq,clwb,clflushopt,rtm,hle,umip";
 
-#define CLEARCPUID "clearcpuid="
+#define CLEARCPUID     "clearcpuid="
 #define CLEARCPUID_LEN (sizeof(CLEARCPUID) - 1)
 
 struct cmdline_buf {
@@ -151,8 +151,8 @@ int boot_cmdline_build(const struct boot_cmdline_in *in, char *buf, size_t size)
 		if (!cmdline_has_word(append, host_quirk_flags[i]) &&
 		    cmdline_put_word(&b, host_quirk_flags[i], strlen(host_quirk_flags[i])))
 			return -E2BIG;
-	if (!cc && (cmdline_put_word(&b, CLEARCPUID, CLEARCPUID_LEN) ||
-		    cmdline_put_clearcpuid(&b, "", 0)))
+	if (!cc &&
+	    (cmdline_put_word(&b, CLEARCPUID, CLEARCPUID_LEN) || cmdline_put_clearcpuid(&b, "", 0)))
 		return -E2BIG;
 	return (int)b.len;
 }

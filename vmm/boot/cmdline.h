@@ -18,7 +18,7 @@ struct boot_cmdline_in {
 	const char *append;       /* -append, may be NULL */
 	const char *const *extra; /* device announcements (virtio_mmio.device=...) */
 	size_t nextra;
-	bool host_quirks;         /* add the emulated-host workarounds */
+	bool host_quirks; /* add the emulated-host workarounds */
 };
 
 /* Builds the command line into buf: -append as given, then the devices,

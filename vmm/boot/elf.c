@@ -16,17 +16,28 @@
 static const char *elf_machine_name(unsigned m)
 {
 	switch (m) {
-	case EM_386: return "i386";
-	case EM_X86_64: return "x86-64";
-	case EM_ARM: return "ARM";
-	case EM_AARCH64: return "AArch64";
-	case EM_RISCV: return "RISC-V";
-	case EM_PPC: return "PowerPC";
-	case EM_PPC64: return "PowerPC64";
-	case EM_S390: return "s390";
-	case EM_MIPS: return "MIPS";
-	case EM_SPARCV9: return "SPARC64";
-	default: return "an unknown machine";
+	case EM_386:
+		return "i386";
+	case EM_X86_64:
+		return "x86-64";
+	case EM_ARM:
+		return "ARM";
+	case EM_AARCH64:
+		return "AArch64";
+	case EM_RISCV:
+		return "RISC-V";
+	case EM_PPC:
+		return "PowerPC";
+	case EM_PPC64:
+		return "PowerPC64";
+	case EM_S390:
+		return "s390";
+	case EM_MIPS:
+		return "MIPS";
+	case EM_SPARCV9:
+		return "SPARC64";
+	default:
+		return "an unknown machine";
 	}
 }
 
@@ -47,7 +58,8 @@ static int elf_find_pvh(const struct src *k, uint64_t off, uint64_t len, uint64_
 		    !add_ok(desc_off, ALIGN_UP(descsz, a), &next) || next > end ||
 		    desc_off + descsz > end)
 			return 0; /* malformed notes: ignore the rest */
-		if (namesz == 4 && type == XEN_ELFNOTE_PHYS32_ENTRY && (descsz == 4 || descsz == 8)) {
+		if (namesz == 4 && type == XEN_ELFNOTE_PHYS32_ENTRY &&
+		    (descsz == 4 || descsz == 8)) {
 			uint8_t name[4], desc[8];
 			if ((ret = loader_src_read(k, name_off, name, 4)) ||
 			    (ret = loader_src_read(k, desc_off, desc, descsz)))
@@ -68,14 +80,17 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 	bool is64 = head[EI_CLASS] == ELFCLASS64;
 	size_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
 	if (head[EI_CLASS] != ELFCLASS64 && head[EI_CLASS] != ELFCLASS32)
-		return loader_fail(c, -ENOEXEC, "%s %s: unknown ELF class %u; expected a 64-bit or 32-bit x86 ELF",
-			    k->opt, k->name, head[EI_CLASS]);
+		return loader_fail(
+			c, -ENOEXEC,
+			"%s %s: unknown ELF class %u; expected a 64-bit or 32-bit x86 ELF", k->opt,
+			k->name, head[EI_CLASS]);
 	if (headlen < ehsize)
-		return loader_fail(c, -ENOEXEC, "%s %s: truncated ELF header (%zu of %zu bytes)", k->opt,
-			    k->name, headlen, ehsize);
+		return loader_fail(c, -ENOEXEC, "%s %s: truncated ELF header (%zu of %zu bytes)",
+				   k->opt, k->name, headlen, ehsize);
 	if (head[EI_DATA] != ELFDATA2LSB)
-		return loader_fail(c, -ENOEXEC, "%s %s: big-endian ELF; expected an x86 (little-endian) kernel",
-			    k->opt, k->name);
+		return loader_fail(c, -ENOEXEC,
+				   "%s %s: big-endian ELF; expected an x86 (little-endian) kernel",
+				   k->opt, k->name);
 
 	unsigned type, machine, phentsize, phnum;
 	uint64_t entry, phoff;
@@ -92,26 +107,35 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 	}
 	unsigned want = is64 ? EM_X86_64 : EM_386;
 	if (machine != want)
-		return loader_fail(c, -ENOEXEC, "%s %s: %s ELF for %s (e_machine %u); memvm runs x86-64 (EM_X86_64) kernels or i386 (EM_386) payloads",
-			    k->opt, k->name, is64 ? "64-bit" : "32-bit", elf_machine_name(machine),
-			    machine);
+		return loader_fail(
+			c, -ENOEXEC,
+			"%s %s: %s ELF for %s (e_machine %u); memvm runs x86-64 (EM_X86_64) kernels or i386 (EM_386) payloads",
+			k->opt, k->name, is64 ? "64-bit" : "32-bit", elf_machine_name(machine),
+			machine);
 	if (type != ET_EXEC)
-		return loader_fail(c, -ENOEXEC, "%s %s: ELF type %u is not an executable (%s); link it into an ET_EXEC image",
-			    k->opt, k->name, type,
-			    type == ET_REL ? "relocatable object" :
-			    type == ET_DYN ? "shared object or PIE" :
-			    type == ET_CORE ? "core dump" : "unknown type");
+		return loader_fail(
+			c, -ENOEXEC,
+			"%s %s: ELF type %u is not an executable (%s); link it into an ET_EXEC image",
+			k->opt, k->name, type,
+			type == ET_REL    ? "relocatable object"
+			: type == ET_DYN  ? "shared object or PIE"
+			: type == ET_CORE ? "core dump"
+					  : "unknown type");
 	size_t phsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (phnum == 0)
-		return loader_fail(c, -ENOEXEC, "%s %s: ELF has no program headers; nothing to load",
-			    k->opt, k->name);
+		return loader_fail(c, -ENOEXEC,
+				   "%s %s: ELF has no program headers; nothing to load", k->opt,
+				   k->name);
 	if (phentsize != phsize || phnum > ELF_MAX_PHNUM)
-		return loader_fail(c, -ENOEXEC, "%s %s: corrupt ELF header (e_phentsize %u, e_phnum %u)",
-			    k->opt, k->name, phentsize, phnum);
+		return loader_fail(c, -ENOEXEC,
+				   "%s %s: corrupt ELF header (e_phentsize %u, e_phnum %u)", k->opt,
+				   k->name, phentsize, phnum);
 	uint64_t phbytes, phend;
 	if (!mul_ok(phnum, phsize, &phbytes) || !add_ok(phoff, phbytes, &phend) || phend > k->size)
-		return loader_fail(c, -ENOEXEC, "%s %s: program headers at offset %llu run past the end of the file (%llu bytes); truncated?",
-			    k->opt, k->name, (unsigned long long)phoff, (unsigned long long)k->size);
+		return loader_fail(
+			c, -ENOEXEC,
+			"%s %s: program headers at offset %llu run past the end of the file (%llu bytes); truncated?",
+			k->opt, k->name, (unsigned long long)phoff, (unsigned long long)k->size);
 
 	struct seg *segs = calloc(phnum, sizeof(*segs));
 	if (!segs)
@@ -122,8 +146,8 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 	for (unsigned i = 0; i < phnum; i++) {
 		uint8_t raw[sizeof(Elf64_Phdr)];
 		if ((ret = loader_src_read(k, phoff + (uint64_t)i * phsize, raw, phsize))) {
-			ret = loader_fail(c, ret, "%s %s: cannot read program header %u: %s", k->opt, k->name,
-				   i, strerror(-ret));
+			ret = loader_fail(c, ret, "%s %s: cannot read program header %u: %s",
+					  k->opt, k->name, i, strerror(-ret));
 			goto err;
 		}
 		uint32_t ptype;
@@ -133,21 +157,23 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 			Elf64_Phdr ph;
 			memcpy(&ph, raw, sizeof(ph));
 			ptype = ph.p_type;
-			s = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_paddr, ph.p_filesz, ph.p_memsz };
+			s = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_paddr, ph.p_filesz,
+					  ph.p_memsz };
 			align = ph.p_align;
 		} else {
 			Elf32_Phdr ph;
 			memcpy(&ph, raw, sizeof(ph));
 			ptype = ph.p_type;
-			s = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_paddr, ph.p_filesz, ph.p_memsz };
+			s = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_paddr, ph.p_filesz,
+					  ph.p_memsz };
 			align = ph.p_align;
 		}
 		uint64_t fend, mend;
 		if (ptype == PT_NOTE) {
 			if (add_ok(s.offset, s.filesz, &fend) && fend <= k->size &&
 			    (ret = elf_find_pvh(k, s.offset, s.filesz, align, &img->pvh_entry))) {
-				ret = loader_fail(c, ret, "%s %s: cannot read notes: %s", k->opt, k->name,
-					   strerror(-ret));
+				ret = loader_fail(c, ret, "%s %s: cannot read notes: %s", k->opt,
+						  k->name, strerror(-ret));
 				goto err;
 			}
 			continue;
@@ -155,20 +181,26 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		if (ptype != PT_LOAD || s.memsz == 0)
 			continue;
 		if (s.filesz > s.memsz) {
-			ret = loader_fail(c, -ENOEXEC, "%s %s: segment %u has p_filesz %llu > p_memsz %llu; corrupt ELF",
-				   k->opt, k->name, i, (unsigned long long)s.filesz,
-				   (unsigned long long)s.memsz);
+			ret = loader_fail(
+				c, -ENOEXEC,
+				"%s %s: segment %u has p_filesz %llu > p_memsz %llu; corrupt ELF",
+				k->opt, k->name, i, (unsigned long long)s.filesz,
+				(unsigned long long)s.memsz);
 			goto err;
 		}
 		if (!add_ok(s.offset, s.filesz, &fend) || fend > k->size) {
-			ret = loader_fail(c, -ENOEXEC, "%s %s: segment %u (offset %llu, %llu bytes) runs past the end of the file (%llu bytes); truncated?",
-				   k->opt, k->name, i, (unsigned long long)s.offset,
-				   (unsigned long long)s.filesz, (unsigned long long)k->size);
+			ret = loader_fail(
+				c, -ENOEXEC,
+				"%s %s: segment %u (offset %llu, %llu bytes) runs past the end of the file (%llu bytes); truncated?",
+				k->opt, k->name, i, (unsigned long long)s.offset,
+				(unsigned long long)s.filesz, (unsigned long long)k->size);
 			goto err;
 		}
 		if (!add_ok(s.paddr, s.memsz, &mend)) {
-			ret = loader_fail(c, -ENOEXEC, "%s %s: segment %u at 0x%llx wraps the address space; corrupt ELF",
-				   k->opt, k->name, i, (unsigned long long)s.paddr);
+			ret = loader_fail(
+				c, -ENOEXEC,
+				"%s %s: segment %u at 0x%llx wraps the address space; corrupt ELF",
+				k->opt, k->name, i, (unsigned long long)s.paddr);
 			goto err;
 		}
 		lo = MIN(lo, s.paddr);
@@ -176,7 +208,8 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		segs[nseg++] = s;
 	}
 	if (nseg == 0) {
-		ret = loader_fail(c, -ENOEXEC, "%s %s: ELF has no loadable (PT_LOAD) segment", k->opt, k->name);
+		ret = loader_fail(c, -ENOEXEC, "%s %s: ELF has no loadable (PT_LOAD) segment",
+				  k->opt, k->name);
 		goto err;
 	}
 
@@ -193,8 +226,10 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 			found = true;
 		}
 	if (!found) {
-		ret = loader_fail(c, -ENOEXEC, "%s %s: entry point 0x%llx is outside every loadable segment; corrupt ELF",
-			   k->opt, k->name, (unsigned long long)entry);
+		ret = loader_fail(
+			c, -ENOEXEC,
+			"%s %s: entry point 0x%llx is outside every loadable segment; corrupt ELF",
+			k->opt, k->name, (unsigned long long)entry);
 		goto err;
 	}
 	if (img->pvh_entry) {
@@ -222,8 +257,10 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		img->entry = entry;
 	}
 	if (img->mode == BOOT_MODE_REAL16 && entry >= 0x10000) {
-		ret = loader_fail(c, -ENOEXEC, "%s %s: real-mode entry 0x%llx is above 64 KiB and cannot be reached from CS=0; link the entry below 0x10000",
-			   k->opt, k->name, (unsigned long long)entry);
+		ret = loader_fail(
+			c, -ENOEXEC,
+			"%s %s: real-mode entry 0x%llx is above 64 KiB and cannot be reached from CS=0; link the entry below 0x10000",
+			k->opt, k->name, (unsigned long long)entry);
 		goto err;
 	}
 	*segs_out = segs;
@@ -234,23 +271,29 @@ err:
 	return ret;
 }
 
-int elf_load(struct ctx *c, const struct src *k, const struct image *img,
-	     const struct seg *segs, size_t nseg)
+int elf_load(struct ctx *c, const struct src *k, const struct image *img, const struct seg *segs,
+	     size_t nseg)
 {
 	for (size_t i = 0; i < nseg; i++) {
 		const struct seg *s = &segs[i];
 		uint64_t end = s->paddr + s->memsz; /* checked by elf_parse */
 		if (img->mode != BOOT_MODE_REAL16 && s->paddr < LAYOUT_HIMEM)
-			return loader_fail(c, -EINVAL, "%s %s: segment at 0x%llx overlaps memvm's boot data below 1 MiB; link the kernel at or above 0x100000",
-				    k->opt, k->name, (unsigned long long)s->paddr);
+			return loader_fail(
+				c, -EINVAL,
+				"%s %s: segment at 0x%llx overlaps memvm's boot data below 1 MiB; link the kernel at or above 0x100000",
+				k->opt, k->name, (unsigned long long)s->paddr);
 		if (img->mode != BOOT_MODE_REAL16 && end > LAYOUT_MMIO_HOLE)
-			return loader_fail(c, -EINVAL, "%s %s: segment [0x%llx, 0x%llx) is above 3 GiB, outside the identity-mapped low RAM; link the kernel lower",
-				    k->opt, k->name, (unsigned long long)s->paddr,
-				    (unsigned long long)end);
+			return loader_fail(
+				c, -EINVAL,
+				"%s %s: segment [0x%llx, 0x%llx) is above 3 GiB, outside the identity-mapped low RAM; link the kernel lower",
+				k->opt, k->name, (unsigned long long)s->paddr,
+				(unsigned long long)end);
 		if (!guest_mem_ptr(c->gm, s->paddr, s->memsz))
-			return loader_fail(c, -ENOMEM, "%s %s: segment [0x%llx, 0x%llx) does not fit in %s of guest RAM; raise -m",
-				    k->opt, k->name, (unsigned long long)s->paddr,
-				    (unsigned long long)end, SIZE_STR(c->cfg->ram_size));
+			return loader_fail(
+				c, -ENOMEM,
+				"%s %s: segment [0x%llx, 0x%llx) does not fit in %s of guest RAM; raise -m",
+				k->opt, k->name, (unsigned long long)s->paddr,
+				(unsigned long long)end, SIZE_STR(c->cfg->ram_size));
 		int ret = loader_src_to_guest(c, k, s->offset, s->paddr, s->filesz);
 		if (ret)
 			return ret;

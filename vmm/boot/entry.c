@@ -11,18 +11,18 @@
 /* Boot GDT selectors: Linux's 64-bit boot protocol wants __BOOT_CS 0x10
  * and __BOOT_DS 0x18; 0x20 is flat 32-bit code for PVH and ELF32 entries. */
 #define SEL_CODE64 0x10
-#define SEL_DATA 0x18
+#define SEL_DATA   0x18
 #define SEL_CODE32 0x20
 
-#define CR0_PE (1ull << 0)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
+#define CR0_PE   (1ull << 0)
+#define CR0_ET   (1ull << 4)
+#define CR0_NE   (1ull << 5)
+#define CR0_PG   (1ull << 31)
+#define CR4_PAE  (1ull << 5)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
 
-#define PTE_P (1ull << 0)
+#define PTE_P  (1ull << 0)
 #define PTE_RW (1ull << 1)
 #define PTE_PS (1ull << 7)
 
@@ -36,7 +36,8 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 int boot_entry_write_tables(struct guest_mem *gm)
 {
 	uint64_t gdt[5] = {
-		0, 0,
+		0,
+		0,
 		gdt_entry(0xa09b, 0, 0xfffff), /* 0x10: 64-bit code */
 		gdt_entry(0xc093, 0, 0xfffff), /* 0x18: data */
 		gdt_entry(0xc09b, 0, 0xfffff), /* 0x20: 32-bit code */
@@ -55,7 +56,8 @@ int boot_entry_write_tables(struct guest_mem *gm)
 	for (unsigned i = 0; i < LAYOUT_PD_COUNT; i++) {
 		uint64_t pd[512];
 		for (unsigned j = 0; j < 512; j++)
-			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) + (PTE_P | PTE_RW | PTE_PS);
+			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) +
+				(PTE_P | PTE_RW | PTE_PS);
 		if (guest_mem_write(gm, LAYOUT_PD + i * 0x1000ull, pd, sizeof(pd)))
 			return -EFAULT;
 	}
@@ -65,8 +67,16 @@ int boot_entry_write_tables(struct guest_mem *gm)
 static void set_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64, bool db)
 {
 	*s = (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-		.present = 1, .dpl = 0, .db = db, .s = 1, .l = code64, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = sel,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = db,
+		.s = 1,
+		.l = code64,
+		.g = 1,
 	};
 }
 
@@ -81,8 +91,8 @@ int boot_entry_set_regs(int vcpu_fd, const struct boot_entry *e)
 
 	switch (e->mode) {
 	case BOOT_MODE_REAL16: {
-		struct kvm_segment *segs[] = { &sregs.cs, &sregs.ds, &sregs.es, &sregs.fs,
-					       &sregs.gs, &sregs.ss };
+		struct kvm_segment *segs[] = { &sregs.cs, &sregs.ds, &sregs.es,
+					       &sregs.fs, &sregs.gs, &sregs.ss };
 		for (size_t i = 0; i < ARRAY_SIZE(segs); i++) {
 			segs[i]->selector = 0;
 			segs[i]->base = 0;

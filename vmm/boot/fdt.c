@@ -13,13 +13,13 @@
 /* Interrupt specifier types of x86 Linux's IOAPIC binding
  * (arch/x86/kernel/devicetree.c, of_ioapic_type[]). */
 #define IOAPIC_IRQ_EDGE_FALLING 0
-#define IOAPIC_IRQ_LEVEL_HIGH 1
-#define IOAPIC_IRQ_LEVEL_LOW 2
-#define IOAPIC_IRQ_EDGE_RISING 3
+#define IOAPIC_IRQ_LEVEL_HIGH   1
+#define IOAPIC_IRQ_LEVEL_LOW    2
+#define IOAPIC_IRQ_EDGE_RISING  3
 /* ISA and virtio-mmio interrupts are edge-triggered, active high, as in
  * the MP table (ISA bus conforming). */
 #define DEVICE_IRQ_TYPE IOAPIC_IRQ_EDGE_RISING
-#define UART_CLOCK 1843200
+#define UART_CLOCK      1843200
 
 static int fdt_err(int e)
 {
@@ -46,8 +46,10 @@ static int fdt_err(int e)
 static int prop_reg64(void *fdt, uint64_t addr, uint64_t size)
 {
 	fdt32_t reg[4] = {
-		cpu_to_fdt32((uint32_t)(addr >> 32)), cpu_to_fdt32((uint32_t)addr),
-		cpu_to_fdt32((uint32_t)(size >> 32)), cpu_to_fdt32((uint32_t)size),
+		cpu_to_fdt32((uint32_t)(addr >> 32)),
+		cpu_to_fdt32((uint32_t)addr),
+		cpu_to_fdt32((uint32_t)(size >> 32)),
+		cpu_to_fdt32((uint32_t)size),
 	};
 	return fdt_property(fdt, "reg", reg, sizeof(reg));
 }
@@ -108,7 +110,8 @@ int fdt_build(const struct boot_config *cfg, void *buf, size_t size, size_t *len
 	}
 	CK(fdt_end_node(fdt));
 
-	snprintf(name, sizeof(name), "interrupt-controller@%llx", (unsigned long long)LAYOUT_IOAPIC);
+	snprintf(name, sizeof(name), "interrupt-controller@%llx",
+		 (unsigned long long)LAYOUT_IOAPIC);
 	CK(fdt_begin_node(fdt, name));
 	CK(fdt_property_string(fdt, "compatible", "intel,ce4100-ioapic"));
 	CK(fdt_property(fdt, "interrupt-controller", NULL, 0));
@@ -195,7 +198,8 @@ int fdt_write_file(const struct boot_config *cfg, const char *path, char *err, s
 	int fd = -1;
 	int ret = fdt_build_alloc(cfg, &dtb, &len);
 	if (ret) {
-		snprintf(err, errlen, "dumpdtb=%s: building the device tree: %s", path, strerror(-ret));
+		snprintf(err, errlen, "dumpdtb=%s: building the device tree: %s", path,
+			 strerror(-ret));
 		return ret;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

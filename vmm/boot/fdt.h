@@ -12,7 +12,7 @@
 #include "vmm/lib/util.h"
 
 #define FDT_PHANDLE_IOAPIC 1
-#define FDT_PHANDLE_LAPIC 2
+#define FDT_PHANDLE_LAPIC  2
 
 /* Builds the DTB for cfg into buf: -ENOSPC when size is too small,
  * -EINVAL for a bad cfg. *len_out gets fdt_totalsize(). */
@@ -22,7 +22,6 @@ int fdt_build(const struct boot_config *cfg, void *buf, size_t size, size_t *len
 int fdt_build_alloc(const struct boot_config *cfg, void **out, size_t *len_out) WUR;
 
 /* -machine dumpdtb=FILE: writes the DTB to path (created or truncated). */
-int fdt_write_file(const struct boot_config *cfg, const char *path, char *err,
-		   size_t errlen) WUR;
+int fdt_write_file(const struct boot_config *cfg, const char *path, char *err, size_t errlen) WUR;
 
 #endif

@@ -62,7 +62,7 @@ static int src_open(struct ctx *c, struct src *s, const char *opt, const char *p
 		close(s->fd);
 		s->fd = -1;
 		return loader_fail(c, -EINVAL, "%s %s: %s, not a regular file", opt, path,
-			    S_ISDIR(st.st_mode) ? "is a directory" : "is a device or pipe");
+				   S_ISDIR(st.st_mode) ? "is a directory" : "is a device or pipe");
 	}
 	s->size = (uint64_t)st.st_size;
 	return 0;
@@ -82,22 +82,29 @@ int loader_src_to_guest(struct ctx *c, const struct src *s, uint64_t off, uint64
 		return 0;
 	void *dst = guest_mem_ptr(c->gm, gpa, len);
 	if (!dst)
-		return loader_fail(c, -EFAULT, "%s %s: [0x%llx, 0x%llx) is not in guest RAM; raise -m", s->opt,
-			    s->name, (unsigned long long)gpa, (unsigned long long)(gpa + len));
+		return loader_fail(
+			c, -EFAULT, "%s %s: [0x%llx, 0x%llx) is not in guest RAM; raise -m", s->opt,
+			s->name, (unsigned long long)gpa, (unsigned long long)(gpa + len));
 	int ret = loader_src_read(s, off, dst, len);
 	if (ret == -EINVAL)
-		return loader_fail(c, ret, "%s %s: truncated: needs bytes up to offset %llu but the file has %llu",
-			    s->opt, s->name, (unsigned long long)(off + len),
-			    (unsigned long long)s->size);
+		return loader_fail(
+			c, ret,
+			"%s %s: truncated: needs bytes up to offset %llu but the file has %llu",
+			s->opt, s->name, (unsigned long long)(off + len),
+			(unsigned long long)s->size);
 	/* read() faults on the destination when guest RAM cannot be backed
 	 * (an empty huge page pool), not because of the file. */
 	if (ret == -EFAULT)
-		return loader_fail(c, -ENOMEM, "%s %s: guest RAM ran out while loading it (huge page pool or "
-			    "host memory exhausted); raise /proc/sys/vm/nr_hugepages, or use "
-			    "-mem-prealloc to check at start", s->opt, s->name);
+		return loader_fail(
+			c, -ENOMEM,
+			"%s %s: guest RAM ran out while loading it (huge page pool or "
+			"host memory exhausted); raise /proc/sys/vm/nr_hugepages, or use "
+			"-mem-prealloc to check at start",
+			s->opt, s->name);
 	if (ret)
-		return loader_fail(c, ret, "%s %s: read failed (%s); was the file changed while loading?",
-			    s->opt, s->name, strerror(-ret));
+		return loader_fail(c, ret,
+				   "%s %s: read failed (%s); was the file changed while loading?",
+				   s->opt, s->name, strerror(-ret));
 	return 0;
 }
 
@@ -108,17 +115,17 @@ int loader_zero_guest(struct ctx *c, uint64_t gpa, uint64_t len)
 	void *p = guest_mem_ptr(c->gm, gpa, len);
 	if (!p)
 		return loader_fail(c, -EFAULT, "[0x%llx, 0x%llx) is not in guest RAM; raise -m",
-			    (unsigned long long)gpa, (unsigned long long)(gpa + len));
+				   (unsigned long long)gpa, (unsigned long long)(gpa + len));
 	memset(p, 0, len);
 	return 0;
 }
 
-int loader_write_guest(struct ctx *c, const char *what, uint64_t gpa, const void *p,
-		       size_t len)
+int loader_write_guest(struct ctx *c, const char *what, uint64_t gpa, const void *p, size_t len)
 {
 	if (guest_mem_write(c->gm, gpa, p, len))
-		return loader_fail(c, -EFAULT, "%s at [0x%llx, 0x%llx) is not in guest RAM; raise -m", what,
-			    (unsigned long long)gpa, (unsigned long long)(gpa + len));
+		return loader_fail(c, -EFAULT,
+				   "%s at [0x%llx, 0x%llx) is not in guest RAM; raise -m", what,
+				   (unsigned long long)gpa, (unsigned long long)(gpa + len));
 	return 0;
 }
 
@@ -143,20 +150,23 @@ static bool looks_like_text(const uint8_t *p, size_t n)
 	return n > 0;
 }
 
-static int kernel_detect(struct ctx *c, const struct src *k, struct image *img,
-			 struct seg **segs, size_t *nseg)
+static int kernel_detect(struct ctx *c, const struct src *k, struct image *img, struct seg **segs,
+			 size_t *nseg)
 {
 	uint8_t head[0x400];
 	size_t headlen = (size_t)MIN(k->size, sizeof(head));
 	int ret = loader_src_read(k, 0, head, headlen);
 	if (ret)
-		return loader_fail(c, ret, "%s %s: read failed: %s", k->opt, k->name, strerror(-ret));
+		return loader_fail(c, ret, "%s %s: read failed: %s", k->opt, k->name,
+				   strerror(-ret));
 	if (headlen == 0)
-		return loader_fail(c, -ENOEXEC, "%s %s: empty file; expected a vmlinux ELF or a bzImage", k->opt, k->name);
+		return loader_fail(c, -ENOEXEC,
+				   "%s %s: empty file; expected a vmlinux ELF or a bzImage", k->opt,
+				   k->name);
 	if (headlen >= SELFMAG && memcmp(head, ELFMAG, SELFMAG) == 0) {
 		if (headlen <= EI_CLASS)
-			return loader_fail(c, -ENOEXEC, "%s %s: truncated ELF header (%zu bytes)", k->opt,
-				    k->name, headlen);
+			return loader_fail(c, -ENOEXEC, "%s %s: truncated ELF header (%zu bytes)",
+					   k->opt, k->name, headlen);
 		return elf_parse(c, k, head, headlen, img, segs, nseg);
 	}
 	if (headlen >= 0x206 && rd_le(head + 0x202, 4) == HDRS_MAGIC)
@@ -167,22 +177,32 @@ static int kernel_detect(struct ctx *c, const struct src *k, struct image *img,
 		const char *name;
 	} packed[] = {
 		{ "\x1f\x8b", 2, "gzip" },
-		{ "\xfd" "7zXZ", 6, "xz" },
+		{ "\xfd"
+		  "7zXZ",
+		  6, "xz" },
 		{ "\x28\xb5\x2f\xfd", 4, "zstd" },
 		{ "BZh", 3, "bzip2" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(packed); i++)
 		if (headlen >= packed[i].len && memcmp(head, packed[i].magic, packed[i].len) == 0)
-			return loader_fail(c, -ENOEXEC, "%s %s: %s-compressed file; pass an uncompressed vmlinux or a bzImage",
-				    k->opt, k->name, packed[i].name);
+			return loader_fail(
+				c, -ENOEXEC,
+				"%s %s: %s-compressed file; pass an uncompressed vmlinux or a bzImage",
+				k->opt, k->name, packed[i].name);
 	if (headlen >= 0x200 && head[0x1fe] == 0x55 && head[0x1ff] == 0xaa)
-		return loader_fail(c, -ENOEXEC, "%s %s: boot sector without the \"HdrS\" setup header at 0x202; not a bzImage memvm can boot",
-			    k->opt, k->name);
+		return loader_fail(
+			c, -ENOEXEC,
+			"%s %s: boot sector without the \"HdrS\" setup header at 0x202; not a bzImage memvm can boot",
+			k->opt, k->name);
 	if (looks_like_text(head, headlen))
-		return loader_fail(c, -ENOEXEC, "%s %s: a text file, not a kernel; expected a vmlinux ELF or a bzImage",
-			    k->opt, k->name);
-	return loader_fail(c, -ENOEXEC, "%s %s: not a kernel: no ELF magic and no bzImage \"HdrS\" header (%llu bytes)",
-		    k->opt, k->name, (unsigned long long)k->size);
+		return loader_fail(
+			c, -ENOEXEC,
+			"%s %s: a text file, not a kernel; expected a vmlinux ELF or a bzImage",
+			k->opt, k->name);
+	return loader_fail(
+		c, -ENOEXEC,
+		"%s %s: not a kernel: no ELF magic and no bzImage \"HdrS\" header (%llu bytes)",
+		k->opt, k->name, (unsigned long long)k->size);
 }
 
 /* ---- initrd ---- */
@@ -194,8 +214,8 @@ static int initrd_place(struct ctx *c, const struct src *rd, const struct image 
 {
 	uint64_t size = rd->size, top = MIN(c->low_end, img->initrd_end_max);
 	if (size > c->cfg->ram_size)
-		return loader_fail(c, -ENOMEM, "%s %s: %s does not fit in %s of RAM; raise -m", rd->opt,
-			    rd->name, SIZE_STR(size), SIZE_STR(c->cfg->ram_size));
+		return loader_fail(c, -ENOMEM, "%s %s: %s does not fit in %s of RAM; raise -m",
+				   rd->opt, rd->name, SIZE_STR(size), SIZE_STR(c->cfg->ram_size));
 	uint64_t a = UINT64_MAX;
 	if (size <= top) {
 		a = (top - size) & ~0xfffull;
@@ -203,9 +223,11 @@ static int initrd_place(struct ctx *c, const struct src *rd, const struct image 
 			a = img->start >= size ? ((img->start - size) & ~0xfffull) : UINT64_MAX;
 	}
 	if (a == UINT64_MAX || a < LAYOUT_HIMEM)
-		return loader_fail(c, -ENOMEM, "%s %s: %s does not fit in RAM below 0x%llx next to the kernel at [0x%llx, 0x%llx); raise -m",
-			    rd->opt, rd->name, SIZE_STR(size), (unsigned long long)top,
-			    (unsigned long long)img->start, (unsigned long long)img->end);
+		return loader_fail(
+			c, -ENOMEM,
+			"%s %s: %s does not fit in RAM below 0x%llx next to the kernel at [0x%llx, 0x%llx); raise -m",
+			rd->opt, rd->name, SIZE_STR(size), (unsigned long long)top,
+			(unsigned long long)img->start, (unsigned long long)img->end);
 	*addr = a;
 	return 0;
 }
@@ -216,17 +238,21 @@ static int check_cfg(struct ctx *c)
 {
 	const struct boot_config *cfg = c->cfg;
 	if (cfg->ncpus == 0 || cfg->ncpus > VM_MAX_CPUS)
-		return loader_fail(c, -EINVAL, "-smp %u: memvm supports 1 to %u vCPUs; change -smp", cfg->ncpus,
-			    VM_MAX_CPUS);
+		return loader_fail(c, -EINVAL, "-smp %u: memvm supports 1 to %u vCPUs; change -smp",
+				   cfg->ncpus, VM_MAX_CPUS);
 	if (cfg->ram_size == 0)
 		return loader_fail(c, -EINVAL, "-m 0: the guest needs RAM; raise -m");
 	if (cfg->nvirtio > LAYOUT_VIRTIO_MMIO_MAX)
-		return loader_fail(c, -EINVAL, "%zu virtio-mmio devices: at most %u; remove some -device options",
-			    cfg->nvirtio, (unsigned)LAYOUT_VIRTIO_MMIO_MAX);
+		return loader_fail(
+			c, -EINVAL,
+			"%zu virtio-mmio devices: at most %u; remove some -device options",
+			cfg->nvirtio, (unsigned)LAYOUT_VIRTIO_MMIO_MAX);
 	for (size_t i = 0; i < cfg->nvirtio; i++)
 		if (cfg->virtio[i].irq > 23)
-			return loader_fail(c, -EINVAL, "virtio-mmio device %zu: IRQ %u is beyond the IOAPIC's 24 pins",
-				    i, cfg->virtio[i].irq);
+			return loader_fail(
+				c, -EINVAL,
+				"virtio-mmio device %zu: IRQ %u is beyond the IOAPIC's 24 pins", i,
+				cfg->virtio[i].irq);
 	return 0;
 }
 
@@ -247,13 +273,18 @@ static int load(struct ctx *c, struct src *k, struct src *rd, struct boot_entry 
 		goto out;
 	bool boot_data = img.mode != BOOT_MODE_REAL16;
 	if (boot_data && cfg->ram_size <= LAYOUT_HIMEM) {
-		ret = loader_fail(c, -ENOMEM, "-m %s: memvm needs more than 1 MiB of RAM for this kernel; raise -m",
-			   SIZE_STR(cfg->ram_size));
+		ret = loader_fail(
+			c, -ENOMEM,
+			"-m %s: memvm needs more than 1 MiB of RAM for this kernel; raise -m",
+			SIZE_STR(cfg->ram_size));
 		goto out;
 	}
 	if (boot_data && (cmdlen > img.cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX)) {
-		ret = loader_fail(c, -E2BIG, "kernel command line is %zu bytes but %s %s accepts at most %zu; shorten -append",
-			   cmdlen, k->opt, k->name, MIN(img.cmdline_max, (size_t)LAYOUT_CMDLINE_MAX - 1));
+		ret = loader_fail(
+			c, -E2BIG,
+			"kernel command line is %zu bytes but %s %s accepts at most %zu; shorten -append",
+			cmdlen, k->opt, k->name,
+			MIN(img.cmdline_max, (size_t)LAYOUT_CMDLINE_MAX - 1));
 		goto out;
 	}
 	if (segs && (ret = elf_load(c, k, &img, segs, nseg)))
@@ -261,13 +292,16 @@ static int load(struct ctx *c, struct src *k, struct src *rd, struct boot_entry 
 	if (rd) {
 		if (img.mode == BOOT_MODE_REAL16 ||
 		    (img.mode == BOOT_MODE_PVH32 && img.kind == KERNEL_ELF32 && !img.pvh_entry)) {
-			ret = loader_fail(c, -EINVAL, "%s %s: %s %s is a bare-metal payload without a way to receive an initrd; drop -initrd",
-				   rd->opt, rd->name, k->opt, k->name);
+			ret = loader_fail(
+				c, -EINVAL,
+				"%s %s: %s %s is a bare-metal payload without a way to receive an initrd; drop -initrd",
+				rd->opt, rd->name, k->opt, k->name);
 			goto out;
 		}
 		if (rd->size == 0) {
-			ret = loader_fail(c, -EINVAL, "%s %s: empty file; pass a cpio archive or drop -initrd",
-				   rd->opt, rd->name);
+			ret = loader_fail(c, -EINVAL,
+					  "%s %s: empty file; pass a cpio archive or drop -initrd",
+					  rd->opt, rd->name);
 			goto out;
 		}
 		if ((ret = initrd_place(c, rd, &img, &initrd_addr)) ||
@@ -332,8 +366,8 @@ out:
 	return ret;
 }
 
-static void ctx_init(struct ctx *c, const struct boot_config *cfg, struct guest_mem *gm,
-		     char *err, size_t errlen)
+static void ctx_init(struct ctx *c, const struct boot_config *cfg, struct guest_mem *gm, char *err,
+		     size_t errlen)
 {
 	c->cfg = cfg;
 	c->gm = gm;
@@ -381,7 +415,8 @@ int loader_load_ex(const struct boot_config *cfg, struct guest_mem *gm, struct b
 	if (ret)
 		return ret;
 	if (!cfg->kernel_path || !cfg->kernel_path[0])
-		return loader_fail(&c, -EINVAL, "no kernel: pass -kernel FILE (a vmlinux ELF or a bzImage)");
+		return loader_fail(&c, -EINVAL,
+				   "no kernel: pass -kernel FILE (a vmlinux ELF or a bzImage)");
 	if ((ret = src_open(&c, &k, "-kernel", cfg->kernel_path)))
 		goto out;
 	if (has_initrd && (ret = src_open(&c, &rd, "-initrd", cfg->initrd_path)))

@@ -22,7 +22,6 @@
 /* Defaults: 1 vCPU, serial 0x3f8/IRQ 4, no devices, no DTB, 64-bit entry. */
 void loader_config_init(struct boot_config *cfg);
 
-
 enum kernel_kind {
 	KERNEL_NONE,
 	KERNEL_ELF64,   /* vmlinux or 64-bit payload: LONG64, or PVH32 via the note */

@@ -74,9 +74,9 @@ _Static_assert(HDR_OFF(pref_address) == 0x258, "pref_address");
 _Static_assert(HDR_OFF(init_size) == 0x260, "init_size");
 _Static_assert(sizeof(struct setup_header) == 0x26c - BP_HDR, "setup_header");
 
-#define BOOT_FLAG 0xaa55
-#define HDRS_MAGIC 0x53726448u /* "HdrS" */
-#define LOADED_HIGH (1u << 0)
+#define BOOT_FLAG               0xaa55
+#define HDRS_MAGIC              0x53726448u /* "HdrS" */
+#define LOADED_HIGH             (1u << 0)
 #define INITRD_ADDR_MAX_DEFAULT 0x7fffffffu /* what x86-64 kernels put in their header */
 
 /* ---- input files and the load context (loader.c) ---- */
@@ -133,7 +133,7 @@ struct image {
 	enum kernel_kind kind;
 	enum boot_mode mode;
 	uint64_t entry;
-	uint64_t start, end;     /* memory the kernel occupies (or needs) */
+	uint64_t start, end; /* memory the kernel occupies (or needs) */
 	uint64_t pvh_entry;
 	bool linux_hdr;          /* boot_params header comes from the bzImage */
 	struct setup_header hdr; /* bzImage: as read, then updated */
@@ -151,8 +151,8 @@ struct seg {
  * malloc'd segment list; elf_load copies the segments into guest memory. */
 int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t headlen,
 	      struct image *img, struct seg **segs_out, size_t *nseg_out) WUR;
-int elf_load(struct ctx *c, const struct src *k, const struct image *img,
-	     const struct seg *segs, size_t nseg) WUR;
+int elf_load(struct ctx *c, const struct src *k, const struct image *img, const struct seg *segs,
+	     size_t nseg) WUR;
 
 /* bzimage.c: parses the setup header (headlen >= 0x206, "HdrS" at 0x202)
  * into img->hdr and loads the protected-mode kernel. */

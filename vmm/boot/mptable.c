@@ -14,8 +14,8 @@ struct mpf_intel {
 	uint8_t length;    /* in 16-byte units: 1 */
 	uint8_t spec;      /* 4: version 1.4 */
 	uint8_t checksum;
-	uint8_t feature1;  /* 0: a configuration table is present */
-	uint8_t feature2;  /* bit 7: IMCR present (PIC mode) */
+	uint8_t feature1; /* 0: a configuration table is present */
+	uint8_t feature2; /* bit 7: IMCR present (PIC mode) */
 	uint8_t feature3[3];
 } __attribute__((packed));
 
@@ -28,7 +28,7 @@ struct mpc_table {
 	char product[12];
 	uint32_t oemptr;
 	uint16_t oemsize;
-	uint16_t count;    /* entries */
+	uint16_t count; /* entries */
 	uint32_t lapic;
 	uint16_t ext_length;
 	uint8_t ext_checksum;
@@ -78,14 +78,14 @@ _Static_assert(sizeof(struct mpc_intsrc) == 8, "mpc_intsrc");
 
 enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC };
 enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
-#define CPU_ENABLED 1
+#define CPU_ENABLED       1
 #define CPU_BOOTPROCESSOR 2
-#define MPC_APIC_USABLE 1
-#define MP_APIC_ALL 0xff
+#define MPC_APIC_USABLE   1
+#define MP_APIC_ALL       0xff
 #define MP_IRQ_CONFORMING 0 /* polarity and trigger conform to the bus: ISA = edge, high */
-#define ISA_BUS_ID 0
-#define CPU_SIGNATURE 0x600                /* family 6 */
-#define CPU_FEATURES ((1u << 0) | (1u << 9)) /* FPU, APIC */
+#define ISA_BUS_ID        0
+#define CPU_SIGNATURE     0x600                   /* family 6 */
+#define CPU_FEATURES      ((1u << 0) | (1u << 9)) /* FPU, APIC */
 
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
@@ -255,8 +255,8 @@ int mptable_build(const struct boot_config *cfg, uint64_t gpa, void *buf, size_t
 	return 0;
 }
 
-int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out,
-		  char *err, size_t errlen)
+int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out, char *err,
+		  size_t errlen)
 {
 	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > VM_MAX_CPUS) {
 		snprintf(err, errlen, "-smp %u: the MP table describes 1 to %u vCPUs; change -smp",
@@ -265,7 +265,8 @@ int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *l
 	}
 	size_t size = mptable_size(cfg);
 	if (LAYOUT_EBDA + size > LAYOUT_HIMEM) {
-		snprintf(err, errlen, "MP table of %zu bytes does not fit between 0x%llx and 1 MiB; lower -smp",
+		snprintf(err, errlen,
+			 "MP table of %zu bytes does not fit between 0x%llx and 1 MiB; lower -smp",
 			 size, (unsigned long long)LAYOUT_EBDA);
 		return -ENOSPC;
 	}

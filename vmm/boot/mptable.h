@@ -11,7 +11,7 @@
 #include "vmm/boot/boot.h"
 #include "vmm/lib/util.h"
 
-#define MPTABLE_LAPIC_VERSION 0x14  /* what KVM's in-kernel LAPIC reports */
+#define MPTABLE_LAPIC_VERSION  0x14 /* what KVM's in-kernel LAPIC reports */
 #define MPTABLE_IOAPIC_VERSION 0x11 /* what KVM's in-kernel IOAPIC reports */
 
 /* The IOAPIC's id in the table: ncpus (after the LAPIC ids 0..n-1), or 1
@@ -35,7 +35,7 @@ int mptable_build(const struct boot_config *cfg, uint64_t gpa, void *buf, size_t
 
 /* Builds it at LAYOUT_EBDA (where mpparse scans: the last KiB below
  * 640 KiB) and checks it ends below 1 MiB. */
-int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out,
-		  char *err, size_t errlen) WUR;
+int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out, char *err,
+		  size_t errlen) WUR;
 
 #endif

@@ -11,15 +11,15 @@
 
 /* ---- boot_params (arch/x86/include/uapi/asm/bootparam.h) ---- */
 
-#define BP_SIZE 4096
+#define BP_SIZE         4096
 #define BP_E820_ENTRIES 0x1e8
-#define BP_E820_TABLE 0x2d0
-#define BP_E820_MAX 128
+#define BP_E820_TABLE   0x2d0
+#define BP_E820_MAX     128
 
-#define SETUP_DTB 2
+#define SETUP_DTB             2
 #define LOADER_TYPE_UNDEFINED 0xff
-#define VMLINUX_KERNEL_ALIGN 0x1000000u
-#define VMLINUX_BOOT_VERSION 0x020c
+#define VMLINUX_KERNEL_ALIGN  0x1000000u
+#define VMLINUX_BOOT_VERSION  0x020c
 
 /* boot_params.e820_table[]: packed, unlike struct boot_e820_entry. */
 struct bp_e820_entry {
@@ -68,7 +68,7 @@ struct hvm_memmap_entry {
 };
 
 #define PVH_MODLIST (LAYOUT_PVH_START_INFO + 64)
-#define PVH_MEMMAP (LAYOUT_PVH_START_INFO + 128)
+#define PVH_MEMMAP  (LAYOUT_PVH_START_INFO + 128)
 _Static_assert(PVH_MEMMAP + BOOT_E820_MAX * sizeof(struct hvm_memmap_entry) <= LAYOUT_ZERO_PAGE,
 	       "PVH start info must stay below the zero page");
 
@@ -131,7 +131,8 @@ int zeropage_write_pvh_start_info(struct ctx *c, uint64_t initrd_addr, uint64_t 
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct hvm_memmap_entry me = { e[i].addr, e[i].size, e[i].type, 0 };
-		memcpy(page + (PVH_MEMMAP - LAYOUT_PVH_START_INFO) + i * sizeof(me), &me, sizeof(me));
+		memcpy(page + (PVH_MEMMAP - LAYOUT_PVH_START_INFO) + i * sizeof(me), &me,
+		       sizeof(me));
 	}
 	return loader_write_guest(c, "PVH start info", LAYOUT_PVH_START_INFO, page, sizeof(page));
 }
@@ -145,8 +146,10 @@ int zeropage_write_dtb(struct ctx *c, size_t *len_out)
 	if (ret)
 		return loader_fail(c, ret, "building the device tree: %s", strerror(-ret));
 	if (len > LAYOUT_SETUP_DATA_MAX - sizeof(struct setup_data_hdr)) {
-		ret = loader_fail(c, -ENOSPC, "device tree of %zu bytes does not fit in the %llu bytes of setup_data space; use fewer devices or -machine dt=off",
-			   len, (unsigned long long)LAYOUT_SETUP_DATA_MAX);
+		ret = loader_fail(
+			c, -ENOSPC,
+			"device tree of %zu bytes does not fit in the %llu bytes of setup_data space; use fewer devices or -machine dt=off",
+			len, (unsigned long long)LAYOUT_SETUP_DATA_MAX);
 		goto out;
 	}
 	struct setup_data_hdr sd = { .next = 0, .type = SETUP_DTB, .len = (uint32_t)len };

@@ -37,11 +37,11 @@ static int parse_uint(const char *v, uint64_t max, uint64_t *out)
 
 /* Splits "a=1,b=2" in place; calls fn for each key/value (value NULL for a
  * bare word). QEMU escapes a comma as ",,"; we do not need that here. */
-typedef int (*kv_fn)(struct vm_config *cfg, const char *opt, char *key, char *val,
-		     char *err, size_t errlen);
+typedef int (*kv_fn)(struct vm_config *cfg, const char *opt, char *key, char *val, char *err,
+		     size_t errlen);
 
-static int for_each_kv(struct vm_config *cfg, const char *opt, char *s, kv_fn fn,
-		       char *err, size_t errlen)
+static int for_each_kv(struct vm_config *cfg, const char *opt, char *s, kv_fn fn, char *err,
+		       size_t errlen)
 {
 	char *save = NULL;
 	for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -55,10 +55,14 @@ static int for_each_kv(struct vm_config *cfg, const char *opt, char *s, kv_fn fn
 	return 0;
 }
 
-#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+#define BAD(...)                                    \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		return -EINVAL;                     \
+	} while (0)
 
-static int bool_prop(const char *opt, const char *key, const char *val, bool *out,
-		     char *err, size_t errlen)
+static int bool_prop(const char *opt, const char *key, const char *val, bool *out, char *err,
+		     size_t errlen)
 {
 	if (!val)
 		val = "on";
@@ -67,12 +71,12 @@ static int bool_prop(const char *opt, const char *key, const char *val, bool *ou
 	return 0;
 }
 
-static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *val,
-		      char *err, size_t errlen)
+static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *val, char *err,
+		      size_t errlen)
 {
 	uint64_t n;
-	static const char *const bool_props[] = { "mem-merge", "thp", "mem-shared", "host-quirks", "dt",
-						  "pvh" };
+	static const char *const bool_props[] = { "mem-merge",   "thp", "mem-shared",
+						  "host-quirks", "dt",  "pvh" };
 	if (!val) {
 		/* A bare boolean property means on, as in QEMU. */
 		for (size_t i = 0; i < ARRAY_SIZE(bool_props); i++)
@@ -123,11 +127,12 @@ static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 		return 0;
 	}
 	BAD("%s: unknown property '%s' (known: prealloc-threads, mem-merge, thp, mem-shared, "
-	    "host-quirks, dt, pvh, dumpdtb)", opt, key);
+	    "host-quirks, dt, pvh, dumpdtb)",
+	    opt, key);
 }
 
-static int debug_exit_kv(struct vm_config *cfg, const char *opt, char *key, char *val,
-			 char *err, size_t errlen)
+static int debug_exit_kv(struct vm_config *cfg, const char *opt, char *key, char *val, char *err,
+			 size_t errlen)
 {
 	uint64_t n;
 	if (!val)
@@ -147,8 +152,8 @@ static int debug_exit_kv(struct vm_config *cfg, const char *opt, char *key, char
 	BAD("%s: isa-debug-exit has no property '%s' (iobase, iosize)", opt, key);
 }
 
-static int balloon_kv(struct vm_config *cfg, const char *opt, char *key, char *val,
-		      char *err, size_t errlen)
+static int balloon_kv(struct vm_config *cfg, const char *opt, char *key, char *val, char *err,
+		      size_t errlen)
 {
 	uint64_t n;
 	if (!strcmp(key, "deflate-on-oom"))
@@ -165,11 +170,12 @@ static int balloon_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 	if (!strcmp(key, "id") || !strcmp(key, "bus"))
 		return 0;
 	BAD("%s: virtio-balloon has no property '%s' (deflate-on-oom, free-page-reporting, "
-	    "guest-stats-polling-interval)", opt, key);
+	    "guest-stats-polling-interval)",
+	    opt, key);
 }
 
-static int none_kv(struct vm_config *cfg, const char *opt, char *key, char *val,
-		   char *err, size_t errlen)
+static int none_kv(struct vm_config *cfg, const char *opt, char *key, char *val, char *err,
+		   size_t errlen)
 {
 	(void)cfg;
 	(void)val;
@@ -186,23 +192,27 @@ static int parse_device(struct vm_config *cfg, char *arg, char *err, size_t errl
 		*comma = '\0';
 	if (!strcmp(arg, "isa-debug-exit")) {
 		cfg->debug_exit = true;
-		return props ? for_each_kv(cfg, "-device isa-debug-exit", props, debug_exit_kv,
-					   err, errlen) : 0;
+		return props ? for_each_kv(cfg, "-device isa-debug-exit", props, debug_exit_kv, err,
+					   errlen)
+			     : 0;
 	}
 	if (!strcmp(arg, "virtio-balloon") || !strcmp(arg, "virtio-balloon-device") ||
 	    !strcmp(arg, "virtio-balloon-pci")) {
 		cfg->balloon.enabled = true;
-		return props ? for_each_kv(cfg, "-device virtio-balloon", props, balloon_kv,
-					   err, errlen) : 0;
+		return props ? for_each_kv(cfg, "-device virtio-balloon", props, balloon_kv, err,
+					   errlen)
+			     : 0;
 	}
 	if (!strcmp(arg, "virtio-rng") || !strcmp(arg, "virtio-rng-device") ||
 	    !strcmp(arg, "virtio-rng-pci")) {
 		cfg->rng = true;
-		return props ? for_each_kv(cfg, "-device virtio-rng", props, none_kv, err, errlen) : 0;
+		return props ? for_each_kv(cfg, "-device virtio-rng", props, none_kv, err, errlen)
+			     : 0;
 	}
 	if (!strcmp(arg, "help"))
 		BAD("-device: available devices: virtio-balloon, virtio-rng, isa-debug-exit");
-	BAD("-device %s: unknown device (available: virtio-balloon, virtio-rng, isa-debug-exit)", arg);
+	BAD("-device %s: unknown device (available: virtio-balloon, virtio-rng, isa-debug-exit)",
+	    arg);
 }
 
 /* -qmp / -monitor: "unix:PATH[,server=on|server][,wait=off|nowait]" or "stdio". */
@@ -263,8 +273,8 @@ static int parse_chardev(const char *opt, char *arg, bool allow_stdio, struct ch
 
 /* Options that take an argument. */
 static const char *const arg_opts[] = {
-	"m", "smp", "kernel", "initrd", "append", "mem-path", "machine", "M", "serial",
-	"device", "qmp", "monitor", "balloon", "accel", "display", "name", "cpu",
+	"m",      "smp", "kernel",  "initrd",  "append", "mem-path", "machine", "M",   "serial",
+	"device", "qmp", "monitor", "balloon", "accel",  "display",  "name",    "cpu",
 };
 
 static bool takes_arg(const char *name)
@@ -368,7 +378,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 			/* Old QEMU spelling: -balloon virtio[,...] or none. */
 			if (!strcmp(arg, "none")) {
 				cfg->balloon.enabled = false;
-			} else if (!strncmp(arg, "virtio", 6) && (arg[6] == '\0' || arg[6] == ',')) {
+			} else if (!strncmp(arg, "virtio", 6) &&
+				   (arg[6] == '\0' || arg[6] == ',')) {
 				cfg->balloon.enabled = true;
 				if (arg[6] == ',' &&
 				    for_each_kv(cfg, "-balloon", arg + 7, balloon_kv, err, errlen))
@@ -388,13 +399,16 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 			cfg->start_paused = true;
 		} else if (!strcmp(name, "accel")) {
 			if (strncmp(arg, "kvm", 3) || (arg[3] && arg[3] != ','))
-				BAD("-accel %s: memvm runs on KVM only (use -accel kvm or omit it)", arg);
+				BAD("-accel %s: memvm runs on KVM only (use -accel kvm or omit it)",
+				    arg);
 		} else if (!strcmp(name, "display")) {
 			if (strcmp(arg, "none"))
-				BAD("-display %s: memvm has no display (use -display none or omit it)", arg);
+				BAD("-display %s: memvm has no display (use -display none or omit it)",
+				    arg);
 		} else if (!strcmp(name, "cpu")) {
 			if (strncmp(arg, "host", 4) || (arg[4] && arg[4] != ','))
-				BAD("-cpu %s: memvm passes the host CPU through (use -cpu host or omit it)", arg);
+				BAD("-cpu %s: memvm passes the host CPU through (use -cpu host or omit it)",
+				    arg);
 		} else if (!strcmp(name, "name")) {
 			/* accepted for familiarity */
 		} else if (!strcmp(name, "enable-kvm") || !strcmp(name, "nographic") ||

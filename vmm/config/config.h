@@ -50,17 +50,17 @@ struct vm_config {
 	const char *serial_path;
 
 	bool no_reboot;
-	bool start_paused;      /* -S */
-	bool host_quirks;       /* -machine host-quirks=on|off */
-	enum tristate dt;       /* -machine dt=on|off */
-	bool pvh;               /* -machine pvh=on: Xen PVH entry of a vmlinux that has one */
-	const char *dumpdtb;    /* -machine dumpdtb=FILE */
+	bool start_paused;   /* -S */
+	bool host_quirks;    /* -machine host-quirks=on|off */
+	enum tristate dt;    /* -machine dt=on|off */
+	bool pvh;            /* -machine pvh=on: Xen PVH entry of a vmlinux that has one */
+	const char *dumpdtb; /* -machine dumpdtb=FILE */
 
-	bool debug_exit;        /* -device isa-debug-exit */
+	bool debug_exit; /* -device isa-debug-exit */
 	uint16_t debug_exit_port;
 	uint16_t debug_exit_size;
 
-	bool rng;               /* -device virtio-rng */
+	bool rng; /* -device virtio-rng */
 	struct balloon_spec balloon;
 
 	struct chardev_spec qmp;

@@ -75,10 +75,12 @@ int kvm_open(struct kvm_sys *kvm, char *err, size_t errlen)
 	if (kvm->fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			snprintf(err, errlen, "/dev/kvm does not exist: load the kvm module "
+			snprintf(err, errlen,
+				 "/dev/kvm does not exist: load the kvm module "
 				 "(modprobe kvm_intel or kvm_amd) or run on a host with KVM");
 		else if (e == EACCES || e == EPERM)
-			snprintf(err, errlen, "/dev/kvm: permission denied: run as root or add "
+			snprintf(err, errlen,
+				 "/dev/kvm: permission denied: run as root or add "
 				 "your user to the kvm group");
 		else
 			snprintf(err, errlen, "/dev/kvm: %s", strerror(e));
@@ -92,14 +94,17 @@ int kvm_open(struct kvm_sys *kvm, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
 		if (ioctl(kvm->fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
-			snprintf(err, errlen, "/dev/kvm lacks %s, which memvm needs; use a newer "
-				 "host kernel", required_caps[i].name);
+			snprintf(err, errlen,
+				 "/dev/kvm lacks %s, which memvm needs; use a newer "
+				 "host kernel",
+				 required_caps[i].name);
 			goto fail;
 		}
 	}
 	kvm->vcpu_mmap_size = ioctl(kvm->fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (kvm->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
-		snprintf(err, errlen, "/dev/kvm: bad KVM_GET_VCPU_MMAP_SIZE %d", kvm->vcpu_mmap_size);
+		snprintf(err, errlen, "/dev/kvm: bad KVM_GET_VCPU_MMAP_SIZE %d",
+			 kvm->vcpu_mmap_size);
 		goto fail;
 	}
 	kvm->max_vcpus = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
@@ -109,7 +114,8 @@ int kvm_open(struct kvm_sys *kvm, char *err, size_t errlen)
 		kvm->max_vcpus = 4;
 	kvm->supported_cpuid = get_supported_cpuid(kvm->fd);
 	if (!kvm->supported_cpuid) {
-		snprintf(err, errlen, "/dev/kvm: KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
+		snprintf(err, errlen, "/dev/kvm: KVM_GET_SUPPORTED_CPUID failed: %s",
+			 strerror(errno));
 		goto fail;
 	}
 	kvm->emulated_kernel = kvm_host_emulates_kernel();

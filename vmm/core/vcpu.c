@@ -43,15 +43,16 @@ static const struct cpuid_mask quirk_masks[] = {
 	/* leaf 1 ECX: pclmulqdq(1) fma(12) cx16(13) movbe(22) popcnt(23) aes(25)
 	 * xsave(26) osxsave(27) avx(28) f16c(29) rdrand(30) */
 	{ 1, 0, false, 0, 0,
-	  (1u << 1) | (1u << 12) | (1u << 13) | (1u << 22) | (1u << 23) | (1u << 25) |
-	  (1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 30), 0 },
+	  (1u << 1) | (1u << 12) | (1u << 13) | (1u << 22) | (1u << 23) | (1u << 25) | (1u << 26) |
+		  (1u << 27) | (1u << 28) | (1u << 29) | (1u << 30),
+	  0 },
 	/* leaf 7.0 EBX: fsgsbase(0) bmi1(3) hle(4) avx2(5) bmi2(8) invpcid(10) rtm(11)
 	 * avx512f(16) rdseed(18) adx(19) smap(20) clflushopt(23) clwb(24) sha(29);
 	 * ECX: umip(2) gfni(8) vaes(9) vpclmulqdq(10) rdpid(22) */
 	{ 7, 0, true, 0,
-	  (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 10) |
-	  (1u << 11) | (1u << 16) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << 23) |
-	  (1u << 24) | (1u << 29),
+	  (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 10) | (1u << 11) |
+		  (1u << 16) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << 23) | (1u << 24) |
+		  (1u << 29),
 	  (1u << 2) | (1u << 8) | (1u << 9) | (1u << 10) | (1u << 22), 0 },
 	/* leaf 0xd.1 EAX: xsaveopt(0) xsavec(1) xsaves(3) */
 	{ 0xd, 1, true, (1u << 0) | (1u << 1) | (1u << 3), 0, 0, 0 },
@@ -215,9 +216,9 @@ void vcpu_dump(struct vcpu *v, const char *why)
 			"  CS=%04x(base %llx l%u db%u) SS=%04x CPL=%u\n"
 			"  CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx EFER=%llx\n"
 			"  GDT=%016llx/%x IDT=%016llx/%x\n",
-			s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.ss.selector, s.cs.selector & 3u,
-			s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit, s.idt.base,
-			s.idt.limit);
+			s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.ss.selector,
+			s.cs.selector & 3u, s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base,
+			s.gdt.limit, s.idt.base, s.idt.limit);
 	}
 	fflush(stderr);
 }
@@ -271,7 +272,8 @@ static enum vcpu_outcome vcpu_handle_internal_error(struct vcpu *v)
 
 	if (run->internal.suberror != KVM_INTERNAL_ERROR_EMULATION) {
 		char why[96];
-		snprintf(why, sizeof(why), "KVM internal error, suberror %u", run->internal.suberror);
+		snprintf(why, sizeof(why), "KVM internal error, suberror %u",
+			 run->internal.suberror);
 		vcpu_dump(v, why);
 		return VCPU_OUTCOME_UNHANDLED;
 	}
@@ -299,8 +301,7 @@ static enum vcpu_outcome vcpu_handle_internal_error(struct vcpu *v)
 		"memvm: vCPU %u: the host cannot emulate the instruction at RIP=%016llx "
 		"(CPL %u): %s%s\n",
 		v->id, regs.rip, cpl, n ? hex : "(bytes unavailable)",
-		v->env.host_quirks ? ""
-			: "; try without -machine host-quirks=off");
+		v->env.host_quirks ? "" : "; try without -machine host-quirks=off");
 	vcpu_dump(v, "emulation failure");
 	return VCPU_OUTCOME_EMULATION;
 }
@@ -401,9 +402,11 @@ void *vcpu_thread(void *arg)
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			if (errno == EFAULT)
-				log_error("vCPU %u: guest RAM could not be backed (KVM_RUN: %s): the huge "
-					  "page pool or host memory ran out; raise /proc/sys/vm/nr_hugepages "
-					  "or use -mem-prealloc", v->id, strerror(errno));
+				log_error(
+					"vCPU %u: guest RAM could not be backed (KVM_RUN: %s): the huge "
+					"page pool or host memory ran out; raise /proc/sys/vm/nr_hugepages "
+					"or use -mem-prealloc",
+					v->id, strerror(errno));
 			else
 				log_error("vCPU %u: KVM_RUN failed: %s", v->id, strerror(errno));
 			outcome = VCPU_OUTCOME_ERROR;

@@ -23,9 +23,9 @@ struct kvm_sys;
 struct vcpu_env {
 	struct bus *pio;
 	struct bus *mmio;
-	struct guest_mem *gm;   /* instruction fetch for emulation-failure reports */
+	struct guest_mem *gm; /* instruction fetch for emulation-failure reports */
 	struct runstate *rs;
-	bool host_quirks;       /* -machine host-quirks: the failure hint depends on it */
+	bool host_quirks; /* -machine host-quirks: the failure hint depends on it */
 };
 
 struct vcpu {

@@ -63,12 +63,15 @@ static int vm_open(struct vm *vm, char *err, size_t errlen)
 	for (size_t i = 0; i < guest_mem_count(vm->p.gm); i++) {
 		const struct guest_region *r = guest_mem_region(vm->p.gm, i);
 		struct kvm_userspace_memory_region m = {
-			.slot = r->slot, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.slot = r->slot,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
 			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
 		};
 		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &m) < 0) {
 			int e = errno;
-			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at 0x%llx): %s",
+			snprintf(err, errlen,
+				 "KVM_SET_USER_MEMORY_REGION (slot %u, %llu MiB at 0x%llx): %s",
 				 r->slot, (unsigned long long)(r->size >> 20),
 				 (unsigned long long)r->gpa, strerror(e));
 			return -e;
@@ -140,7 +143,10 @@ static int vm_apply_link(struct vm *vm, const struct fd_link *l)
 		return ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 	}
 	struct kvm_ioeventfd io = {
-		.datamatch = l->datamatch, .addr = l->addr, .len = l->len, .fd = l->fd,
+		.datamatch = l->datamatch,
+		.addr = l->addr,
+		.len = l->len,
+		.fd = l->fd,
 		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 	};
 	return ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
@@ -158,8 +164,9 @@ static int vm_add_link(struct vm *vm, const struct fd_link *l)
 
 static int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, uint64_t datamatch, int fd)
 {
-	struct fd_link l = { .is_irqfd = false, .fd = fd, .addr = addr, .len = len,
-			     .datamatch = datamatch };
+	struct fd_link l = {
+		.is_irqfd = false, .fd = fd, .addr = addr, .len = len, .datamatch = datamatch
+	};
 	return vm_add_link(vm, &l);
 }
 
@@ -183,7 +190,9 @@ static int vm_platform_irqfd(void *opaque, uint32_t gsi, int fd)
 struct virtio_platform vm_virtio_platform(struct vm *vm)
 {
 	return (struct virtio_platform){
-		.opaque = vm, .ioeventfd = vm_platform_ioeventfd, .irqfd = vm_platform_irqfd,
+		.opaque = vm,
+		.ioeventfd = vm_platform_ioeventfd,
+		.irqfd = vm_platform_irqfd,
 	};
 }
 

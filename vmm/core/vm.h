@@ -22,9 +22,9 @@ struct vm;
 
 struct vm_params {
 	const struct kvm_sys *kvm;
-	struct guest_mem *gm;      /* every region becomes a memslot */
-	struct runstate *rs;       /* the vCPU threads' run state */
-	uint64_t tss_addr;         /* KVM_SET_TSS_ADDR: three pages outside RAM and MMIO */
+	struct guest_mem *gm;       /* every region becomes a memslot */
+	struct runstate *rs;        /* the vCPU threads' run state */
+	uint64_t tss_addr;          /* KVM_SET_TSS_ADDR: three pages outside RAM and MMIO */
 	uint64_t identity_map_addr; /* KVM_SET_IDENTITY_MAP_ADDR: one page, likewise */
 };
 

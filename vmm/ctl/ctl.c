@@ -17,7 +17,7 @@
 #include "vmm/lib/size.h"
 #include "vmm/lib/util.h"
 
-#define MAX_LINE (4 << 20)
+#define MAX_LINE  (4 << 20)
 #define BAR_WIDTH 30
 
 struct conn {
@@ -27,7 +27,6 @@ struct conn {
 	char *buf;
 	size_t len;
 };
-
 
 static void die(const char *fmt, ...) PRINTF(1, 2) __attribute__((noreturn));
 static void die(const char *fmt, ...)
@@ -85,10 +84,12 @@ static void conn_open(struct conn *c, const char *path, int timeout_s)
 		struct stat st;
 		if (e == ENOENT)
 			die("cannot connect to %s: no such socket (is memvm running with "
-			    "-qmp unix:%s,server=on,wait=off?)", path, path);
+			    "-qmp unix:%s,server=on,wait=off?)",
+			    path, path);
 		if (e == ECONNREFUSED)
 			die("cannot connect to %s: connection refused (memvm is not running "
-			    "there any more: stale socket)", path);
+			    "there any more: stale socket)",
+			    path);
 		if (!stat(path, &st) && !S_ISSOCK(st.st_mode))
 			die("cannot connect to %s: not a socket", path);
 		die("cannot connect to %s: %s", path, strerror(e));
@@ -261,7 +262,8 @@ static void cmd_hmp(struct conn *c, const char *line)
 		if (*p != '\r')
 			putchar(*p);
 	/* HMP reports errors as text; make them fail the command. */
-	bool failed = text && (!strncmp(text, "Error: ", 7) || !strncmp(text, "unknown command", 15));
+	bool failed = text &&
+		      (!strncmp(text, "Error: ", 7) || !strncmp(text, "unknown command", 15));
 	json_decref(r);
 	if (failed)
 		exit(1);
@@ -306,21 +308,23 @@ static void cmd_watch(struct conn *c, long count)
 				last_target = target;
 			}
 			len = snprintf(line, sizeof(line), "target %10s  actual %10s  RSS %10s",
-				       size_str(a, sizeof(a), target), size_str(b, sizeof(b), actual),
-				       size_str(r, sizeof(r), rss));
+				       size_str(a, sizeof(a), target),
+				       size_str(b, sizeof(b), actual), size_str(r, sizeof(r), rss));
 			int64_t ram = jint(mem, "ram-size");
 			if (actual != target && start != target) {
 				/* Inflating: how full the balloon is against its target
 				 * size; deflating: how far it came since we started. */
 				double f = target < actual && ram > target
 						   ? (double)(ram - actual) / (double)(ram - target)
-						   : (double)(start - actual) / (double)(start - target);
+						   : (double)(start - actual) /
+							     (double)(start - target);
 				f = f < 0 ? 0 : f > 1 ? 1 : f;
 				int fill = (int)(f * BAR_WIDTH + 0.5);
 				snprintf(line + len, sizeof(line) - (size_t)len,
 					 "  [%.*s%*s] %3d%% %s", fill,
 					 "##############################", BAR_WIDTH - fill, "",
-					 (int)(f * 100), target < actual ? "inflating" : "deflating");
+					 (int)(f * 100),
+					 target < actual ? "inflating" : "deflating");
 			} else {
 				snprintf(line + len, sizeof(line) - (size_t)len, "  (at target)");
 			}
@@ -411,8 +415,8 @@ int main(int argc, char **argv)
 	/* Check the arguments before connecting. */
 	uint64_t bytes = 0;
 	long count = 0;
-	static const char *const simple[] = { "status", "stop", "cont", "quit", "system_reset",
-					      "stats", "memory" };
+	static const char *const simple[] = { "status",       "stop",  "cont",  "quit",
+					      "system_reset", "stats", "memory" };
 	bool known = false;
 	for (size_t k = 0; k < ARRAY_SIZE(simple); k++)
 		known |= !strcmp(cmd, simple[k]);
@@ -464,7 +468,8 @@ int main(int argc, char **argv)
 		   !strcmp(cmd, "system_reset")) {
 		json_decref(qmp_call(&c, cmd, NULL));
 	} else if (!strcmp(cmd, "balloon")) {
-		json_decref(qmp_call(&c, "balloon", json_pack("{s:I}", "value", (json_int_t)bytes)));
+		json_decref(
+			qmp_call(&c, "balloon", json_pack("{s:I}", "value", (json_int_t)bytes)));
 	} else if (!strcmp(cmd, "info")) {
 		json_t *r = qmp_call(&c, "query-balloon", NULL);
 		printf("balloon: actual=%" PRId64 "\n", jint(r, "actual") >> 20);
@@ -479,7 +484,8 @@ int main(int argc, char **argv)
 		char line[4096] = "";
 		size_t len = 0;
 		for (int k = 0; k < nargs; k++) {
-			int w = snprintf(line + len, sizeof(line) - len, "%s%s", k ? " " : "", args[k]);
+			int w = snprintf(line + len, sizeof(line) - len, "%s%s", k ? " " : "",
+					 args[k]);
 			if (w < 0 || (size_t)w >= sizeof(line) - len)
 				die("hmp: command line too long");
 			len += (size_t)w;

@@ -71,8 +71,9 @@ int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn, void 
 			ret = -errno;
 			break;
 		}
-		loop->w[i] = (struct watch){ .fd = fd, .fn = fn, .opaque = opaque,
-					     .gen = loop->w[i].gen, .used = true };
+		loop->w[i] = (struct watch){
+			.fd = fd, .fn = fn, .opaque = opaque, .gen = loop->w[i].gen, .used = true
+		};
 		ret = 0;
 		break;
 	}
@@ -116,7 +117,8 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 		uint64_t idx = evs[i].data.u64;
 		if (idx == UINT64_MAX) {
 			uint64_t v;
-			if (read(loop->stopfd, &v, sizeof(v)) < 0) { /* already drained */ }
+			if (read(loop->stopfd, &v, sizeof(v)) < 0) { /* already drained */
+			}
 			loop->stopping = 1;
 			continue;
 		}

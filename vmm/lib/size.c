@@ -34,14 +34,29 @@ int size_parse(const char *s, uint64_t default_unit, uint64_t *out)
 	uint64_t unit = default_unit;
 	if (*end) {
 		switch (toupper((unsigned char)*end)) {
-		case 'B': unit = 1; break;
-		case 'K': unit = 1ull << 10; break;
-		case 'M': unit = 1ull << 20; break;
-		case 'G': unit = 1ull << 30; break;
-		case 'T': unit = 1ull << 40; break;
-		case 'P': unit = 1ull << 50; break;
-		case 'E': unit = 1ull << 60; break;
-		default: return -EINVAL;
+		case 'B':
+			unit = 1;
+			break;
+		case 'K':
+			unit = 1ull << 10;
+			break;
+		case 'M':
+			unit = 1ull << 20;
+			break;
+		case 'G':
+			unit = 1ull << 30;
+			break;
+		case 'T':
+			unit = 1ull << 40;
+			break;
+		case 'P':
+			unit = 1ull << 50;
+			break;
+		case 'E':
+			unit = 1ull << 60;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 		/* QEMU also accepts "MiB"-less forms only; allow an optional "iB"/"B". */
@@ -72,7 +87,8 @@ const char *size_format(char *buf, size_t size, uint64_t bytes)
 	if (u == 0 || (bytes & ((1ull << (10 * u)) - 1)) == 0)
 		snprintf(buf, size, "%" PRIu64 " %s", bytes >> (10 * u), units[u]);
 	else
-		snprintf(buf, size, "%.1f %s", (double)bytes / (double)(1ull << (10 * u)), units[u]);
+		snprintf(buf, size, "%.1f %s", (double)bytes / (double)(1ull << (10 * u)),
+			 units[u]);
 	return buf;
 }
 

@@ -22,7 +22,7 @@ const char *size_format_option(char *buf, size_t size, uint64_t bytes);
 
 /* For messages: SIZE_STR(v) is a temporary string valid in the full
  * expression. */
-#define SIZE_STR(v) size_format((char[32]){ 0 }, 32, (v))
+#define SIZE_STR(v)     size_format((char[32]){ 0 }, 32, (v))
 #define SIZE_OPT_STR(v) size_format_option((char[32]){ 0 }, 32, (v))
 
 #endif

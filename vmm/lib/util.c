@@ -98,7 +98,8 @@ bool ratelimit_ok(struct ratelimit *rl)
 	pthread_mutex_lock(&lock);
 	if (rl->window_start_ms == 0 || now - rl->window_start_ms >= rl->interval_ms) {
 		if (rl->suppressed)
-			fprintf(stderr, "memvm: (%u similar messages suppressed)\n", rl->suppressed);
+			fprintf(stderr, "memvm: (%u similar messages suppressed)\n",
+				rl->suppressed);
 		rl->window_start_ms = now;
 		rl->printed = 0;
 		rl->suppressed = 0;

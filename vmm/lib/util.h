@@ -7,13 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WUR __attribute__((warn_unused_result))
-#define PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
-#define IS_POW2(x) ((x) != 0 && ((x) & ((x) - 1)) == 0)
+#define WUR            __attribute__((warn_unused_result))
+#define PRINTF(a, b)   __attribute__((format(printf, a, b)))
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)      ((a) < (b) ? (a) : (b))
+#define MAX(a, b)      ((a) > (b) ? (a) : (b))
+#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define IS_POW2(x)     ((x) != 0 && ((x) & ((x)-1)) == 0)
 
 /* One line on stderr, prefixed "memvm: " (errors add "error: "). */
 void log_error(const char *fmt, ...) PRINTF(1, 2);
@@ -31,7 +31,10 @@ struct ratelimit {
 	uint32_t printed;
 	uint32_t suppressed;
 };
-#define RATELIMIT_INIT(ms, n) { .interval_ms = (ms), .burst = (n) }
+#define RATELIMIT_INIT(ms, n)                     \
+	{                                         \
+		.interval_ms = (ms), .burst = (n) \
+	}
 bool ratelimit_ok(struct ratelimit *rl);
 
 /* Formats one line into err (nothing when err is NULL or errlen 0) and

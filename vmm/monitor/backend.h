@@ -37,8 +37,8 @@ enum shutdown_cause {
  * created before the devices. */
 struct monitor_backend {
 	void *opaque;
-	int (*stop)(void *opaque);      /* pause all vCPUs: 0 or -errno */
-	int (*cont)(void *opaque);      /* resume them: 0 or -errno */
+	int (*stop)(void *opaque); /* pause all vCPUs: 0 or -errno */
+	int (*cont)(void *opaque); /* resume them: 0 or -errno */
 	bool (*running)(void *opaque);
 	/* Asks the VM to exit with status 0 (the monitor sends the SHUTDOWN
 	 * event with reason host-qmp-quit itself). */
@@ -49,11 +49,11 @@ struct monitor_backend {
 	int (*powerdown)(void *opaque);
 	/* Host thread id of vCPU `index`, or -1 (NULL: -1 for all). */
 	int (*cpu_thread_id)(void *opaque, unsigned index);
-	uint64_t ram_size;              /* guest RAM in bytes */
+	uint64_t ram_size; /* guest RAM in bytes */
 	unsigned ncpus;
-	struct balloon *balloon;        /* NULL: no balloon device */
-	const char *balloon_qom_path;   /* NULL: MONITOR_BALLOON_QOM_PATH */
-	struct ram *ram;                /* NULL: no RAM details in memory queries */
+	struct balloon *balloon;      /* NULL: no balloon device */
+	const char *balloon_qom_path; /* NULL: MONITOR_BALLOON_QOM_PATH */
+	struct ram *ram;              /* NULL: no RAM details in memory queries */
 };
 
 #endif

@@ -12,8 +12,8 @@
 #define MAX_ARGS 4
 
 struct hmp_cmd {
-	const char *names;   /* "stop|s": name and alias, as QEMU's help shows */
-	const char *params;  /* shown in help */
+	const char *names;  /* "stop|s": name and alias, as QEMU's help shows */
+	const char *params; /* shown in help */
 	const char *help;
 	void (*fn)(const struct qmp_ctx *ctx, FILE *out, char **argv, int argc);
 	int max_args;
@@ -139,8 +139,9 @@ static void info_memory(const struct qmp_ctx *ctx, FILE *out)
 			fprintf(out, "resident: unknown\n");
 		fprintf(out, "preallocated: %s\n", jbool(r, "preallocated") ? "yes" : "no");
 		fprintf(out, "merging (KSM): %s\n",
-			!jbool(r, "merge-requested") ? "off"
-			: jbool(r, "merge-effective") ? "on" : "requested, not effective");
+			!jbool(r, "merge-requested")  ? "off"
+			: jbool(r, "merge-effective") ? "on"
+						      : "requested, not effective");
 		fprintf(out, "transparent huge pages: %s\n", jbool(r, "thp") ? "on" : "off");
 		fprintf(out, "discarded: %s\n",
 			size_format(a, sizeof(a), (uint64_t)jint(r, "discarded")));
@@ -153,7 +154,8 @@ static void info_memory(const struct qmp_ctx *ctx, FILE *out)
 			size_format(a, sizeof(a), (uint64_t)jint(bal, "target")),
 			size_format(b, sizeof(b), (uint64_t)jint(bal, "actual")),
 			jbool(bal, "driver-ready") ? "ready" : "not ready");
-		fprintf(out, "balloon pages: inflated %" PRId64 ", deflated %" PRId64
+		fprintf(out,
+			"balloon pages: inflated %" PRId64 ", deflated %" PRId64
 			", rejected %" PRId64 "; reported free: %s\n",
 			jint(bal, "inflated-pages"), jint(bal, "deflated-pages"),
 			jint(bal, "bad-pfns"),
@@ -177,11 +179,14 @@ static void info_ksm(const struct qmp_ctx *ctx, FILE *out)
 	}
 	int64_t run_state = jint(r, "ksm-run");
 	fprintf(out, "KSM: %s\n",
-		run_state == 1 ? "running" : run_state == 0 ? "stopped (/sys/kernel/mm/ksm/run is 0)"
-		: run_state < 0 ? "unknown (no /sys/kernel/mm/ksm)" : "other (see /sys/kernel/mm/ksm/run)");
+		run_state == 1   ? "running"
+		: run_state == 0 ? "stopped (/sys/kernel/mm/ksm/run is 0)"
+		: run_state < 0  ? "unknown (no /sys/kernel/mm/ksm)"
+				 : "other (see /sys/kernel/mm/ksm/run)");
 	fprintf(out, "guest RAM mergeable: %s\n",
-		!jbool(r, "merge-requested") ? "no (-machine mem-merge=off)"
-		: jbool(r, "merge-effective") ? "yes" : "no (the backing cannot be merged)");
+		!jbool(r, "merge-requested")  ? "no (-machine mem-merge=off)"
+		: jbool(r, "merge-effective") ? "yes"
+					      : "no (the backing cannot be merged)");
 	int64_t pages = jint(r, "ksm-merging-pages");
 	if (pages >= 0)
 		fprintf(out, "merged pages: %" PRId64 " (%s)\n", pages,
@@ -301,7 +306,8 @@ static void cmd_quit(const struct qmp_ctx *ctx, FILE *out, char **argv, int argc
 
 /* Sorted by name, as QEMU's help lists them. */
 static const struct hmp_cmd hmp_cmds[] = {
-	{ "balloon", "target", "request VM to change its memory allocation (in MB)", cmd_balloon, 1 },
+	{ "balloon", "target", "request VM to change its memory allocation (in MB)", cmd_balloon,
+	  1 },
 	{ "cont|c", "", "resume emulation", cmd_cont, 0 },
 	{ "help|?", "[cmd]", "show the help", cmd_help, 2 },
 	{ "info", "[subcommand]", "show various information about the system state", cmd_info, 2 },
@@ -406,13 +412,17 @@ char *hmp_run(const struct qmp_ctx *ctx, const char *line)
 			fprintf(out, "unknown command: '%s'\n", argv[0]);
 		} else if (argc - 1 > c->max_args || too_many) {
 			primary_name(c, name, sizeof(name));
-			fprintf(out, "%s: extraneous characters at the end of line\n"
-				     "Try \"help %s\" for more information\n", c->names, name);
+			fprintf(out,
+				"%s: extraneous characters at the end of line\n"
+				"Try \"help %s\" for more information\n",
+				c->names, name);
 		} else if (!strcmp(c->params, "target") && argc < 2) {
 			/* QEMU's text for a missing number. */
 			primary_name(c, name, sizeof(name));
-			fprintf(out, "unexpected end of expression\n"
-				     "Try \"help %s\" for more information\n", name);
+			fprintf(out,
+				"unexpected end of expression\n"
+				"Try \"help %s\" for more information\n",
+				name);
 		} else {
 			c->fn(ctx, out, argv, argc);
 		}
@@ -457,7 +467,8 @@ static json_t *qmp_human_monitor_command(const struct qmp_ctx *ctx, json_t *args
 
 const struct qmp_command hmp_qmp_commands[] = {
 	/* cpu-index is accepted and ignored: every command here is VM-wide. */
-	{ "human-monitor-command", qmp_human_monitor_command,
+	{ "human-monitor-command",
+	  qmp_human_monitor_command,
 	  { { "command-line", QMP_ARG_STR, false }, { "cpu-index", QMP_ARG_INT, true } } },
 	{ 0 },
 };

@@ -16,7 +16,7 @@
 #include "vmm/lib/version.h"
 #include "vmm/monitor/qmp.h"
 
-#define HMP_PROMPT "(qemu) "
+#define HMP_PROMPT   "(qemu) "
 #define HMP_GREETING "memvm " MEMVM_VERSION " monitor - type 'help' for more information\n"
 
 /* Runs one command line; returns its output ("\n" line ends, possibly

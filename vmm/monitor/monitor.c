@@ -21,9 +21,9 @@
 #include "vmm/monitor/hmp.h"
 #include "vmm/monitor/qmp.h"
 
-#define MAX_LISTENERS 4
-#define READ_CHUNK 16384
-#define READS_PER_WAKEUP 4   /* bounds one client's share of a loop turn */
+#define MAX_LISTENERS      4
+#define READ_CHUNK         16384
+#define READS_PER_WAKEUP   4 /* bounds one client's share of a loop turn */
 #define ACCEPTS_PER_WAKEUP 16
 
 struct listener {
@@ -40,24 +40,24 @@ struct client {
 	struct monitor *mon;
 	enum monitor_proto proto;
 	int in_fd, out_fd;
-	bool owned;       /* close the fds when the client goes */
-	bool is_socket;   /* out_fd: non-blocking buffered output; else blocking writes */
-	bool in_socket;   /* in_fd: recv(MSG_DONTWAIT); else one read() per wake-up */
+	bool owned;     /* close the fds when the client goes */
+	bool is_socket; /* out_fd: non-blocking buffered output; else blocking writes */
+	bool in_socket; /* in_fd: recv(MSG_DONTWAIT); else one read() per wake-up */
 	bool watched;
-	uint32_t events;  /* what the loop watches in_fd for */
-	bool dead;        /* reaped at the end of the current callback */
-	bool closing;     /* flush what is queued, then close */
+	uint32_t events; /* what the loop watches in_fd for */
+	bool dead;       /* reaped at the end of the current callback */
+	bool closing;    /* flush what is queued, then close */
 	struct qmp_session qmp;
 	struct qmp_framer *framer;
-	char *line;       /* HMP: the line being read */
+	char *line; /* HMP: the line being read */
 	size_t line_len;
-	bool after_cr;    /* HMP: the last byte ended a line with CR */
-	char *out;        /* queued output: [out_off, out_len) */
+	bool after_cr; /* HMP: the last byte ended a line with CR */
+	char *out;     /* queued output: [out_off, out_len) */
 	size_t out_off, out_len, out_cap;
 };
 
 struct monitor {
-	struct monitor_backend be;      /* the caller's, copied; ctx.be points here */
+	struct monitor_backend be; /* the caller's, copied; ctx.be points here */
 	struct evloop *loop;
 	struct qmp_ctx ctx;
 	struct listener listeners[MAX_LISTENERS];
@@ -253,7 +253,11 @@ static int client_new(struct monitor *mon, enum monitor_proto proto, int in_fd, 
 		return -ENOMEM;
 	struct stat st;
 	*c = (struct client){
-		.mon = mon, .proto = proto, .in_fd = in_fd, .out_fd = out_fd, .owned = owned,
+		.mon = mon,
+		.proto = proto,
+		.in_fd = in_fd,
+		.out_fd = out_fd,
+		.owned = owned,
 		/* Buffered output is watched on in_fd, so it needs one socket. */
 		.is_socket = in_fd == out_fd && !fstat(out_fd, &st) && S_ISSOCK(st.st_mode),
 	};
@@ -365,7 +369,8 @@ static void client_input(struct client *c, const char *buf, size_t n)
 		if (buf[i] == '\n' || buf[i] == '\r') {
 			hmp_line(c);
 		} else if (c->line_len == MONITOR_MAX_MESSAGE) {
-			client_send_text(c, "line too long (limit 64 KiB), closing the connection\n");
+			client_send_text(c,
+					 "line too long (limit 64 KiB), closing the connection\n");
 			c->closing = true;
 		} else {
 			c->line[c->line_len++] = buf[i];
@@ -433,7 +438,8 @@ static void on_accept(void *opaque, uint32_t events)
 				 * goes, instead of spinning on a pending connection. */
 				static struct ratelimit rl = RATELIMIT_INIT(5000, 1);
 				if (ratelimit_ok(&rl))
-					log_warn("monitor %s: accept: %s", l->path, strerror(errno));
+					log_warn("monitor %s: accept: %s", l->path,
+						 strerror(errno));
 				evloop_del(mon->loop, l->fd);
 				l->watched = false;
 			}
@@ -470,7 +476,7 @@ static int socket_alive(const struct sockaddr_un *sa)
 	int e = errno;
 	close(fd);
 	if (ret == 0 || e == EAGAIN || e == EINPROGRESS)
-		return 1;   /* EAGAIN: a full backlog is still a live listener */
+		return 1; /* EAGAIN: a full backlog is still a live listener */
 	if (e == ECONNREFUSED || e == ENOENT)
 		return 0;
 	return -e;
@@ -491,14 +497,16 @@ static int listen_unix(struct listener *l, const char *path, char *err, size_t e
 
 	if (!lstat(path, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a socket; not replacing it", path);
+			snprintf(err, errlen, "%s exists and is not a socket; not replacing it",
+				 path);
 			return -EEXIST;
 		}
 		ret = socket_alive(&sa);
 		if (ret > 0) {
 			snprintf(err, errlen,
 				 "%s is in use by a running process (another memvm?); "
-				 "stop it or choose another path", path);
+				 "stop it or choose another path",
+				 path);
 			return -EADDRINUSE;
 		}
 		if (ret < 0) {
@@ -508,7 +516,8 @@ static int listen_unix(struct listener *l, const char *path, char *err, size_t e
 		/* Left behind by a process that died: replace it. */
 		if (unlink(path) && errno != ENOENT) {
 			ret = -errno;
-			snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot remove stale socket %s: %s", path,
+				 strerror(errno));
 			return ret;
 		}
 	}
@@ -575,7 +584,8 @@ static int monitor_add(struct monitor *mon, enum monitor_proto proto,
 	if (mon->loop) {
 		ret = evloop_add(mon->loop, l->fd, EPOLLIN, on_accept, l);
 		if (ret) {
-			snprintf(err, errlen, "%s: cannot watch %s: %s", what, l->path, strerror(-ret));
+			snprintf(err, errlen, "%s: cannot watch %s: %s", what, l->path,
+				 strerror(-ret));
 			unlink(l->path);
 			close(l->fd);
 			return ret;
@@ -586,14 +596,12 @@ static int monitor_add(struct monitor *mon, enum monitor_proto proto,
 	return 0;
 }
 
-int monitor_add_qmp(struct monitor *mon, const struct chardev_spec *spec, char *err,
-		    size_t errlen)
+int monitor_add_qmp(struct monitor *mon, const struct chardev_spec *spec, char *err, size_t errlen)
 {
 	return monitor_add(mon, MONITOR_QMP, spec, err, errlen);
 }
 
-int monitor_add_hmp(struct monitor *mon, const struct chardev_spec *spec, char *err,
-		    size_t errlen)
+int monitor_add_hmp(struct monitor *mon, const struct chardev_spec *spec, char *err, size_t errlen)
 {
 	return monitor_add(mon, MONITOR_HMP, spec, err, errlen);
 }
@@ -736,7 +744,10 @@ int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct mo
 	mon->be = *be;
 	mon->loop = loop;
 	mon->ctx = (struct qmp_ctx){
-		.be = &mon->be, .event = on_event, .opaque = mon, .extra = hmp_qmp_commands,
+		.be = &mon->be,
+		.event = on_event,
+		.opaque = mon,
+		.extra = hmp_qmp_commands,
 	};
 	mon->efd = mon->tfd = -1;
 	mon->throttle_ms = MONITOR_BALLOON_CHANGE_THROTTLE_MS;

@@ -28,7 +28,7 @@ struct ram;
 
 #define MONITOR_MAX_CLIENTS 64
 #define MONITOR_MAX_MESSAGE (64 * 1024)
-#define MONITOR_MAX_OUTPUT (1024 * 1024)
+#define MONITOR_MAX_OUTPUT  (1024 * 1024)
 /* QEMU throttles BALLOON_CHANGE to one event a second, sending the latest
  * value at the end of the window. */
 #define MONITOR_BALLOON_CHANGE_THROTTLE_MS 1000

@@ -17,9 +17,9 @@
 /* QEMU escapes non-ASCII; JSON_ENCODE_ANY lets strings be dumped too. */
 #define DUMP_FLAGS (JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
 
-#define CLS_GENERIC "GenericError"
-#define CLS_NOT_FOUND "CommandNotFound"
-#define CLS_NOT_ACTIVE "DeviceNotActive"
+#define CLS_GENERIC       "GenericError"
+#define CLS_NOT_FOUND     "CommandNotFound"
+#define CLS_NOT_ACTIVE    "DeviceNotActive"
 #define CLS_DEV_NOT_FOUND "DeviceNotFound"
 
 #define BALLOON_QOM_TYPE "virtio-balloon-device"
@@ -81,8 +81,7 @@ char *qmp_error_line(const char *cls, const char *desc)
 static char *reply_return(json_t *ret, json_t *id)
 {
 	json_t *r = json_object();
-	if (!r || json_object_set_new(r, "return", ret) ||
-	    (id && json_object_set(r, "id", id))) {
+	if (!r || json_object_set_new(r, "return", ret) || (id && json_object_set(r, "id", id))) {
 		json_decref(r);
 		return NULL;
 	}
@@ -152,7 +151,7 @@ void qmp_emit_cause(const struct qmp_ctx *ctx, const char *event, bool guest,
 {
 	/* Past the table (a caller's bug): QEMU's "none" rather than a crash. */
 	const char *reason = (unsigned)cause < ARRAY_SIZE(cause_names) ? cause_names[cause]
-								      : cause_names[0];
+								       : cause_names[0];
 	json_t *data = json_pack("{s:b,s:s}", "guest", guest, "reason", reason);
 	if (data) /* out of memory: no event rather than one without its reason */
 		qmp_emit(ctx, event, data);
@@ -176,33 +175,44 @@ char *qmp_greeting(void)
 static const char *type_name(enum qmp_arg_type t)
 {
 	switch (t) {
-	case QMP_ARG_INT: return "integer";
-	case QMP_ARG_STR: return "string";
-	case QMP_ARG_BOOL: return "boolean";
-	case QMP_ARG_ARRAY: return "array";
-	default: return "any";
+	case QMP_ARG_INT:
+		return "integer";
+	case QMP_ARG_STR:
+		return "string";
+	case QMP_ARG_BOOL:
+		return "boolean";
+	case QMP_ARG_ARRAY:
+		return "array";
+	default:
+		return "any";
 	}
 }
 
 static bool type_ok(enum qmp_arg_type t, const json_t *v)
 {
 	switch (t) {
-	case QMP_ARG_INT: return json_is_integer(v);
-	case QMP_ARG_STR: return json_is_string(v);
-	case QMP_ARG_BOOL: return json_is_boolean(v);
-	case QMP_ARG_ARRAY: return json_is_array(v);
-	default: return true;
+	case QMP_ARG_INT:
+		return json_is_integer(v);
+	case QMP_ARG_STR:
+		return json_is_string(v);
+	case QMP_ARG_BOOL:
+		return json_is_boolean(v);
+	case QMP_ARG_ARRAY:
+		return json_is_array(v);
+	default:
+		return true;
 	}
 }
 
 /* The declared arguments: up to the first without a name. */
-#define FOR_ARGS(a, c) \
+#define FOR_ARGS(a, c)                            \
 	for (const struct qmp_arg *a = (c)->args; \
 	     a < (c)->args + ARRAY_SIZE((c)->args) && a->name; a++)
 
 static bool check_args(const struct qmp_command *c, json_t *args, struct qmp_error *err)
 {
-	FOR_ARGS(a, c) {
+	FOR_ARGS(a, c)
+	{
 		json_t *v = json_object_get(args, a->name);
 		if (!v) {
 			if (a->optional)
@@ -221,7 +231,7 @@ static bool check_args(const struct qmp_command *c, json_t *args, struct qmp_err
 	json_object_foreach(args, key, v) {
 		bool known = false;
 		FOR_ARGS(a, c)
-			known |= !strcmp(a->name, key);
+		known |= !strcmp(a->name, key);
 		if (!known) {
 			set_err(err, CLS_GENERIC, "Parameter '%s' is unexpected", key);
 			return false;
@@ -248,7 +258,8 @@ static json_t *cmd_capabilities(const struct qmp_ctx *ctx, json_t *args, struct 
 {
 	(void)ctx;
 	(void)args;
-	set_err(err, CLS_NOT_FOUND, "Capabilities negotiation is already complete, command ignored");
+	set_err(err, CLS_NOT_FOUND,
+		"Capabilities negotiation is already complete, command ignored");
 	return NULL;
 }
 
@@ -272,8 +283,8 @@ static json_t *cmd_query_status(const struct qmp_ctx *ctx, json_t *args, struct 
 	(void)args;
 	(void)err;
 	bool running = be_running(ctx);
-	return json_pack("{s:s,s:b,s:b}", "status", running ? "running" : "paused", "singlestep",
-			 0, "running", running);
+	return json_pack("{s:s,s:b,s:b}", "status", running ? "running" : "paused", "singlestep", 0,
+			 "running", running);
 }
 
 static json_t *cmd_stop(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
@@ -327,8 +338,7 @@ static json_t *cmd_system_reset(const struct qmp_ctx *ctx, json_t *args, struct 
 	return json_object();
 }
 
-static json_t *cmd_system_powerdown(const struct qmp_ctx *ctx, json_t *args,
-				    struct qmp_error *err)
+static json_t *cmd_system_powerdown(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
 {
 	(void)args;
 	const struct monitor_backend *be = ctx->be;
@@ -408,8 +418,7 @@ static json_t *cmd_query_kvm(const struct qmp_ctx *ctx, json_t *args, struct qmp
 	return json_pack("{s:b,s:b}", "enabled", 1, "present", 1);
 }
 
-static json_t *cmd_query_cpus_fast(const struct qmp_ctx *ctx, json_t *args,
-				   struct qmp_error *err)
+static json_t *cmd_query_cpus_fast(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
 {
 	(void)args;
 	(void)err;
@@ -420,11 +429,11 @@ static json_t *cmd_query_cpus_fast(const struct qmp_ctx *ctx, json_t *args,
 		char path[64];
 		snprintf(path, sizeof(path), "/machine/unattached/device[%u]", i);
 		/* QEMU 7.2's default topology for -smp N: one socket of N cores. */
-		if (json_array_append_new(
-			    list, json_pack("{s:i,s:{s:i,s:i,s:i},s:s,s:i,s:s}", "thread-id", tid,
-					    "props", "core-id", (int)i, "thread-id", 0, "socket-id",
-					    0, "qom-path", path, "cpu-index", (int)i, "target",
-					    "x86_64"))) {
+		if (json_array_append_new(list, json_pack("{s:i,s:{s:i,s:i,s:i},s:s,s:i,s:s}",
+							  "thread-id", tid, "props", "core-id",
+							  (int)i, "thread-id", 0, "socket-id", 0,
+							  "qom-path", path, "cpu-index", (int)i,
+							  "target", "x86_64"))) {
 			json_decref(list);
 			return NULL;
 		}
@@ -438,7 +447,7 @@ static json_t *balloon_section(const struct qmp_ctx *ctx)
 	balloon_query(ctx->be->balloon, &i);
 	uint64_t target = i.ram_size - MIN(i.ram_size, i.target_pages * BALLOON_PAGE_SIZE);
 	const char *path = ctx->be->balloon_qom_path ? ctx->be->balloon_qom_path
-						      : MONITOR_BALLOON_QOM_PATH;
+						     : MONITOR_BALLOON_QOM_PATH;
 	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I}", "qom-path", path,
 			 "target", (json_int_t)target, "actual", (json_int_t)i.actual_bytes,
 			 "target-pages", (json_int_t)i.target_pages, "actual-pages",
@@ -462,13 +471,14 @@ static json_t *cmd_query_memvm_memory(const struct qmp_ctx *ctx, json_t *args,
 	if (be->ram) {
 		struct ram_summary s;
 		ram_summary(be->ram, &s);
-		json_t *m = json_pack(
-			"{s:s,s:I,s:b,s:b,s:b,s:b,s:b,s:i,s:I,s:I,s:I}", "backing",
-			s.backing ? s.backing : "unknown", "page-size", (json_int_t)s.page_size,
-			"shared", s.shared, "preallocated", s.preallocated, "merge-requested",
-			s.merge_requested, "merge-effective", s.merge_effective, "thp", s.thp,
-			"ksm-run", s.ksm_run, "rss", (json_int_t)s.rss_bytes, "ksm-merging-pages",
-			(json_int_t)s.ksm_merging_pages, "discarded", (json_int_t)s.discarded_bytes);
+		json_t *m = json_pack("{s:s,s:I,s:b,s:b,s:b,s:b,s:b,s:i,s:I,s:I,s:I}", "backing",
+				      s.backing ? s.backing : "unknown", "page-size",
+				      (json_int_t)s.page_size, "shared", s.shared, "preallocated",
+				      s.preallocated, "merge-requested", s.merge_requested,
+				      "merge-effective", s.merge_effective, "thp", s.thp, "ksm-run",
+				      s.ksm_run, "rss", (json_int_t)s.rss_bytes,
+				      "ksm-merging-pages", (json_int_t)s.ksm_merging_pages,
+				      "discarded", (json_int_t)s.discarded_bytes);
 		if (!m || json_object_update(r, m)) {
 			json_decref(m);
 			json_decref(r);
@@ -492,7 +502,7 @@ static json_t *cmd_query_memvm_memory(const struct qmp_ctx *ctx, json_t *args,
 static bool qom_is_balloon(const struct qmp_ctx *ctx, const char *path)
 {
 	const char *full = ctx->be->balloon_qom_path ? ctx->be->balloon_qom_path
-						      : MONITOR_BALLOON_QOM_PATH;
+						     : MONITOR_BALLOON_QOM_PATH;
 	size_t n = strlen(full), pl = strlen(path);
 	if (!ctx->be->balloon || pl == 0)
 		return false;
@@ -503,8 +513,7 @@ static bool qom_is_balloon(const struct qmp_ctx *ctx, const char *path)
 	return path[0] != '/' && pl < n && full[n - pl - 1] == '/' && !strcmp(full + n - pl, path);
 }
 
-static struct balloon *qom_balloon(const struct qmp_ctx *ctx, json_t *args,
-				   struct qmp_error *err)
+static struct balloon *qom_balloon(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
 {
 	const char *path = json_string_value(json_object_get(args, "path"));
 	if (!qom_is_balloon(ctx, path)) {
@@ -613,10 +622,13 @@ static const struct qmp_command commands[] = {
 	{ "query-kvm", cmd_query_kvm, { { 0 } } },
 	{ "query-cpus-fast", cmd_query_cpus_fast, { { 0 } } },
 	{ "x-query-memvm-memory", cmd_query_memvm_memory, { { 0 } } },
-	{ "qom-get", cmd_qom_get,
+	{ "qom-get",
+	  cmd_qom_get,
 	  { { "path", QMP_ARG_STR, false }, { "property", QMP_ARG_STR, false } } },
-	{ "qom-set", cmd_qom_set,
-	  { { "path", QMP_ARG_STR, false }, { "property", QMP_ARG_STR, false },
+	{ "qom-set",
+	  cmd_qom_set,
+	  { { "path", QMP_ARG_STR, false },
+	    { "property", QMP_ARG_STR, false },
 	    { "value", QMP_ARG_ANY, false } } },
 	{ "qom-list", cmd_qom_list, { { "path", QMP_ARG_STR, false } } },
 };
@@ -700,7 +712,8 @@ static bool negotiate(json_t *args, struct qmp_error *err)
 	json_t *v;
 	json_array_foreach(enable, i, v) {
 		if (!json_is_string(v)) {
-			set_err(err, CLS_GENERIC, "Invalid parameter type for 'enable', expected: string");
+			set_err(err, CLS_GENERIC,
+				"Invalid parameter type for 'enable', expected: string");
 			return false;
 		}
 		if (strcmp(json_string_value(v), "oob")) {
@@ -726,7 +739,8 @@ static const char *check_envelope(json_t *req, json_t **args, struct qmp_error *
 	json_object_foreach(req, key, v) {
 		if (!strcmp(key, "execute")) {
 			if (!json_is_string(v)) {
-				set_err(err, CLS_GENERIC, "QMP input member 'execute' must be a string");
+				set_err(err, CLS_GENERIC,
+					"QMP input member 'execute' must be a string");
 				return NULL;
 			}
 			cmd = json_string_value(v);
@@ -792,7 +806,7 @@ char *qmp_handle(const struct qmp_ctx *ctx, struct qmp_session *s, const char *m
 struct qmp_framer {
 	char *buf;
 	size_t len, max;
-	long depth;    /* open braces + brackets, as QEMU's streamer counts */
+	long depth; /* open braces + brackets, as QEMU's streamer counts */
 	bool in_str, esc, scalar, overflow;
 };
 

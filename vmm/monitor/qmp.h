@@ -39,7 +39,7 @@ struct qmp_session {
 };
 
 struct qmp_error {
-	const char *cls;   /* "GenericError", "CommandNotFound", ... */
+	const char *cls; /* "GenericError", "CommandNotFound", ... */
 	char desc[256];
 };
 
@@ -49,7 +49,7 @@ struct qmp_error {
 enum qmp_arg_type { QMP_ARG_INT, QMP_ARG_STR, QMP_ARG_BOOL, QMP_ARG_ARRAY, QMP_ARG_ANY };
 
 struct qmp_arg {
-	const char *name;          /* NULL ends the list */
+	const char *name; /* NULL ends the list */
 	enum qmp_arg_type type;
 	bool optional;
 };
@@ -70,8 +70,7 @@ char *qmp_greeting(void) WUR;
 
 /* Handles one framed message: returns the reply (malloc'd, no newline),
  * or NULL when out of memory. Never fails on client input. */
-char *qmp_handle(const struct qmp_ctx *ctx, struct qmp_session *s, const char *msg,
-		 size_t len) WUR;
+char *qmp_handle(const struct qmp_ctx *ctx, struct qmp_session *s, const char *msg, size_t len) WUR;
 
 /* Runs a command after negotiation (HMP calls commands this way). args
  * may be NULL. Returns the "return" value (new reference) or NULL with
