@@ -1,8 +1,9 @@
 #!/bin/bash
 # The architecture, checked: every C file may include headers of its own
-# folder or of a folder below it, never above or beside, and no two files
-# modules (a .c and its .h) include each other, directly or in a circle. Prints each offending include
-# and exits 1; prints the folder graph with -v.
+# folder or of a folder below it, never above or beside, and no two
+# modules (a .c and its .h) include each other, directly or in a circle.
+# Prints each offending include and exits 1; prints the folder graph
+# with -v.
 #
 #   vmm/ctl          memvm-ctl: the ground floor only
 #   vmm (main.c)     board, config

@@ -299,7 +299,7 @@ START_TEST(smp_errors)
 	PARSE_ERR("expected a number of vCPUs", "-smp", "4x");
 	PARSE_ERR("expected a number of vCPUs", "-smp", " 4");
 	PARSE_ERR("expected a number of vCPUs", "-smp", "99999999999999999999");
-	/* The exact limit (MAX_SMP in cli.c) may change; these are far above it. */
+	/* Far above VM_MAX_CPUS (vmm/config/config.h). */
 	PARSE_ERR("at most ", "-smp", "100000");
 	PARSE_ERR("at most ", "-smp", "4294967295");
 	PARSE_ERR("expected a number of vCPUs", "-smp", "4294967296");

@@ -129,10 +129,16 @@ START_TEST(announcements_and_boot_devices_agree)
 }
 END_TEST
 
-static int resets[4];
+static int resets[4], reset_seq, reset_order[4];
+static struct virtio_mmio *reset_transport;
+static uint32_t status_seen_by_last = 99;
 static void count_reset(void *dev)
 {
-	resets[*(int *)dev]++;
+	int id = *(int *)dev;
+	resets[id]++;
+	reset_order[id] = ++reset_seq;
+	if (id == 2) /* added after the transport: it must be reset already */
+		status_seen_by_last = virtio_mmio_status(reset_transport);
 }
 
 static void nop_write(void *dev, uint64_t off, const void *data, uint32_t len)
@@ -144,7 +150,7 @@ static const struct bus_ops nop_ops = { .name = "nop", .write = nop_write };
 START_TEST(ports_and_reset_hooks)
 {
 	struct fixture *f = fx_new();
-	static int ids[2] = { 0, 1 };
+	static int ids[3] = { 0, 1, 2 };
 	char err[128];
 	memset(resets, 0, sizeof(resets));
 	ck_assert_int_eq(devmgr_add_pio(f->dm, 0x3f8, 8, &nop_ops, NULL), 0);
@@ -153,6 +159,8 @@ START_TEST(ports_and_reset_hooks)
 	ck_assert_int_eq(devmgr_add_reset(f->dm, count_reset, &ids[1]), 0);
 	struct virtio_mmio *t;
 	ck_assert_int_eq(add_rng(f, 0, &t, err, sizeof(err)), 0);
+	reset_transport = t;
+	ck_assert_int_eq(devmgr_add_reset(f->dm, count_reset, &ids[2]), 0);
 	/* The driver sets ACKNOWLEDGE; a reboot's reset must clear it. */
 	uint32_t st = 1;
 	ck_assert_int_eq(bus_write(f->mmio, LAYOUT_VIRTIO_MMIO_BASE + 0x70, &st, 4), 0);
@@ -160,7 +168,12 @@ START_TEST(ports_and_reset_hooks)
 	devmgr_reset(f->dm);
 	ck_assert_int_eq(resets[0], 1);
 	ck_assert_int_eq(resets[1], 1);
+	ck_assert_int_eq(resets[2], 1);
 	ck_assert_uint_eq(virtio_mmio_status(t), 0);
+	/* In the order added: hooks 0 and 1, the transport, hook 2. */
+	ck_assert_int_lt(reset_order[0], reset_order[1]);
+	ck_assert_int_lt(reset_order[1], reset_order[2]);
+	ck_assert_uint_eq(status_seen_by_last, 0);
 	fx_free(f);
 }
 END_TEST

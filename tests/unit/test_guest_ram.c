@@ -496,6 +496,7 @@ START_TEST(t_clear_prealloc)
 	uint8_t *b = ram_base(guest_ram_block(g));
 	ck_assert(ram_preallocated(guest_ram_block(g)));
 	ck_assert_uint_eq(resident(b, RAM_SIZE), RAM_SIZE);
+	memset(b, 0x5a, RAM_SIZE); /* what the old guest left */
 	ck_assert_int_eq(guest_ram_clear(g), 0);
 	ck_assert_uint_eq(resident(b, RAM_SIZE), RAM_SIZE);
 	ck_assert(all_zero(b, RAM_SIZE));

@@ -59,7 +59,9 @@ int devmgr_add_reset(struct devmgr *dm, void (*fn)(void *dev), void *dev)
 	return 0;
 }
 
-/* GSIs 8 (RTC) and 12 (PS/2 mouse) belong to legacy devices. */
+/* GSIs 8 (RTC) and 12 (PS/2 mouse) belong to legacy devices; the UART's
+ * is below the first virtio one. */
+_Static_assert(LAYOUT_VIRTIO_IRQ_BASE > LAYOUT_IRQ_SERIAL0, "virtio GSIs start above the UART's");
 static uint32_t devmgr_take_irq(struct devmgr *dm)
 {
 	while (dm->next_irq == 8 || dm->next_irq == 12)

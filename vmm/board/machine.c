@@ -64,7 +64,6 @@ struct machine {
 	bool reset_announced;           /* the monitor's system_reset sent RESET itself */
 
 	struct boot_entry entry;
-	unsigned reboots;
 };
 
 /* ---- guest RAM ------------------------------------------------------ */
@@ -180,8 +179,9 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 static void machine_uart_irq(void *opaque, int level)
 {
 	struct machine *m = opaque;
-	if (vm_irq_line(m->vm, LAYOUT_IRQ_SERIAL0, level)) { /* irqchip gone: shutting down */
-	}
+	/* Errors only while shutting down (irqchip gone); no VM once freed. */
+	if (m->vm)
+		(void)vm_irq_line(m->vm, LAYOUT_IRQ_SERIAL0, level);
 }
 
 static void machine_reset_uart(void *dev)
@@ -398,7 +398,6 @@ static int machine_reboot(struct machine *m, char *err, size_t errlen)
 		return ret;
 	m->reset_announced = false;
 	runstate_restart(m->rs);
-	m->reboots++;
 	return 0;
 }
 
@@ -406,11 +405,11 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 {
 	int ret;
 	struct machine *m = calloc(1, sizeof(*m));
+	*out = m;
 	if (!m) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	*out = m;
 	m->cfg = *cfg;
 	m->sig_fd = m->uart_out_fd = -1;
 	m->kvm.fd = -1;
@@ -543,13 +542,17 @@ void machine_destroy(struct machine *m)
 	if (!m)
 		return;
 	vm_free(m->vm); /* stops the vCPU threads first */
+	m->vm = NULL;
 	console_close(m->console);
-	monitor_free(m->monitor);
-	if (m->sig_fd >= 0)
-		close(m->sig_fd);
+	/* The balloon and the monitor point at each other: detach, free the
+	 * transports, then the devices, then the monitor. */
+	monitor_set_balloon(m->monitor, NULL);
 	devmgr_free(m->dm);
 	virtio_rng_free(m->rng);
 	balloon_free(m->balloon);
+	monitor_free(m->monitor);
+	if (m->sig_fd >= 0)
+		close(m->sig_fd);
 	serial_free(m->uart);
 	i8042_free(m->kbd);
 	pm_free(m->pm);

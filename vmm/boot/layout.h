@@ -11,8 +11,8 @@
 #define LAYOUT_BOOT_STACK     0x8ff0ull /* initial RSP/ESP for 64-bit and PVH entries */
 #define LAYOUT_PML4           0x9000ull /* identity map of the first 4 GiB ... */
 #define LAYOUT_PDPT           0xa000ull
-#define LAYOUT_PD \
-	0xb000ull /* ... 4 page directories of 2 MiB pages (no 1 GiB pages: see HOST-NOTES) */
+/* ... 4 page directories of 2 MiB pages (no 1 GiB pages: see HOST-NOTES) */
+#define LAYOUT_PD             0xb000ull
 #define LAYOUT_PD_COUNT       4
 #define LAYOUT_CMDLINE        0x20000ull
 #define LAYOUT_CMDLINE_MAX    0x10000ull /* bytes reserved for the command line */

@@ -29,7 +29,7 @@ enum shutdown_cause {
 	SHUTDOWN_CAUSE__MAX
 };
 
-/* What the monitor drives; the VM fills it (tests use fakes). Callbacks
+/* What the monitor drives; the machine fills it (tests use fakes). Callbacks
  * run on the loop thread and may be NULL where noted. monitor_new() copies
  * the struct, so it need not outlive the monitor (balloon_qom_path, which
  * is referenced, must); attach the balloon and RAM later with

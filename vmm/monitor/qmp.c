@@ -211,8 +211,7 @@ static bool type_ok(enum qmp_arg_type t, const json_t *v)
 
 static bool check_args(const struct qmp_command *c, json_t *args, struct qmp_error *err)
 {
-	FOR_ARGS(a, c)
-	{
+	FOR_ARGS(a, c) {
 		json_t *v = json_object_get(args, a->name);
 		if (!v) {
 			if (a->optional)
@@ -231,7 +230,7 @@ static bool check_args(const struct qmp_command *c, json_t *args, struct qmp_err
 	json_object_foreach(args, key, v) {
 		bool known = false;
 		FOR_ARGS(a, c)
-		known |= !strcmp(a->name, key);
+			known |= !strcmp(a->name, key);
 		if (!known) {
 			set_err(err, CLS_GENERIC, "Parameter '%s' is unexpected", key);
 			return false;
