@@ -220,6 +220,14 @@ else
 	fail "memvm-ctl" "$CTL not built"
 fi
 
+# memvm-ctl's own input: a path that is not a socket, an absurd -t.
+"$CTL" -s /etc/hostname info balloon >"$T/ctl-file.out" 2>&1; rc=$?
+check "memvm-ctl on a regular file fails" [ "$rc" -eq 1 ]
+expect_match "... saying it is not a socket" "^memvm-ctl: error: cannot connect to /etc/hostname: not a socket" "$T/ctl-file.out"
+"$CTL" -t 99999999999 -s "$Q" info balloon >"$T/ctl-t.out" 2>&1; rc=$?
+check "memvm-ctl -t out of range fails" [ "$rc" -eq 1 ]
+expect_match "... with a clear message" "^memvm-ctl: error: -t 99999999999: expected a number of seconds from 1 to 86400" "$T/ctl-t.out"
+
 # ---- bad input in bulk ----------------------------------------------------
 before=$(echo '{"execute":"qmp_capabilities"}{"execute":"x-query-memvm-memory","id":1}' | qmp "$Q" | jq -c 'select(.id == 1) | .return.balloon.target')
 gen_bad() {
@@ -316,6 +324,38 @@ expect_eq "quit: memvm exits 0" 0 "$rc"
 expect_match "quit: SHUTDOWN event host-qmp-quit" '"event": "SHUTDOWN", "data": \{"guest": false, "reason": "host-qmp-quit"\}' "$T/quit.out"
 expect_match "quit: reply delivered" '^\{"return": \{\}, "id": "q"\}$' "$T/quit.out"
 check "quit: socket removed" [ ! -e "$S" ]
+
+# ---- system_reset: a paused machine stays paused; -no-reboot ends it --------
+R=$T/r.sock
+start_memvm reset -smp 2 -kernel "$IDLE" -qmp "unix:$R,server=on,wait=off"
+RPID=$MPID
+wait_sock "$R"
+# qret SOCK CMD-JSON: one command on a fresh connection, its "return".
+qret() { printf '{"execute":"qmp_capabilities"}{"execute":%s,"id":1}' "$2" | qmp "$1" | jq -c 'select(.id == 1) | .return'; }
+tid0=$(qret "$R" '"query-cpus-fast"' | jq '.[0]["thread-id"]')
+printf '{"execute":"qmp_capabilities"}{"execute":"stop","id":1}{"execute":"system_reset","id":2}' | qmp "$R" >"$T/reset.out"
+expect_match "stop, system_reset: RESET event" '"event": "RESET", "data": \{"guest": false, "reason": "host-qmp-system-reset"\}' "$T/reset.out"
+# The reset is done when the vCPUs run on new threads.
+i=0 tid=$tid0
+while [ $i -lt 300 ] && { [ "$tid" = "$tid0" ] || [ -z "$tid" ] || [ "$tid" = null ]; }; do
+	sleep 0.1; i=$((i + 1))
+	tid=$(qret "$R" '"query-cpus-fast"' | jq '.[0]["thread-id"]')
+done
+check "stop, system_reset: the machine was reset (new vCPU threads)" [ -n "$tid" -a "$tid" != null -a "$tid" != "$tid0" ]
+expect_eq "stop, system_reset: still paused, as QEMU" '"paused"' "$(qret "$R" '"query-status"' | jq -c .status)"
+qret "$R" '"cont"' >/dev/null
+expect_eq "... and cont runs it" '"running"' "$(qret "$R" '"query-status"' | jq -c .status)"
+kill -TERM $RPID; wait $RPID 2>/dev/null
+
+start_memvm noreboot -no-reboot -kernel "$IDLE" -qmp "unix:$R,server=on,wait=off"
+NPID=$MPID
+wait_sock "$R"
+{ echo '{"execute":"qmp_capabilities"}'; echo '{"execute":"system_reset","id":1}'; sleep 1; } | qmp "$R" >"$T/noreboot.out"
+wait $NPID; rc=$?
+expect_eq "-no-reboot, system_reset: memvm exits 0" 0 "$rc"
+expect_match "-no-reboot, system_reset: SHUTDOWN host-qmp-system-reset" '"event": "SHUTDOWN", "data": \{"guest": false, "reason": "host-qmp-system-reset"\}' "$T/noreboot.out"
+if grep -q '"event": "RESET"' "$T/noreboot.out"; then fail "-no-reboot, system_reset: no RESET event, as QEMU" "$(cat "$T/noreboot.out")"
+else pass "-no-reboot, system_reset: no RESET event, as QEMU"; fi
 
 # ---- BALLOON_CHANGE with a real guest driver ------------------------------
 if have_guest; then

@@ -126,6 +126,19 @@ expect_cli_error "-smp 0" "at least one vCPU" -smp 0 -kernel "$P/hello64.elf"
 expect_cli_error "-smp above the memvm limit" "^memvm: error: -smp 255: at most 254 vCPUs" -smp 255 -kernel "$P/hello64.elf"
 expect_cli_error "-smp far above the memvm limit" "^memvm: error: -smp 5000: at most 254 vCPUs" -smp 5000 -kernel "$P/hello64.elf"
 expect_cli_error "no kernel" "no guest to run" -m 64
+# A FIFO where a file is needed is refused at once (it used to block forever).
+mkfifo "$T/fifo"
+expect_cli_error "-kernel FIFO refused" "^memvm: error: -kernel $T/fifo: .*is a device or pipe" -kernel "$T/fifo"
+expect_cli_error "-serial file:FIFO refused" "^memvm: error: -serial file:$T/fifo: a pipe, socket or directory" \
+	-serial "file:$T/fifo" -kernel "$P/hello64.elf"
+expect_cli_error "dumpdtb=FIFO refused" "^memvm: error: dumpdtb=$T/fifo: not a regular file" -machine "dumpdtb=$T/fifo"
+# Each -device virtio-rng is a device of its own; one balloon at most.
+timeout 20 "$MEMVM" -m 64 -device virtio-rng -device virtio-rng -device virtio-rng -device virtio-balloon \
+	-machine dumpdtb="$T/four.dtb" </dev/null >"$T/dtb.out" 2>"$T/dtb.err"
+expect_eq "dumpdtb, 3 virtio-rng and a balloon: exit 0" 0 "$?"
+expect_eq "... the device tree has 4 virtio-mmio devices" 4 "$(dtc -I dtb -O dts "$T/four.dtb" 2>/dev/null | grep -c 'virtio_mmio@')"
+expect_cli_error "two balloons refused" "^memvm: error: -device virtio-balloon: Only one balloon device is supported" \
+	-device virtio-balloon -device virtio-balloon -kernel "$P/hello64.elf"
 expect_cli_error "missing kernel file" "-kernel $T/nope.elf: cannot open: No such file" -kernel "$T/nope.elf"
 expect_cli_error "bad -serial" "-serial tcp:1: expected stdio" -serial tcp:1 -kernel "$P/hello64.elf"
 

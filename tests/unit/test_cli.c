@@ -209,7 +209,7 @@ START_TEST(defaults)
 	ck_assert(!g_cfg.debug_exit);
 	ck_assert_uint_eq(g_cfg.debug_exit_port, 0x501);
 	ck_assert_uint_eq(g_cfg.debug_exit_size, 2);
-	ck_assert(!g_cfg.rng);
+	ck_assert_uint_eq(g_cfg.rng, 0);
 	ck_assert(!g_cfg.balloon.enabled);
 	ck_assert(!g_cfg.balloon.deflate_on_oom);
 	ck_assert(!g_cfg.balloon.free_page_reporting);
@@ -282,6 +282,10 @@ START_TEST(smp_forms)
 	ck_assert_uint_eq(g_cfg.smp, 2);
 	PARSE_OK("-smp", "254");
 	ck_assert_uint_eq(g_cfg.smp, 254);
+	PARSE_OK("-smp", "010"); /* decimal, as the user meant it */
+	ck_assert_uint_eq(g_cfg.smp, 10);
+	PARSE_OK("-smp", "0x10");
+	ck_assert_uint_eq(g_cfg.smp, 16);
 }
 END_TEST
 
@@ -467,11 +471,11 @@ END_TEST
 START_TEST(device_other)
 {
 	PARSE_OK("-device", "virtio-rng");
-	ck_assert(g_cfg.rng);
+	ck_assert_uint_eq(g_cfg.rng, 1);
 	ck_assert(!g_cfg.balloon.enabled);
 	ck_assert(!g_cfg.debug_exit);
 	PARSE_OK("-device", "virtio-rng-pci,id=rng0");
-	ck_assert(g_cfg.rng);
+	ck_assert_uint_eq(g_cfg.rng, 1);
 	PARSE_ERR("unknown property 'max-bytes'", "-device", "virtio-rng,max-bytes=1024");
 	PARSE_ERR("-device e1000: unknown device", "-device", "e1000");
 	PARSE_ERR("unknown device", "-device", "virtio-balloonx");
@@ -481,6 +485,28 @@ START_TEST(device_other)
 		 "isa-debug-exit,iobase=0x10");
 	ck_assert(g_cfg.rng && g_cfg.balloon.enabled && g_cfg.debug_exit);
 	ck_assert_uint_eq(g_cfg.debug_exit_port, 0x10);
+	/* Each -device virtio-rng is a device; one balloon, one debug exit. */
+	PARSE_OK("-device", "virtio-rng", "-device", "virtio-rng-device", "-device", "virtio-rng");
+	ck_assert_uint_eq(g_cfg.rng, 3);
+	PARSE_ERR("-device virtio-balloon: Only one balloon device is supported", "-device",
+		  "virtio-balloon", "-device", "virtio-balloon");
+	PARSE_ERR("-balloon virtio: Only one balloon device is supported", "-device",
+		  "virtio-balloon", "-balloon", "virtio");
+	PARSE_ERR("given twice", "-device", "isa-debug-exit", "-device", "isa-debug-exit");
+	{
+		const char *args[40] = { "-kernel", "k" };
+		int n = 2;
+		for (int i = 0; i < 16; i++) {
+			args[n++] = "-device";
+			args[n++] = "virtio-rng";
+		}
+		ck_assert_int_eq(parse_v(args), 0);
+		ck_assert_uint_eq(g_cfg.rng, 16);
+		args[n++] = "-device";
+		args[n++] = "virtio-balloon";
+		ck_assert_int_eq(parse_v(args), -EINVAL);
+		ck_assert_str_eq(g_err, "-device: 17 virtio devices asked for; memvm has room for at most 16");
+	}
 }
 END_TEST
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -376,6 +377,17 @@ START_TEST(cmdline_limit_vmlinux)
 	ASSERT_ERR(ret, err, "2048 bytes");
 	ck_assert_msg(strstr(err, "at most 2047") && strstr(err, "shorten -append"), "%s", err);
 	ck_assert_int_eq(ret, -E2BIG);
+	/* When memvm added 700 of the bytes, the user learns how much -append
+	 * may keep, or that the quirks can go. */
+	char big[512];
+	cfg.cmdline_added = 700;
+	ret = load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, big);
+	ck_assert_int_eq(ret, -E2BIG);
+	ck_assert_msg(strstr(big, "2048 bytes (700 added by memvm") &&
+			      strstr(big, "shorten -append to 1346 bytes") &&
+			      strstr(big, "-machine host-quirks=off"),
+		      "%s", big);
+	cfg.cmdline_added = 0;
 	cl[2047] = '\0'; /* 2047 is the limit and fits */
 	ck_assert_msg(load_buf(&cfg, &m, k, klen, NULL, 0, &e, NULL, err) == 0, "%s", err);
 	ck_assert_uint_eq(strlen((const char *)gptr(&m, LAYOUT_CMDLINE, 2048)), 2047);
@@ -784,6 +796,19 @@ START_TEST(files_load)
 		   "-kernel /nonexistent/vmlinux: cannot open: No such file or directory");
 	cfg.kernel_path = "/tmp";
 	ASSERT_ERR(loader_load(&cfg, m.gm, &e, err, sizeof(err)), err, "is a directory");
+	/* A FIFO nobody writes: refused at once, not waited on. */
+	char fifo[] = "/tmp/memvm-test-fifo-XXXXXX";
+	int tfd = mkstemp(fifo);
+	ck_assert_int_ge(tfd, 0);
+	close(tfd);
+	unlink(fifo);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	cfg.kernel_path = fifo;
+	ASSERT_ERR(loader_load(&cfg, m.gm, &e, err, sizeof(err)), err, "is a device or pipe");
+	cfg.kernel_path = kpath;
+	cfg.initrd_path = fifo;
+	ASSERT_ERR(loader_load(&cfg, m.gm, &e, err, sizeof(err)), err, "is a device or pipe");
+	unlink(fifo);
 	unlink(kpath);
 	unlink(rdpath);
 	free(kpath);

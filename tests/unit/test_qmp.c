@@ -40,6 +40,7 @@
 struct fake {
 	bool running;
 	int stops, conts, resets, quits, powerdowns;
+	int reset_ret; /* what reset returns */
 	int powerdown_ret;
 };
 
@@ -80,7 +81,7 @@ static int f_reset(void *o)
 {
 	(void)o;
 	fk.resets++;
-	return 0;
+	return fk.reset_ret;
 }
 static int f_powerdown(void *o)
 {
@@ -392,6 +393,21 @@ START_TEST(test_status_stop_cont)
 	json_decref(ok("{\"execute\": \"cont\"}"));
 	ck_assert_int_eq(nevents, 2);
 	ck_assert(fk.running);
+}
+END_TEST
+
+/* -no-reboot: the machine ends instead of resetting, and QEMU then sends
+ * SHUTDOWN only (the machine's), no RESET. */
+START_TEST(test_reset_that_ends_the_vm)
+{
+	negotiate();
+	fk.reset_ret = MONITOR_RESET_ENDS;
+	json_decref(ok("{\"execute\": \"system_reset\"}"));
+	ck_assert_int_eq(fk.resets, 1);
+	ck_assert_int_eq(nevents, 0);
+	fk.reset_ret = -EIO;
+	expect_error("{\"execute\": \"system_reset\"}", "GenericError", "system_reset failed: Input/output error");
+	ck_assert_int_eq(nevents, 0);
 }
 END_TEST
 
@@ -1624,6 +1640,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_query_version_commands);
 	tcase_add_test(tc, test_status_stop_cont);
 	tcase_add_test(tc, test_reset_powerdown_quit);
+	tcase_add_test(tc, test_reset_that_ends_the_vm);
 	tcase_add_test(tc, test_balloon_commands);
 	tcase_add_test(tc, test_memory_kvm_cpus);
 	tcase_add_test(tc, test_qom);

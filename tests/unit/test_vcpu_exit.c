@@ -198,7 +198,7 @@ START_TEST(system_events_request_poweroff_and_reset)
 	/* The vCPU stops at its next check. */
 	ck_assert(!runstate_vcpu_should_run(f->rs));
 
-	runstate_restart(f->rs);
+	runstate_restart(f->rs, false);
 	ck_assert(runstate_vcpu_should_run(f->rs));
 	f->run->system_event.type = KVM_SYSTEM_EVENT_RESET;
 	ck_assert_int_eq(vcpu_handle_exit(&f->v), VCPU_OUTCOME_NONE);
@@ -247,7 +247,7 @@ START_TEST(first_request_wins_until_restart)
 	ck_assert(runstate_pending(rs, &req, &status));
 	ck_assert_int_eq(req, RUN_REQ_DEBUG_EXIT);
 	ck_assert_int_eq(status, 7);
-	runstate_restart(rs);
+	runstate_restart(rs, false);
 	ck_assert(!runstate_pending(rs, NULL, NULL));
 	struct run_link link = runstate_link(rs);
 	link.request(link.opaque, RUN_REQ_RESET, 0);
@@ -271,8 +271,14 @@ START_TEST(finished_outcome_quits_once)
 	enum run_request req;
 	ck_assert(runstate_pending(rs, &req, NULL));
 	ck_assert_int_eq(req, RUN_REQ_QUIT);
-	runstate_restart(rs);
+	runstate_restart(rs, false);
 	ck_assert_int_eq(runstate_outcome(rs, NULL), VCPU_OUTCOME_NONE);
+	ck_assert(runstate_is_running(rs));
+	/* A machine paused by the monitor stays paused after a reset. */
+	ck_assert(runstate_request(rs, RUN_REQ_RESET, 0));
+	runstate_restart(rs, true);
+	ck_assert(!runstate_is_running(rs));
+	ck_assert(!runstate_pending(rs, NULL, NULL));
 	runstate_free(rs);
 }
 END_TEST

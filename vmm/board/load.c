@@ -61,6 +61,8 @@ static int load_boot_config(const struct load_params *p, struct boot_config *bc,
 		return ret;
 	}
 	bc->cmdline = cmdline;
+	size_t user = cfg->append ? strlen(cfg->append) : 0;
+	bc->cmdline_added = (size_t)ret > user ? (size_t)ret - user : 0;
 	*cmdline_out = cmdline;
 	return 0;
 }

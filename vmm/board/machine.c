@@ -56,7 +56,7 @@ struct machine {
 	struct i8042 *kbd;
 	struct pm *pm;
 	struct debug_exit *dbg;
-	struct virtio_rng *rng;
+	struct virtio_rng *rng[VM_MAX_VIRTIO];
 	struct balloon *balloon;
 
 	struct monitor *monitor;
@@ -123,10 +123,10 @@ static int machine_be_reset(void *opaque)
 {
 	struct machine *m = opaque;
 	if (m->cfg.no_reboot) {
-		/* As QEMU: a reset with -no-reboot ends the VM. */
+		/* As QEMU: a reset with -no-reboot ends the VM (SHUTDOWN, no RESET). */
 		m->quit_cause = SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET;
 		runstate_request(m->rs, RUN_REQ_QUIT, 0);
-		return 0;
+		return MONITOR_RESET_ENDS;
 	}
 	if (runstate_request(m->rs, RUN_REQ_RESET, 0))
 		m->reset_announced = true;
@@ -224,12 +224,17 @@ static int machine_open_serial(struct machine *m, char *err, size_t errlen)
 		m->uart_out_fd = STDOUT_FILENO;
 		break;
 	case SERIAL_FILE:
-		m->uart_out_fd = open(m->cfg.serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				      0644);
+		m->uart_out_fd = open_output(m->cfg.serial_path, true);
 		if (m->uart_out_fd < 0) {
-			snprintf(err, errlen, "-serial file:%s: %s", m->cfg.serial_path,
-				 strerror(errno));
-			return -errno;
+			int ret = m->uart_out_fd;
+			if (ret == -ESPIPE)
+				snprintf(err, errlen, "-serial file:%s: a pipe, socket or directory; "
+					 "give a regular file or a device (or -serial stdio|none)",
+					 m->cfg.serial_path);
+			else
+				snprintf(err, errlen, "-serial file:%s: %s", m->cfg.serial_path,
+					 strerror(-ret));
+			return ret;
 		}
 		m->uart_out_owned = true;
 		break;
@@ -284,11 +289,11 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 			return ret;
 		}
 	}
-	if (m->cfg.rng) {
-		m->rng = virtio_rng_new();
-		if (!m->rng)
+	for (unsigned i = 0; i < m->cfg.rng && i < ARRAY_SIZE(m->rng); i++) {
+		m->rng[i] = virtio_rng_new();
+		if (!m->rng[i])
 			goto nomem;
-		if ((ret = devmgr_add_virtio(m->dm, virtio_rng_device(m->rng), NULL, err, errlen)))
+		if ((ret = devmgr_add_virtio(m->dm, virtio_rng_device(m->rng[i]), NULL, err, errlen)))
 			return ret;
 	}
 	if (m->cfg.balloon.enabled && (ret = machine_create_balloon(m, err, errlen)))
@@ -384,7 +389,7 @@ static int machine_boot(struct machine *m, char *err, size_t errlen)
 
 /* Guest reboot: a fresh KVM VM, cleared RAM, reset devices, the kernel
  * reloaded. */
-static int machine_reboot(struct machine *m, char *err, size_t errlen)
+static int machine_reboot(struct machine *m, bool paused, char *err, size_t errlen)
 {
 	int ret;
 	if ((ret = guest_ram_clear(m->ram))) {
@@ -397,7 +402,7 @@ static int machine_reboot(struct machine *m, char *err, size_t errlen)
 	if ((ret = machine_boot(m, err, errlen)))
 		return ret;
 	m->reset_announced = false;
-	runstate_restart(m->rs);
+	runstate_restart(m->rs, paused);
 	return 0;
 }
 
@@ -497,6 +502,8 @@ again:
 			return EXIT_STATUS_ERROR;
 		}
 	} while (!runstate_pending(m->rs, &req, &status));
+	/* A machine paused by the monitor stays paused across system_reset. */
+	bool paused = !runstate_is_running(m->rs);
 	vm_stop_vcpus(m->vm);
 
 	enum vcpu_outcome outcome = runstate_outcome(m->rs, NULL);
@@ -514,7 +521,7 @@ again:
 			if (!m->reset_announced)
 				monitor_event_reset(m->monitor, true, SHUTDOWN_CAUSE_GUEST_RESET);
 			log_debug("guest reset: rebooting");
-			if (machine_reboot(m, err, sizeof(err))) {
+			if (machine_reboot(m, paused, err, sizeof(err))) {
 				log_error("guest reboot failed: %s", err);
 				return EXIT_STATUS_ERROR;
 			}
@@ -548,7 +555,8 @@ void machine_destroy(struct machine *m)
 	 * transports, then the devices, then the monitor. */
 	monitor_set_balloon(m->monitor, NULL);
 	devmgr_free(m->dm);
-	virtio_rng_free(m->rng);
+	for (unsigned i = 0; i < ARRAY_SIZE(m->rng); i++)
+		virtio_rng_free(m->rng[i]);
 	balloon_free(m->balloon);
 	monitor_free(m->monitor);
 	if (m->sig_fd >= 0)

@@ -26,6 +26,7 @@ struct boot_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL or "": no initrd */
 	const char *cmdline;     /* final command line; NULL means "" */
+	size_t cmdline_added;    /* bytes of it memvm added (devices, host quirks) */
 	uint32_t ncpus;          /* 1..VM_MAX_CPUS */
 	uint64_t ram_size;       /* bytes; above LAYOUT_MMIO_HOLE it is mapped at 4 GiB */
 	struct boot_mmio_dev virtio[LAYOUT_VIRTIO_MMIO_MAX];

@@ -202,10 +202,14 @@ int fdt_write_file(const struct boot_config *cfg, const char *path, char *err, s
 			 strerror(-ret));
 		return ret;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open_output(path, false);
 	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "dumpdtb=%s: cannot create: %s", path, strerror(errno));
+		ret = fd;
+		if (ret == -ESPIPE)
+			snprintf(err, errlen, "dumpdtb=%s: not a regular file (a pipe, socket, "
+				 "directory or device); give a file name", path);
+		else
+			snprintf(err, errlen, "dumpdtb=%s: cannot create: %s", path, strerror(-ret));
 		goto out;
 	}
 	ret = write_full(fd, dtb, len);

@@ -3,6 +3,8 @@
 #ifndef MEMVM_LAYOUT_H
 #define MEMVM_LAYOUT_H
 
+#include "vmm/config/config.h" /* VM_MAX_VIRTIO */
+
 /* Low memory used during boot (all below 1 MiB, inside RAM). */
 #define LAYOUT_GDT            0x500ull  /* boot GDT: 2 null, code64 0x10, data 0x18, code32 0x20 */
 #define LAYOUT_IDT            0x540ull  /* empty IDT for the 64-bit entry, after the 5-entry GDT */
@@ -51,7 +53,7 @@ static inline unsigned layout_ram_regions(unsigned long long size, unsigned long
 
 /* virtio-mmio devices: one VIRTIO_MMIO_WINDOW (4 KiB) each from this base. */
 #define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ull
-#define LAYOUT_VIRTIO_MMIO_MAX  16
+#define LAYOUT_VIRTIO_MMIO_MAX  VM_MAX_VIRTIO
 
 #define LAYOUT_IOAPIC 0xfec00000ull
 #define LAYOUT_LAPIC  0xfee00000ull

@@ -49,7 +49,9 @@ static int src_open(struct ctx *c, struct src *s, const char *opt, const char *p
 	s->opt = opt;
 	s->name = path;
 	s->buf = NULL;
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+	 * refused below, as not a regular file). */
+	s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (s->fd < 0)
 		return loader_fail(c, -errno, "%s %s: cannot open: %s", opt, path, strerror(errno));
 	if (fstat(s->fd, &st) < 0) {
@@ -280,11 +282,20 @@ static int load(struct ctx *c, struct src *k, struct src *rd, struct boot_entry 
 		goto out;
 	}
 	if (boot_data && (cmdlen > img.cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX)) {
-		ret = loader_fail(
-			c, -E2BIG,
-			"kernel command line is %zu bytes but %s %s accepts at most %zu; shorten -append",
-			cmdlen, k->opt, k->name,
-			MIN(img.cmdline_max, (size_t)LAYOUT_CMDLINE_MAX - 1));
+		size_t most = MIN(img.cmdline_max, (size_t)LAYOUT_CMDLINE_MAX - 1);
+		size_t added = MIN(cfg->cmdline_added, cmdlen);
+		if (added)
+			ret = loader_fail(c, -E2BIG,
+					  "kernel command line is %zu bytes (%zu added by memvm for "
+					  "devices and host quirks) but %s %s accepts at most %zu; shorten "
+					  "-append to %zu bytes or use -machine host-quirks=off",
+					  cmdlen, added, k->opt, k->name, most,
+					  most > added ? most - added - 1 : 0);
+		else
+			ret = loader_fail(c, -E2BIG,
+					  "kernel command line is %zu bytes but %s %s accepts at most "
+					  "%zu; shorten -append",
+					  cmdlen, k->opt, k->name, most);
 		goto out;
 	}
 	if (segs && (ret = elf_load(c, k, &img, segs, nseg)))

@@ -26,7 +26,9 @@ static int parse_uint(const char *v, uint64_t max, uint64_t *out)
 		return -EINVAL;
 	errno = 0;
 	char *end;
-	unsigned long long x = strtoull(v, &end, 0);
+	/* Decimal, or hex with 0x: "010" is ten, not octal eight. */
+	int base = v[0] == '0' && (v[1] == 'x' || v[1] == 'X') ? 16 : 10;
+	unsigned long long x = strtoull(v, &end, base);
 	if (errno || *end)
 		return -EINVAL;
 	if (x > max)
@@ -191,6 +193,8 @@ static int parse_device(struct vm_config *cfg, char *arg, char *err, size_t errl
 	if (comma)
 		*comma = '\0';
 	if (!strcmp(arg, "isa-debug-exit")) {
+		if (cfg->debug_exit)
+			BAD("-device isa-debug-exit: given twice; memvm has one debug exit port");
 		cfg->debug_exit = true;
 		return props ? for_each_kv(cfg, "-device isa-debug-exit", props, debug_exit_kv, err,
 					   errlen)
@@ -198,6 +202,8 @@ static int parse_device(struct vm_config *cfg, char *arg, char *err, size_t errl
 	}
 	if (!strcmp(arg, "virtio-balloon") || !strcmp(arg, "virtio-balloon-device") ||
 	    !strcmp(arg, "virtio-balloon-pci")) {
+		if (cfg->balloon.enabled)
+			BAD("-device virtio-balloon: Only one balloon device is supported");
 		cfg->balloon.enabled = true;
 		return props ? for_each_kv(cfg, "-device virtio-balloon", props, balloon_kv, err,
 					   errlen)
@@ -205,7 +211,7 @@ static int parse_device(struct vm_config *cfg, char *arg, char *err, size_t errl
 	}
 	if (!strcmp(arg, "virtio-rng") || !strcmp(arg, "virtio-rng-device") ||
 	    !strcmp(arg, "virtio-rng-pci")) {
-		cfg->rng = true;
+		cfg->rng++;
 		return props ? for_each_kv(cfg, "-device virtio-rng", props, none_kv, err, errlen)
 			     : 0;
 	}
@@ -380,6 +386,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 				cfg->balloon.enabled = false;
 			} else if (!strncmp(arg, "virtio", 6) &&
 				   (arg[6] == '\0' || arg[6] == ',')) {
+				if (cfg->balloon.enabled)
+					BAD("-balloon virtio: Only one balloon device is supported");
 				cfg->balloon.enabled = true;
 				if (arg[6] == ',' &&
 				    for_each_kv(cfg, "-balloon", arg + 7, balloon_kv, err, errlen))
@@ -433,6 +441,10 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 		BAD("-qmp and -monitor use the same socket path %s", cfg->qmp.path);
 	if (cfg->monitor.stdio && cfg->serial == SERIAL_STDIO)
 		BAD("-monitor stdio and -serial stdio both want the terminal (use -serial file:PATH or none)");
+	unsigned nvirtio = cfg->rng + (cfg->balloon.enabled ? 1 : 0);
+	if (nvirtio > VM_MAX_VIRTIO)
+		BAD("-device: %u virtio devices asked for; memvm has room for at most %u", nvirtio,
+		    VM_MAX_VIRTIO);
 	return 0;
 }
 

@@ -13,6 +13,9 @@
  * broadcast id and the IOAPIC takes id ncpus. The host's KVM may allow
  * fewer (checked when the machine is built). */
 #define VM_MAX_CPUS 254u
+/* virtio-mmio devices (balloon and rngs together): one 4 KiB window and
+ * one GSI each, GSIs 5..22 without 8 and 12. */
+#define VM_MAX_VIRTIO 16u
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 enum tristate { TRI_AUTO = -1, TRI_OFF = 0, TRI_ON = 1 };
@@ -60,7 +63,7 @@ struct vm_config {
 	uint16_t debug_exit_port;
 	uint16_t debug_exit_size;
 
-	bool rng; /* -device virtio-rng */
+	unsigned rng; /* how many -device virtio-rng */
 	struct balloon_spec balloon;
 
 	struct chardev_spec qmp;

@@ -195,11 +195,11 @@ void runstate_stop(struct runstate *rs)
 	runstate_kick(rs);
 }
 
-void runstate_restart(struct runstate *rs)
+void runstate_restart(struct runstate *rs, bool paused)
 {
 	pthread_mutex_lock(&rs->lock);
 	__atomic_store_n(&rs->req_pending, false, __ATOMIC_RELEASE);
 	rs->outcome = VCPU_OUTCOME_NONE;
-	__atomic_store_n(&rs->state, RS_RUNNING, __ATOMIC_RELEASE);
+	__atomic_store_n(&rs->state, paused ? RS_PAUSED : RS_RUNNING, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&rs->lock);
 }

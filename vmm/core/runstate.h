@@ -55,9 +55,9 @@ void runstate_vcpu_finished(struct runstate *rs, unsigned vcpu, enum vcpu_outcom
 enum vcpu_outcome runstate_outcome(struct runstate *rs, unsigned *vcpu);
 
 /* Stopping: vCPU threads leave at their next check (the caller kicks and
- * joins them). restart: running again with no request or outcome (after a
- * guest reboot). */
+ * joins them). restart: running (or paused) again with no request or
+ * outcome, after a guest reboot. */
 void runstate_stop(struct runstate *rs);
-void runstate_restart(struct runstate *rs);
+void runstate_restart(struct runstate *rs, bool paused);
 
 #endif

@@ -86,12 +86,13 @@ static void conn_open(struct conn *c, const char *path, int timeout_s)
 			die("cannot connect to %s: no such socket (is memvm running with "
 			    "-qmp unix:%s,server=on,wait=off?)",
 			    path, path);
+		if (!stat(path, &st) && !S_ISSOCK(st.st_mode))
+			die("cannot connect to %s: not a socket (give memvm's -qmp socket path)",
+			    path);
 		if (e == ECONNREFUSED)
 			die("cannot connect to %s: connection refused (memvm is not running "
 			    "there any more: stale socket)",
 			    path);
-		if (!stat(path, &st) && !S_ISSOCK(st.st_mode))
-			die("cannot connect to %s: not a socket", path);
 		die("cannot connect to %s: %s", path, strerror(e));
 	}
 }
@@ -392,9 +393,12 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
 			sock = argv[++i];
 		} else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
-			timeout_s = atoi(argv[++i]);
-			if (timeout_s <= 0)
-				die("-t: expected seconds > 0");
+			char *end;
+			errno = 0;
+			long t = strtol(argv[++i], &end, 10);
+			if (errno || *end || t <= 0 || t > 86400)
+				die("-t %s: expected a number of seconds from 1 to 86400", argv[i]);
+			timeout_s = (int)t;
 		} else {
 			fprintf(stderr, "memvm-ctl: error: unknown option '%s'\n", argv[i]);
 			usage(stderr);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -127,6 +128,30 @@ int write_full(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static bool output_type_ok(mode_t mode, bool allow_devices)
+{
+	return S_ISREG(mode) || (allow_devices && (S_ISCHR(mode) || S_ISBLK(mode)));
+}
+
+int open_output(const char *path, bool allow_devices)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && !output_type_ok(st.st_mode, allow_devices))
+		return -ESPIPE;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644);
+	if (fd < 0)
+		return errno == ENXIO ? -ESPIPE : -errno; /* ENXIO: a FIFO without reader */
+	/* Replaced since the stat: check what was opened. */
+	if (fstat(fd, &st) < 0 || !output_type_ok(st.st_mode, allow_devices)) {
+		close(fd);
+		return -ESPIPE;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
 }
 
 long read_small_file(const char *path, char *buf, size_t size)

@@ -59,6 +59,11 @@ static inline bool mul_ok(uint64_t a, uint64_t b, uint64_t *out)
 
 /* Writes all of buf, retrying on EINTR/short writes: 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len) WUR;
+/* Opens path for writing, created 0644 or truncated, without ever blocking
+ * in open(): a FIFO, socket or directory is refused with -ESPIPE (a FIFO
+ * with no reader would block forever), and so is a device unless
+ * allow_devices (/dev/null, a tty). The fd, or -errno. */
+int open_output(const char *path, bool allow_devices) WUR;
 /* Reads a whole small file (e.g. under /proc or /sys) into buf,
  * NUL-terminated: bytes read or -errno. */
 long read_small_file(const char *path, char *buf, size_t size) WUR;

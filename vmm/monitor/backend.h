@@ -13,6 +13,8 @@ struct ram;
 /* QEMU's QOM path of an anonymous -device virtio-balloon. */
 #define MONITOR_BALLOON_QOM_PATH "/machine/peripheral-anon/device[0]"
 
+#define MONITOR_RESET_ENDS 1
+
 /* QEMU's ShutdownCause: the "reason" of SHUTDOWN and RESET events. */
 enum shutdown_cause {
 	SHUTDOWN_CAUSE_NONE,                  /* "none" */
@@ -43,7 +45,10 @@ struct monitor_backend {
 	/* Asks the VM to exit with status 0 (the monitor sends the SHUTDOWN
 	 * event with reason host-qmp-quit itself). */
 	void (*quit)(void *opaque);
-	/* system_reset (the monitor sends RESET, reason host-qmp-system-reset). */
+	/* system_reset: 0 when the machine resets (the monitor sends RESET,
+	 * reason host-qmp-system-reset), MONITOR_RESET_ENDS when the reset
+	 * ends the VM instead (-no-reboot: the machine sends SHUTDOWN only, as
+	 * QEMU does), or -errno. */
 	int (*reset)(void *opaque);
 	/* ACPI power button; NULL or -ENOTSUP: "not supported" error. */
 	int (*powerdown)(void *opaque);

@@ -333,7 +333,8 @@ static json_t *cmd_system_reset(const struct qmp_ctx *ctx, json_t *args, struct 
 		set_err(err, CLS_GENERIC, "system_reset failed: %s", strerror(-ret));
 		return NULL;
 	}
-	qmp_emit_cause(ctx, "RESET", false, SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET);
+	if (ret != MONITOR_RESET_ENDS)
+		qmp_emit_cause(ctx, "RESET", false, SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET);
 	return json_object();
 }
 
