@@ -232,7 +232,9 @@ int guest_ram_clear(struct guest_ram *gr)
 	if (!gr)
 		return -EINVAL;
 	size = ram_size(gr->ram);
-	if (ram_preallocated(gr->ram))
+	if (ram_user_file(gr->ram))
+		; /* the user's data: never zeroed or punched */
+	else if (ram_preallocated(gr->ram))
 		memset(gr->base, 0, size);
 	else if ((ret = ram_discard_reported(gr->ram, 0, size, NULL)))
 		return ret;

@@ -75,12 +75,14 @@ int guest_ram_discard_reported(struct guest_ram *gr, uint64_t gpa, uint64_t len,
 /* ram_reclaim() (balloon deflate: the guest uses the range again). */
 int guest_ram_reclaim(struct guest_ram *gr, uint64_t gpa, uint64_t len) WUR;
 
-/* Reboot: all of RAM reads as zero again. Preallocated RAM is zeroed in
- * place and stays populated (the user paid for that up front); otherwise
- * everything is given back, the fastest clear and the smallest footprint
- * (a private mapping of a user's -mem-path file then shows the file's
- * contents, as on first boot). Either way no huge page stays counted as
- * partly ballooned by the previous guest. 0 or -errno. */
+/* Reboot. RAM memvm owns (anonymous, memfd, its temporary file in a
+ * -mem-path directory) reads as zero again: preallocated RAM is zeroed in
+ * place and stays populated (the user paid for that up front), otherwise
+ * everything is given back, the fastest clear and the smallest footprint.
+ * A file the user named with -mem-path is data and is left as it is,
+ * shared or private, as QEMU leaves RAM on reset: the next boot sees what
+ * the last one left. Either way no huge page stays counted as partly
+ * ballooned by the previous guest. 0 or -errno. */
 int guest_ram_clear(struct guest_ram *gr) WUR;
 
 /* How a device gives guest RAM back to the host, by guest-physical range

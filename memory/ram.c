@@ -752,6 +752,12 @@ int ram_reclaim(struct ram *ram, uint64_t offset, uint64_t len)
 	return 0;
 }
 
+bool ram_user_file(const struct ram *ram)
+{
+	return ram->fd >= 0 && !ram->owned_file &&
+	       (ram->backing == RAM_BACKING_FILE || ram->backing == RAM_BACKING_HUGETLBFS);
+}
+
 /* ---- visibility ---- */
 
 void ram_summary(struct ram *ram, struct ram_summary *out)

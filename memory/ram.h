@@ -163,6 +163,9 @@ uint64_t ram_page_size(const struct ram *ram);
 bool ram_preallocated(const struct ram *ram);
 int ram_fd(const struct ram *ram); /* -1 for anonymous RAM */
 enum ram_backing ram_backing(const struct ram *ram);
+/* True when RAM is a file the user named with -mem-path (not memvm's own
+ * temporary file in a -mem-path directory): its contents are the user's. */
+bool ram_user_file(const struct ram *ram);
 const char *ram_backing_name(enum ram_backing b);
 
 #endif

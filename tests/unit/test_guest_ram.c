@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "memory/guest_mem.h"
 #include "memory/guest_ram.h"
@@ -505,6 +507,43 @@ START_TEST(t_clear_prealloc)
 }
 END_TEST
 
+/* A user's -mem-path file is data: a reboot leaves it alone, shared or
+ * private, prealloc or not. */
+START_TEST(t_clear_keeps_user_file)
+{
+	for (int shared = 0; shared <= 1; shared++) {
+		for (int prealloc = 0; prealloc <= 1; prealloc++) {
+			char path[] = "/tmp/memvm-test-ram-XXXXXX";
+			int fd = mkstemp(path);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(ftruncate(fd, RAM_SIZE), 0);
+			close(fd);
+			struct guest_mem *m = guest_mem_new();
+			struct ram_config c;
+			struct guest_ram *g;
+			char err[256] = "";
+			ram_cfg(&c, RAM_SIZE);
+			c.mem_path = path;
+			c.shared = shared;
+			c.prealloc = prealloc;
+			c.prealloc_threads = 1;
+			ck_assert_msg(guest_ram_new(&c, layout, 2, m, &g, err, sizeof(err)) == 0, "%s",
+				      err);
+			ck_assert(ram_user_file(guest_ram_block(g)));
+			uint8_t *b = ram_base(guest_ram_block(g));
+			memset(b, 0x5a, RAM_SIZE);
+			ck_assert_int_eq(guest_ram_clear(g), 0);
+			for (uint64_t off = 0; off < RAM_SIZE; off += 4096)
+				ck_assert_msg(b[off] == 0x5a, "shared=%d prealloc=%d: byte %llu is %u",
+					      shared, prealloc, (unsigned long long)off, b[off]);
+			guest_ram_free(g);
+			guest_mem_free(m);
+			unlink(path);
+		}
+	}
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("guest_ram");
@@ -523,6 +562,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, t_reclaim);
 	tcase_add_test(tc, t_clear);
 	tcase_add_test(tc, t_clear_prealloc);
+	tcase_add_test(tc, t_clear_keeps_user_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
