@@ -505,7 +505,9 @@ START_TEST(device_other)
 		args[n++] = "-device";
 		args[n++] = "virtio-balloon";
 		ck_assert_int_eq(parse_v(args), -EINVAL);
-		ck_assert_str_eq(g_err, "-device: 17 virtio devices asked for; memvm has room for at most 16");
+		ck_assert_str_eq(
+			g_err,
+			"-device: 17 virtio devices asked for; memvm has room for at most 16");
 	}
 }
 END_TEST

@@ -527,15 +527,16 @@ START_TEST(t_clear_keeps_user_file)
 			c.shared = shared;
 			c.prealloc = prealloc;
 			c.prealloc_threads = 1;
-			ck_assert_msg(guest_ram_new(&c, layout, 2, m, &g, err, sizeof(err)) == 0, "%s",
-				      err);
+			ck_assert_msg(guest_ram_new(&c, layout, 2, m, &g, err, sizeof(err)) == 0,
+				      "%s", err);
 			ck_assert(ram_user_file(guest_ram_block(g)));
 			uint8_t *b = ram_base(guest_ram_block(g));
 			memset(b, 0x5a, RAM_SIZE);
 			ck_assert_int_eq(guest_ram_clear(g), 0);
 			for (uint64_t off = 0; off < RAM_SIZE; off += 4096)
-				ck_assert_msg(b[off] == 0x5a, "shared=%d prealloc=%d: byte %llu is %u",
-					      shared, prealloc, (unsigned long long)off, b[off]);
+				ck_assert_msg(b[off] == 0x5a,
+					      "shared=%d prealloc=%d: byte %llu is %u", shared,
+					      prealloc, (unsigned long long)off, b[off]);
 			guest_ram_free(g);
 			guest_mem_free(m);
 			unlink(path);

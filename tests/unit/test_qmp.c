@@ -406,7 +406,8 @@ START_TEST(test_reset_that_ends_the_vm)
 	ck_assert_int_eq(fk.resets, 1);
 	ck_assert_int_eq(nevents, 0);
 	fk.reset_ret = -EIO;
-	expect_error("{\"execute\": \"system_reset\"}", "GenericError", "system_reset failed: Input/output error");
+	expect_error("{\"execute\": \"system_reset\"}", "GenericError",
+		     "system_reset failed: Input/output error");
 	ck_assert_int_eq(nevents, 0);
 }
 END_TEST

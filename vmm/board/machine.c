@@ -228,7 +228,8 @@ static int machine_open_serial(struct machine *m, char *err, size_t errlen)
 		if (m->uart_out_fd < 0) {
 			int ret = m->uart_out_fd;
 			if (ret == -ESPIPE)
-				snprintf(err, errlen, "-serial file:%s: a pipe, socket or directory; "
+				snprintf(err, errlen,
+					 "-serial file:%s: a pipe, socket or directory; "
 					 "give a regular file or a device (or -serial stdio|none)",
 					 m->cfg.serial_path);
 			else
@@ -293,7 +294,8 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 		m->rng[i] = virtio_rng_new();
 		if (!m->rng[i])
 			goto nomem;
-		if ((ret = devmgr_add_virtio(m->dm, virtio_rng_device(m->rng[i]), NULL, err, errlen)))
+		if ((ret = devmgr_add_virtio(m->dm, virtio_rng_device(m->rng[i]), NULL, err,
+					     errlen)))
 			return ret;
 	}
 	if (m->cfg.balloon.enabled && (ret = machine_create_balloon(m, err, errlen)))

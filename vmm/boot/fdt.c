@@ -206,10 +206,13 @@ int fdt_write_file(const struct boot_config *cfg, const char *path, char *err, s
 	if (fd < 0) {
 		ret = fd;
 		if (ret == -ESPIPE)
-			snprintf(err, errlen, "dumpdtb=%s: not a regular file (a pipe, socket, "
-				 "directory or device); give a file name", path);
+			snprintf(err, errlen,
+				 "dumpdtb=%s: not a regular file (a pipe, socket, "
+				 "directory or device); give a file name",
+				 path);
 		else
-			snprintf(err, errlen, "dumpdtb=%s: cannot create: %s", path, strerror(-ret));
+			snprintf(err, errlen, "dumpdtb=%s: cannot create: %s", path,
+				 strerror(-ret));
 		goto out;
 	}
 	ret = write_full(fd, dtb, len);

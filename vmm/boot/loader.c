@@ -285,17 +285,19 @@ static int load(struct ctx *c, struct src *k, struct src *rd, struct boot_entry 
 		size_t most = MIN(img.cmdline_max, (size_t)LAYOUT_CMDLINE_MAX - 1);
 		size_t added = MIN(cfg->cmdline_added, cmdlen);
 		if (added)
-			ret = loader_fail(c, -E2BIG,
-					  "kernel command line is %zu bytes (%zu added by memvm for "
-					  "devices and host quirks) but %s %s accepts at most %zu; shorten "
-					  "-append to %zu bytes or use -machine host-quirks=off",
-					  cmdlen, added, k->opt, k->name, most,
-					  most > added ? most - added - 1 : 0);
+			ret = loader_fail(
+				c, -E2BIG,
+				"kernel command line is %zu bytes (%zu added by memvm for "
+				"devices and host quirks) but %s %s accepts at most %zu; shorten "
+				"-append to %zu bytes or use -machine host-quirks=off",
+				cmdlen, added, k->opt, k->name, most,
+				most > added ? most - added - 1 : 0);
 		else
-			ret = loader_fail(c, -E2BIG,
-					  "kernel command line is %zu bytes but %s %s accepts at most "
-					  "%zu; shorten -append",
-					  cmdlen, k->opt, k->name, most);
+			ret = loader_fail(
+				c, -E2BIG,
+				"kernel command line is %zu bytes but %s %s accepts at most "
+				"%zu; shorten -append",
+				cmdlen, k->opt, k->name, most);
 		goto out;
 	}
 	if (segs && (ret = elf_load(c, k, &img, segs, nseg)))
