@@ -277,7 +277,14 @@ static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t 
 	bool pushed = false;
 	int ret;
 
-	while ((ret = virtq_pop(q, &b->elem)) > 0) {
+	/* A bounded batch per call: see VIRTIO_NOTIFY_BUDGET. */
+	for (unsigned n = 0;; n++) {
+		if (n == VIRTIO_NOTIFY_BUDGET) {
+			ret = VIRTIO_NOTIFY_MORE;
+			break;
+		}
+		if ((ret = virtq_pop(q, &b->elem)) <= 0)
+			break;
 		ret = balloon_pfn_buffer(b, &b->elem, inflate);
 		if (ret < 0) {
 			char why[96];
@@ -345,7 +352,14 @@ static int balloon_stats_queue(struct balloon *b, struct virtio_mmio *t, uint32_
 	struct virtq *q = virtio_mmio_queue(t, queue);
 	int ret;
 
-	while ((ret = virtq_pop(q, &b->elem)) > 0) {
+	/* A bounded batch per call: see VIRTIO_NOTIFY_BUDGET. */
+	for (unsigned n = 0;; n++) {
+		if (n == VIRTIO_NOTIFY_BUDGET) {
+			ret = VIRTIO_NOTIFY_MORE;
+			break;
+		}
+		if ((ret = virtq_pop(q, &b->elem)) <= 0)
+			break;
 		/* The driver has one buffer; should it queue another, return the
 		 * older one rather than leak it (as QEMU). */
 		if (b->stats_held)
@@ -377,7 +391,14 @@ static int balloon_report_queue(struct balloon *b, struct virtio_mmio *t, uint32
 	bool pushed = false;
 	int ret;
 
-	while ((ret = virtq_pop(q, &b->elem)) > 0) {
+	/* A bounded batch per call: see VIRTIO_NOTIFY_BUDGET. */
+	for (unsigned n = 0;; n++) {
+		if (n == VIRTIO_NOTIFY_BUDGET) {
+			ret = VIRTIO_NOTIFY_MORE;
+			break;
+		}
+		if ((ret = virtq_pop(q, &b->elem)) <= 0)
+			break;
 		for (uint32_t i = 0; i < b->elem.in_num; i++) {
 			const struct virtq_seg *s = &b->elem.seg[b->elem.out_num + i];
 			if ((s->gpa | s->len) & (BALLOON_PAGE_SIZE - 1)) {
@@ -438,6 +459,14 @@ static void balloon_reset(void *dev)
 	set_actual(b, 0);
 }
 
+/* The driver disabled a queue: a held stats buffer went with it. */
+static void balloon_queue_reset(void *dev, uint32_t queue)
+{
+	struct balloon *b = dev;
+	if (b->stats_held && queue == b->stats_queue)
+		b->stats_held = false;
+}
+
 /* Every feature and queue the type can have; an instance switches off the
  * options it was not given (struct virtio_device.features_off). A queue the
  * driver does not set up is simply never used. */
@@ -455,6 +484,7 @@ static const struct virtio_device_ops balloon_ops = {
 	.config_write = balloon_config_write,
 	.notify = balloon_notify,
 	.reset = balloon_reset,
+	.queue_reset = balloon_queue_reset,
 };
 
 /* ---- stats polling timer ---- */

@@ -17,7 +17,9 @@ struct serial;
 /* Sets the interrupt line to level (0/1); called with the UART lock held. */
 typedef void (*serial_irq_fn)(void *opaque, int level);
 
-/* out_fd < 0 discards output. */
+/* out_fd < 0 discards output. Writing never waits: give a non-blocking
+ * fd, or one that cannot fill (a regular file), so a full output costs
+ * dropped bytes (serial_dropped) and never a stuck vCPU. */
 struct serial *serial_new(int out_fd, serial_irq_fn irq, void *irq_opaque) WUR;
 void serial_free(struct serial *s);
 
@@ -28,6 +30,8 @@ extern const struct bus_ops serial_bus_ops;
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 /* Free space in the receive FIFO. */
 size_t serial_rx_space(struct serial *s);
+/* Output bytes dropped because out_fd was full. */
+uint64_t serial_dropped(struct serial *s);
 /* Back to power-on state (guest reboot). */
 void serial_reset(struct serial *s);
 

@@ -87,6 +87,10 @@
 #define VIRTIO_STATUS_FAILED      0x80
 
 #define VIRTIO_F_VERSION_1 32
+/* Chains a device handles per notify call before it yields (see notify). */
+#define VIRTIO_NOTIFY_BUDGET 64
+#define VIRTIO_NOTIFY_MORE   1
+
 /* Offered by the transport on top of the device's own features. */
 #define VIRTIO_MMIO_TRANSPORT_FEATURES                                     \
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_INDIRECT_DESC) | \
@@ -120,8 +124,12 @@ struct virtio_device_ops {
 	/* The driver kicked queue `queue` (only called when the driver is
 	 * DRIVER_OK, the queue is ready and the device is not NEEDS_RESET).
 	 * Pop with virtq_pop(virtio_mmio_queue(t, queue), ...), push, then
-	 * virtio_mmio_notify_used(). A negative errno marks the device
-	 * NEEDS_RESET (e.g. from a malformed chain). */
+	 * virtio_mmio_notify_used(). At most VIRTIO_NOTIFY_BUDGET chains per
+	 * call: with more waiting, return VIRTIO_NOTIFY_MORE and the
+	 * transport calls again once the event loop has served everything
+	 * else, so a guest that keeps its ring full cannot starve the monitor
+	 * or signals. A negative errno marks the device NEEDS_RESET (e.g.
+	 * from a malformed chain); 0 when the ring is drained. */
 	int (*notify)(void *dev, struct virtio_mmio *t, uint32_t queue);
 	/* Optional: the driver reset the device (Status = 0): drop held
 	 * elements and return to the initial state. Queues are already reset. */
@@ -130,6 +138,10 @@ struct virtio_device_ops {
 	 * transport calls notify once for every ready queue, so buffers the
 	 * driver queued before DRIVER_OK are picked up. */
 	void (*driver_ok)(void *dev, struct virtio_mmio *t);
+	/* Optional: the driver disabled queue `queue` (QueueReady 0) without a
+	 * device reset: drop any element held from it, whose head means
+	 * nothing on the ring the driver sets up next. */
+	void (*queue_reset)(void *dev, uint32_t queue);
 };
 
 /* A device instance as the transport sees it. */

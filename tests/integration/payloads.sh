@@ -98,6 +98,30 @@ for sig in TERM INT; do
 	expect_match "SIG$sig is reported" "terminating on signal" "$T/sig.err"
 done
 
+# A console nobody reads (memvm | less, a full pipe) cannot wedge memvm:
+# stop, cont and SIGTERM still work. The reader here never reads.
+FS=$T/flood.sock
+mkfifo "$T/flood.pipe"
+sleep 300 <"$T/flood.pipe" &
+READER=$!
+"$MEMVM" -kernel "$P/flood64.elf" -qmp "unix:$FS,server=on,wait=off" </dev/null >"$T/flood.pipe" 2>"$T/flood.err" &
+pid=$!
+i=0; while [ $i -lt 200 ] && [ ! -S "$FS" ]; do sleep 0.1; i=$((i + 1)); done
+sleep 3 # long enough to fill a 64 KiB pipe many times over
+t0=$SECONDS
+out=$(printf '{"execute":"qmp_capabilities"}{"execute":"stop","id":1}{"execute":"query-status","id":2}{"execute":"cont","id":3}' |
+	timeout 20 socat -t 5 - "UNIX-CONNECT:$FS" | jq -c 'select(.id == 2) | .return.status')
+expect_eq "console not read: stop still pauses the guest" '"paused"' "$out"
+check "... within 5 s" [ $((SECONDS - t0)) -le 5 ]
+kill -TERM $pid
+t0=$SECONDS
+timeout 20 tail --pid=$pid -f /dev/null
+check "console not read: SIGTERM stops memvm within 5 s" [ $((SECONDS - t0)) -le 5 ]
+kill -0 $pid 2>/dev/null && kill -KILL $pid
+wait $pid; rc=$?
+expect_eq "console not read: SIGTERM exits 0" 0 "$rc"
+kill $READER 2>/dev/null; wait $READER 2>/dev/null
+
 # Ctrl-A x quits from a terminal, and the terminal mode is restored.
 if command -v script >/dev/null; then
 	( sleep 2; printf '\001x' ) | timeout --signal=KILL 30 script -qec "stty -g; $MEMVM -kernel $P/idle64.elf; echo rc=\$?; stty -g" /dev/null >"$T/ctrla.out" 2>&1

@@ -761,6 +761,34 @@ START_TEST(test_stats_request_returns_buffer)
 }
 END_TEST
 
+/* The driver turns the stats queue off and on again (QueueReady 0, then a
+ * new ring) without a device reset: the held buffer belonged to the old
+ * ring and must never be pushed onto the new one. */
+START_TEST(test_stats_queue_reenabled_drops_held_buffer)
+{
+	make();
+	bring_up(F_VERSION_1 | F_STATS);
+	put_stat(BUF2_GPA, 0, 4, 1);
+	send_stats(2, 10);
+	ck_assert_uint_eq(used_idx(2), 0);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 2);
+	wr(VIRTIO_MMIO_QUEUE_READY, 0);
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+	memset(hva(RING_GPA(2), 0x3000), 0, 0x3000);
+	dq[2] = (struct dq){ 0 };
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_READY), 1);
+	ck_assert_int_eq(balloon_request_stats(b), -EAGAIN); /* nothing held any more */
+	ck_assert_uint_eq(used_idx(2), 0);                   /* no stale head on the new ring */
+	ck_assert(!needs_reset());
+	/* The new ring works as the first did. */
+	uint16_t head = send_stats(2, 10);
+	ck_assert_int_eq(balloon_request_stats(b), 0);
+	ck_assert_uint_eq(used_idx(2), 1);
+	ck_assert_uint_eq(used_id(2, 0), head);
+}
+END_TEST
+
 START_TEST(test_stats_second_buffer_returns_first)
 {
 	make();
@@ -1076,6 +1104,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_stats_parsed_and_held);
 	tcase_add_test(tc, test_stats_request_returns_buffer);
 	tcase_add_test(tc, test_stats_second_buffer_returns_first);
+	tcase_add_test(tc, test_stats_queue_reenabled_drops_held_buffer);
 	tcase_add_test(tc, test_stats_oversized_needs_reset);
 	tcase_add_test(tc, test_reset_while_stats_held);
 	tcase_add_test(tc, test_stats_timer);

@@ -521,6 +521,33 @@ START_TEST(broken_output_fd)
 }
 END_TEST
 
+/* A full non-blocking output costs dropped bytes, never a wait. */
+START_TEST(full_output_drops_and_counts)
+{
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	struct irq_rec r = { 0 };
+	struct serial *q = serial_new(p[1], irq_cb, &r);
+	ck_assert_ptr_nonnull(q);
+	long size = fcntl(p[1], F_GETPIPE_SZ);
+	ck_assert_int_gt(size, 0);
+	uint8_t v = 'z';
+	for (long i = 0; i < size + 100; i++)
+		serial_bus_ops.write(q, THR, &v, 1);
+	ck_assert_uint_eq(serial_dropped(q), 100);
+	/* Room again: output resumes. */
+	static uint8_t sink[1 << 16];
+	while (read(p[0], sink, sizeof(sink)) > 0)
+		;
+	serial_bus_ops.write(q, THR, &v, 1);
+	ck_assert_int_eq(read(p[0], sink, 1), 1);
+	ck_assert_uint_eq(serial_dropped(q), 100);
+	serial_free(q);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 START_TEST(no_output_fd)
 {
 	struct irq_rec r = { 0 };
@@ -571,6 +598,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, reset_to_power_on);
 	tcase_add_test(tc, broken_output_fd);
 	tcase_add_test(tc, no_output_fd);
+	tcase_add_test(tc, full_output_drops_and_counts);
 	suite_add_tcase(su, tc);
 	return su;
 }

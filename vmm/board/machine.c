@@ -21,6 +21,7 @@
 #include "memory/guest_mem.h"
 #include "memory/guest_ram.h"
 #include "memory/ram.h"
+#include "vmm/board/conout.h"
 #include "vmm/board/console.h"
 #include "vmm/board/devices.h"
 #include "vmm/board/load.h"
@@ -52,6 +53,7 @@ struct machine {
 	struct serial *uart;
 	int uart_out_fd;
 	bool uart_out_owned;
+	struct conout *conout; /* the UART's output, a reader that stops cannot wedge */
 	struct console *console;
 	struct i8042 *kbd;
 	struct pm *pm;
@@ -262,7 +264,15 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 		goto nomem;
 	if ((ret = machine_open_serial(m, err, errlen)))
 		return ret;
-	m->uart = serial_new(m->uart_out_fd, machine_uart_irq, m);
+	int uart_fd = m->uart_out_fd;
+	if (uart_fd >= 0) {
+		if ((ret = conout_open(uart_fd, &m->conout))) {
+			snprintf(err, errlen, "console output: %s", strerror(-ret));
+			return ret;
+		}
+		uart_fd = conout_fd(m->conout);
+	}
+	m->uart = serial_new(uart_fd, machine_uart_irq, m);
 	m->kbd = i8042_new(&link);
 	m->pm = pm_new(&link);
 	if (!m->uart || !m->kbd || !m->pm)
@@ -394,6 +404,9 @@ static int machine_boot(struct machine *m, char *err, size_t errlen)
 static int machine_reboot(struct machine *m, bool paused, char *err, size_t errlen)
 {
 	int ret;
+	/* The old VM goes first: clearing RAM it still maps would make KVM
+	 * invalidate every page of it, for nothing. */
+	vm_close(m->vm);
 	if ((ret = guest_ram_clear(m->ram))) {
 		snprintf(err, errlen, "clearing guest RAM: %s", strerror(-ret));
 		return ret;
@@ -563,7 +576,14 @@ void machine_destroy(struct machine *m)
 	monitor_free(m->monitor);
 	if (m->sig_fd >= 0)
 		close(m->sig_fd);
+	uint64_t dropped = m->uart ? serial_dropped(m->uart) : 0;
 	serial_free(m->uart);
+	m->uart = NULL;
+	conout_close(m->conout, 1000);
+	if (dropped)
+		log_notice("console: %llu bytes of guest output dropped: the output was not being "
+			   "read",
+			   (unsigned long long)dropped);
 	i8042_free(m->kbd);
 	pm_free(m->pm);
 	debug_exit_free(m->dbg);

@@ -255,12 +255,18 @@ void vm_stop_vcpus(struct vm *vm)
 	}
 }
 
+void vm_close(struct vm *vm)
+{
+	vm_destroy_vcpus(vm);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	vm->fd = -1;
+}
+
 int vm_recreate(struct vm *vm, char *err, size_t errlen)
 {
 	int ret;
-	vm_destroy_vcpus(vm);
-	close(vm->fd);
-	vm->fd = -1;
+	vm_close(vm);
 	if ((ret = vm_open(vm, err, errlen)))
 		return ret;
 	for (unsigned i = 0; i < vm->nlinks; i++) {

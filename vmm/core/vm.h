@@ -52,8 +52,11 @@ int vm_start_vcpus(struct vm *vm) WUR;
 /* Sets the run state to stopping, kicks every vCPU and joins its thread. */
 void vm_stop_vcpus(struct vm *vm);
 
-/* Guest reboot, with the vCPU threads stopped: destroys the vCPUs and the
- * KVM VM, creates a new one and replays memslots and registrations. */
+/* Guest reboot, with the vCPU threads stopped. vm_close destroys the vCPUs
+ * and the KVM VM (registrations are kept), so guest RAM can then be
+ * cleared without KVM tracking it; vm_recreate (closing first if needed)
+ * creates a new VM and replays memslots and registrations. */
+void vm_close(struct vm *vm);
 int vm_recreate(struct vm *vm, char *err, size_t errlen) WUR;
 
 #endif
