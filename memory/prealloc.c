@@ -28,6 +28,8 @@ struct job {
 	uint64_t page_size;
 	uint64_t chunk;
 	bool force_touch;
+	bool (*cancelled)(void *opaque);
+	void *cancel_opaque;
 
 	_Atomic uint64_t next; /* next unclaimed offset */
 	_Atomic uint64_t done; /* bytes populated, for the bar */
@@ -118,6 +120,12 @@ static void run_worker(struct job *j)
 	for (;;) {
 		if (atomic_load(&j->err))
 			break;
+		if (j->cancelled && j->cancelled(j->cancel_opaque)) {
+			int zero = 0;
+			if (atomic_compare_exchange_strong(&j->err, &zero, -EINTR))
+				atomic_store(&j->fail_offset, atomic_load(&j->done));
+			break;
+		}
 		uint64_t off = atomic_fetch_add(&j->next, j->chunk);
 		if (off >= j->len)
 			break;
@@ -195,6 +203,8 @@ int prealloc_populate(void *base, uint64_t len, uint64_t page_size,
 		.page_size = page_size,
 		.chunk = MAX(ALIGN_UP(CHUNK_BYTES, page_size), page_size),
 		.force_touch = o->force_touch,
+		.cancelled = o->cancelled,
+		.cancel_opaque = o->cancel_opaque,
 	};
 	atomic_init(&j.next, 0);
 	atomic_init(&j.done, 0);

@@ -17,6 +17,10 @@ struct prealloc_opts {
 	unsigned progress_delay_ms; /* 0: the 0.5 s above */
 	bool force_touch;           /* skip MADV_POPULATE_WRITE and touch pages (tests, bench) */
 	const char *what;           /* label for the progress bar, e.g. "256 MiB of guest RAM" */
+	/* Asked between chunks; true stops the work with -EINTR (a signal
+	 * asked memvm to quit). NULL: never. */
+	bool (*cancelled)(void *opaque);
+	void *cancel_opaque;
 };
 
 struct prealloc_result {
@@ -33,7 +37,7 @@ struct prealloc_result {
  * 0, or -EFAULT (no page could back an address: the kernel would have sent
  * SIGBUS, e.g. huge page pool or filesystem space exhausted, or access past
  * the end of a file), -ENOMEM (out of memory), -EINVAL (bad arguments),
- * -EHWPOISON. SIGBUS is caught while this runs and never kills the process;
+ * -EHWPOISON, -EINTR (opts->cancelled said so). SIGBUS is caught while this runs and never kills the process;
  * the previous SIGBUS handler is restored before it returns. res may be NULL. */
 int prealloc_populate(void *base, uint64_t len, uint64_t page_size,
 		      const struct prealloc_opts *opts, struct prealloc_result *res) WUR;

@@ -40,6 +40,8 @@ struct ram {
 	bool thp;
 	bool progress;
 	unsigned prealloc_threads;
+	bool (*cancelled)(void *opaque);
+	void *cancel_opaque;
 	char *mem_path;
 
 	pthread_mutex_t lock;      /* parts and discarded */
@@ -339,6 +341,8 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 		.threads = ram->prealloc_threads,
 		.progress = ram->progress,
 		.what = label,
+		.cancelled = ram->cancelled,
+		.cancel_opaque = ram->cancel_opaque,
 	};
 	struct prealloc_result r;
 	int ret = prealloc_populate(ram->base, ram->size, ram->page_size, &o, &r);
@@ -349,6 +353,11 @@ static int do_prealloc(struct ram *ram, bool fresh, const struct stat *st, char 
 			      "%s%s%s: preallocation failed at offset %s: no page "
 			      "could back it (filesystem full?)",
 			      what, sep, path, SIZE_STR(r.fail_offset));
+	if (ret == -EINTR)
+		return errorf(err, errlen, -EINTR,
+			      "-mem-prealloc: interrupted by a signal after %s of %s; the guest "
+			      "was not started",
+			      SIZE_STR(r.fail_offset), SIZE_STR(ram->size));
 	if (ret == -ENOMEM)
 		return errorf(err, errlen, -ENOMEM,
 			      "-mem-prealloc: out of memory at offset %s of %s of "
@@ -410,6 +419,8 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	ram->shared = cfg->shared;
 	ram->shared_requested = cfg->shared;
 	ram->progress = cfg->progress;
+	ram->cancelled = cfg->cancelled;
+	ram->cancel_opaque = cfg->cancel_opaque;
 	ram->prealloc_threads = cfg->prealloc_threads;
 	ram->merge_requested = cfg->merge;
 	pthread_mutex_init(&ram->lock, NULL);

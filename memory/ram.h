@@ -60,6 +60,10 @@ struct ram_config {
 	bool progress;         /* prealloc may draw a bar on stderr (if a tty, > 0.5 s) */
 	ram_report_fn *report; /* warnings/notices; NULL: log_warn/log_notice */
 	void *report_opaque;
+	/* Asked while preallocating: true stops it with -EINTR (a signal asked
+	 * memvm to quit during set-up). NULL: never. */
+	bool (*cancelled)(void *opaque);
+	void *cancel_opaque;
 };
 
 /* QEMU defaults: merge, thp and progress on; everything else off. */

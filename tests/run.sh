@@ -86,11 +86,15 @@ if [ -z "$ONLY" ] || [ "$ONLY" = unit ]; then
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fuzz ]; then
 	t0=$SECONDS
+	# The corpus lives in the cache beside the guest kernel, so each run
+	# (fresh clones in CI too) starts from what earlier runs found.
+	corpora=${MEMVM_CACHE:-/var/cache/memvm}/fuzz-corpus
+	mkdir -p "$corpora" 2>/dev/null && [ -w "$corpora" ] || corpora=$BUILD/fuzz
 	for f in "$BUILD"/fuzz/fuzz_*; do
 		[ -x "$f" ] || continue
 		name=$(basename "$f")
-		mkdir -p "$BUILD/fuzz/corpus-$name"
-		if "$f" -max_total_time="${FUZZ_SECONDS:-5}" "$BUILD/fuzz/corpus-$name" >"$log/$name.log" 2>&1; then
+		mkdir -p "$corpora/$name"
+		if "$f" -max_total_time="${FUZZ_SECONDS:-5}" "$corpora/$name" >"$log/$name.log" 2>&1; then
 			echo "$name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log/$name.log" | tail -1)s, no crash"; passed=$((passed + 1))
 		else
 			echo "$name: FAILED"; tail -20 "$log/$name.log"; failed=$((failed + 1))

@@ -98,6 +98,22 @@ for sig in TERM INT; do
 	expect_match "SIG$sig is reported" "terminating on signal" "$T/sig.err"
 done
 
+# A signal during set-up (here a long -mem-prealloc) stops memvm at once
+# with status 1; the guest never starts.
+"$MEMVM" -m 4G -mem-prealloc -machine prealloc-threads=1 -kernel "$P/hello64.elf" </dev/null \
+	>"$T/pre.out" 2>"$T/pre.err" &
+pid=$!
+sleep 0.3
+kill -TERM $pid
+t0=$SECONDS
+timeout 30 tail --pid=$pid -f /dev/null
+kill -0 $pid 2>/dev/null && kill -KILL $pid
+wait $pid; rc=$?
+expect_eq "SIGTERM during -mem-prealloc: exit status 1" 1 "$rc"
+check "... within 5 s" [ $((SECONDS - t0)) -le 5 ]
+expect_match "... with a one-line reason" "^memvm: error: .*interrupted by a signal" "$T/pre.err"
+check "... and the guest never ran" [ ! -s "$T/pre.out" ]
+
 # A console nobody reads (memvm | less, a full pipe) cannot wedge memvm:
 # stop, cont and SIGTERM still work. The reader here never reads.
 FS=$T/flood.sock

@@ -879,6 +879,45 @@ START_TEST(t_prealloc_threads)
 }
 END_TEST
 
+static int cancel_after; /* calls of cancelled() answered false */
+static bool cancel_soon(void *opaque)
+{
+	(void)opaque;
+	return __atomic_fetch_sub(&cancel_after, 1, __ATOMIC_RELAXED) <= 0;
+}
+
+/* A signal during set-up: prealloc stops between chunks, says how far it
+ * got, and leaves the rest untouched. */
+START_TEST(t_prealloc_cancelled)
+{
+	const uint64_t len = 256 * MiB;
+	struct prealloc_opts o = { .threads = 2, .cancelled = cancel_soon };
+	struct prealloc_result res;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	madvise(p, len, MADV_NOHUGEPAGE);
+	cancel_after = 3;
+	ck_assert_int_eq(prealloc_populate(p, len, 4096, &o, &res), -EINTR);
+	ck_assert_uint_lt(res.fail_offset, len);
+	ck_assert_uint_lt(resident(p, len), len);
+	munmap(p, len);
+
+	/* Through ram_map: one line, nothing left mapped. */
+	struct ram_config c;
+	struct reports r;
+	struct ram *ram = NULL;
+	char err[256];
+	cfg_init(&c, 64 * MiB, &r);
+	c.prealloc = true;
+	c.cancelled = cancel_soon;
+	cancel_after = 0;
+	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), -EINTR);
+	ck_assert_ptr_null(ram);
+	ck_assert_msg(strstr(err, "-mem-prealloc: interrupted by a signal") && !strchr(err, '\n'),
+		      "%s", err);
+}
+END_TEST
+
 START_TEST(t_prealloc_via_ram_map)
 {
 	struct ram_config c;
@@ -1310,6 +1349,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, t_discard_anon);
 	tcase_add_test(tc, t_discard_memfd);
 	tcase_add_test(tc, t_prealloc_threads);
+	tcase_add_test(tc, t_prealloc_cancelled);
 	tcase_add_test(tc, t_prealloc_via_ram_map);
 	tcase_add_test(tc, t_prealloc_sigbus_guard);
 	tcase_add_test(tc, t_prealloc_progress);

@@ -70,6 +70,18 @@ struct machine {
 
 /* ---- guest RAM ------------------------------------------------------ */
 
+/* SIGINT, SIGTERM or SIGHUP arrived (they stay blocked and pending until
+ * the event loop reads them): set-up stops and memvm exits 1. */
+static bool machine_quit_pending(void *opaque)
+{
+	sigset_t set;
+	(void)opaque;
+	if (sigpending(&set))
+		return false;
+	return sigismember(&set, SIGINT) == 1 || sigismember(&set, SIGTERM) == 1 ||
+	       sigismember(&set, SIGHUP) == 1;
+}
+
 /* Maps RAM per cfg: [0, min(size, 3 GiB)) and the rest from 4 GiB. */
 static int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm,
 			   struct guest_ram **out, char *err, size_t errlen)
@@ -85,6 +97,7 @@ static int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm,
 	rc.thp = cfg->thp;
 	rc.shared = cfg->mem_shared;
 	rc.progress = true;
+	rc.cancelled = machine_quit_pending;
 	unsigned long long gpa[2], len[2], off[2];
 	unsigned n = layout_ram_regions(cfg->ram_size, gpa, len, off);
 	for (unsigned i = 0; i < n; i++)
@@ -476,7 +489,16 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 			return ret;
 		return MACHINE_CREATE_DUMPED;
 	}
-	return machine_boot(m, err, errlen);
+	if ((ret = machine_boot(m, err, errlen)))
+		return ret;
+	/* Asked to quit while setting up: the guest never starts. */
+	if (machine_quit_pending(NULL)) {
+		snprintf(err, errlen,
+			 "interrupted by a signal while setting up; the guest was not "
+			 "started");
+		return -EINTR;
+	}
+	return 0;
 }
 
 /* ---- running -------------------------------------------------------- */
