@@ -277,14 +277,8 @@ static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t 
 	bool pushed = false;
 	int ret;
 
-	/* A bounded batch per call: see VIRTIO_NOTIFY_BUDGET. */
-	for (unsigned n = 0;; n++) {
-		if (n == VIRTIO_NOTIFY_BUDGET) {
-			ret = VIRTIO_NOTIFY_MORE;
-			break;
-		}
-		if ((ret = virtq_pop(q, &b->elem)) <= 0)
-			break;
+	unsigned n = 0; /* a bounded batch per call: see VIRTIO_NOTIFY_BUDGET */
+	while ((ret = virtio_mmio_pop(q, &b->elem, &n)) == 1) {
 		ret = balloon_pfn_buffer(b, &b->elem, inflate);
 		if (ret < 0) {
 			char why[96];
@@ -352,14 +346,8 @@ static int balloon_stats_queue(struct balloon *b, struct virtio_mmio *t, uint32_
 	struct virtq *q = virtio_mmio_queue(t, queue);
 	int ret;
 
-	/* A bounded batch per call: see VIRTIO_NOTIFY_BUDGET. */
-	for (unsigned n = 0;; n++) {
-		if (n == VIRTIO_NOTIFY_BUDGET) {
-			ret = VIRTIO_NOTIFY_MORE;
-			break;
-		}
-		if ((ret = virtq_pop(q, &b->elem)) <= 0)
-			break;
+	unsigned n = 0; /* a bounded batch per call: see VIRTIO_NOTIFY_BUDGET */
+	while ((ret = virtio_mmio_pop(q, &b->elem, &n)) == 1) {
 		/* The driver has one buffer; should it queue another, return the
 		 * older one rather than leak it (as QEMU). */
 		if (b->stats_held)
@@ -391,14 +379,8 @@ static int balloon_report_queue(struct balloon *b, struct virtio_mmio *t, uint32
 	bool pushed = false;
 	int ret;
 
-	/* A bounded batch per call: see VIRTIO_NOTIFY_BUDGET. */
-	for (unsigned n = 0;; n++) {
-		if (n == VIRTIO_NOTIFY_BUDGET) {
-			ret = VIRTIO_NOTIFY_MORE;
-			break;
-		}
-		if ((ret = virtq_pop(q, &b->elem)) <= 0)
-			break;
+	unsigned n = 0; /* a bounded batch per call: see VIRTIO_NOTIFY_BUDGET */
+	while ((ret = virtio_mmio_pop(q, &b->elem, &n)) == 1) {
 		for (uint32_t i = 0; i < b->elem.in_num; i++) {
 			const struct virtq_seg *s = &b->elem.seg[b->elem.out_num + i];
 			if ((s->gpa | s->len) & (BALLOON_PAGE_SIZE - 1)) {

@@ -89,7 +89,22 @@
 #define VIRTIO_F_VERSION_1 32
 /* Chains a device handles per notify call before it yields (see notify). */
 #define VIRTIO_NOTIFY_BUDGET 64
-#define VIRTIO_NOTIFY_MORE   1
+#define VIRTIO_NOTIFY_MORE   2
+
+/* A notify loop's pop: virtq_pop()'s 1 (popped; *count goes up), 0 or
+ * -errno, or VIRTIO_NOTIFY_MORE once *count reached the budget. Loop while
+ * it returns 1 and return what ended the loop:
+ *     unsigned n = 0;
+ *     while ((ret = virtio_mmio_pop(q, &elem, &n)) == 1) { ... } */
+static inline int virtio_mmio_pop(struct virtq *q, struct virtq_elem *elem, unsigned *count)
+{
+	if (*count >= VIRTIO_NOTIFY_BUDGET)
+		return VIRTIO_NOTIFY_MORE;
+	int ret = virtq_pop(q, elem);
+	if (ret == 1)
+		(*count)++;
+	return ret;
+}
 
 /* Offered by the transport on top of the device's own features. */
 #define VIRTIO_MMIO_TRANSPORT_FEATURES                                     \

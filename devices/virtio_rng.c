@@ -50,14 +50,8 @@ static int rng_notify(void *dev, struct virtio_mmio *t, uint32_t queue)
 	bool pushed = false;
 	int ret;
 
-	/* A bounded batch per call: see VIRTIO_NOTIFY_BUDGET. */
-	for (unsigned n = 0;; n++) {
-		if (n == VIRTIO_NOTIFY_BUDGET) {
-			ret = VIRTIO_NOTIFY_MORE;
-			break;
-		}
-		if ((ret = virtq_pop(q, &rng->elem)) <= 0)
-			break;
+	unsigned n = 0; /* a bounded batch per call: see VIRTIO_NOTIFY_BUDGET */
+	while ((ret = virtio_mmio_pop(q, &rng->elem, &n)) == 1) {
 		uint32_t n = fill(&rng->elem, VIRTIO_RNG_MAX_PER_BUF);
 		ret = virtq_push(q, rng->elem.head, n);
 		if (ret < 0)

@@ -130,6 +130,22 @@ START_TEST(flags_not_repeated)
 }
 END_TEST
 
+/* Linux hands everything after "--" to init: memvm's own words go before
+ * it, and a clearcpuid= after it is init's, not merged. */
+START_TEST(init_args_stay_last)
+{
+	static const char *const extra[] = { "virtio_mmio.device=4K@0xd0000000:5" };
+	ck_assert_str_eq(build("console=ttyS0 -- single x=1", extra, 1, false),
+			 "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 -- single x=1");
+	ck_assert_str_eq(build("console=ttyS0  --  a", extra, 1, true),
+			 "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 " QUIRKS " --  a");
+	ck_assert_str_eq(build("-- clearcpuid=sse", NULL, 0, true), QUIRKS " -- clearcpuid=sse");
+	/* "--x" or "a--" are ordinary words. */
+	ck_assert_str_eq(build("a-- --x", extra, 1, false),
+			 "a-- --x virtio_mmio.device=4K@0xd0000000:5");
+}
+END_TEST
+
 START_TEST(too_long)
 {
 	static char big[BOOT_CMDLINE_SIZE + 1];
@@ -179,6 +195,7 @@ static Suite *cmdline_suite(void)
 	tcase_add_test(tc, clearcpuid_untouched_without_quirks);
 	tcase_add_test(tc, flags_not_repeated);
 	tcase_add_test(tc, too_long);
+	tcase_add_test(tc, init_args_stay_last);
 	suite_add_tcase(s, tc);
 	return s;
 }

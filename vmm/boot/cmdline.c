@@ -1,6 +1,7 @@
 #include "vmm/boot/cmdline.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm/boot/layout.h"
@@ -120,16 +121,25 @@ static int cmdline_put_clearcpuid(struct cmdline_buf *b, const char *user, size_
 	return 0;
 }
 
-int boot_cmdline_build(const struct boot_cmdline_in *in, char *buf, size_t size)
+/* Where the words for init start: the first word "--" (Linux hands
+ * everything after it to init), or NULL. */
+static const char *cmdline_init_args(const char *line)
 {
-	struct cmdline_buf b = { .buf = buf, .size = size };
-	const char *append = in->append ? in->append : "";
+	size_t n;
+	for (const char *w; (w = cmdline_next_word(&line, &n));)
+		if (n == 2 && w[0] == '-' && w[1] == '-')
+			return w;
+	return NULL;
+}
+
+/* The kernel's part: -append up to any "--", the devices, the quirks. */
+static int boot_cmdline_kernel(const struct boot_cmdline_in *in, const char *append,
+			       struct cmdline_buf *bp)
+{
+	struct cmdline_buf b = *bp;
 	const char *cc = NULL;
 	size_t cclen = 0;
 
-	if (size == 0)
-		return -E2BIG;
-	buf[0] = '\0';
 	if (in->host_quirks)
 		cc = cmdline_last_clearcpuid(append, &cclen);
 	if (cc) {
@@ -145,14 +155,43 @@ int boot_cmdline_build(const struct boot_cmdline_in *in, char *buf, size_t size)
 	for (size_t i = 0; i < in->nextra; i++)
 		if (cmdline_put_word(&b, in->extra[i], strlen(in->extra[i])))
 			return -E2BIG;
-	if (!in->host_quirks)
-		return (int)b.len;
-	for (size_t i = 0; i < ARRAY_SIZE(host_quirk_flags); i++)
-		if (!cmdline_has_word(append, host_quirk_flags[i]) &&
-		    cmdline_put_word(&b, host_quirk_flags[i], strlen(host_quirk_flags[i])))
+	if (in->host_quirks) {
+		for (size_t i = 0; i < ARRAY_SIZE(host_quirk_flags); i++)
+			if (!cmdline_has_word(append, host_quirk_flags[i]) &&
+			    cmdline_put_word(&b, host_quirk_flags[i], strlen(host_quirk_flags[i])))
+				return -E2BIG;
+		if (!cc && (cmdline_put_word(&b, CLEARCPUID, CLEARCPUID_LEN) ||
+			    cmdline_put_clearcpuid(&b, "", 0)))
 			return -E2BIG;
-	if (!cc &&
-	    (cmdline_put_word(&b, CLEARCPUID, CLEARCPUID_LEN) || cmdline_put_clearcpuid(&b, "", 0)))
+	}
+	*bp = b;
+	return 0;
+}
+
+int boot_cmdline_build(const struct boot_cmdline_in *in, char *buf, size_t size)
+{
+	struct cmdline_buf b = { .buf = buf, .size = size };
+	const char *append = in->append ? in->append : "";
+	const char *init;
+	char *kernel_part = NULL;
+	int ret;
+
+	if (size == 0)
 		return -E2BIG;
-	return (int)b.len;
+	buf[0] = '\0';
+	/* memvm's words go before a "--", or the kernel never sees them. */
+	if ((init = cmdline_init_args(append))) {
+		size_t k = (size_t)(init - append);
+		while (k && cmdline_is_space(append[k - 1]))
+			k--;
+		kernel_part = strndup(append, k);
+		if (!kernel_part)
+			return -ENOMEM;
+		append = kernel_part;
+	}
+	ret = boot_cmdline_kernel(in, append, &b);
+	free(kernel_part);
+	if (ret == 0 && init && cmdline_put_word(&b, init, strlen(init)))
+		ret = -E2BIG;
+	return ret ? ret : (int)b.len;
 }
