@@ -10,6 +10,10 @@
  * waits for that (the spec's rule with the feature; Linux always waits)
  * never touches a page the host still counts as discarded, which matters
  * for huge pages released only once all their 4 KiB parts are ballooned.
+ * When reclaim finds no page to take back (preallocated huge pages whose
+ * pool another process emptied), the buffer is held and retried every
+ * DEFLATE_RETRY_MS: the guest waits for its memory instead of touching a
+ * page the host cannot back.
  *
  * Everything here runs under the transport lock: the ops by contract, the
  * monitor-facing calls and the stats timer by taking it (before attach,
@@ -29,9 +33,10 @@
 
 #include "devices/virtq.h"
 
-#define PFN_SHIFT       12
-#define CONFIG_SIZE     16u /* num_pages, actual, free_page_hint_cmd_id, poison_val */
-#define STAT_ENTRY_SIZE 10u /* le16 tag, le64 val, packed */
+#define PFN_SHIFT        12
+#define CONFIG_SIZE      16u /* num_pages, actual, free_page_hint_cmd_id, poison_val */
+#define STAT_ENTRY_SIZE  10u /* le16 tag, le64 val, packed */
+#define DEFLATE_RETRY_MS 100
 
 enum queue_role { ROLE_INFLATE, ROLE_DEFLATE, ROLE_STATS, ROLE_REPORTING, ROLE_NONE };
 
@@ -54,6 +59,15 @@ struct balloon {
 	uint32_t stats_interval_s;
 	int timer_fd;
 
+	/* A deflate buffer held until reclaim succeeds for its runs. */
+	bool deflate_held;
+	uint16_t deflate_head;
+	uint32_t deflate_queue;
+	size_t nheld;               /* runs in held[] not yet reclaimed */
+	struct guest_ram_run *held; /* BALLOON_MAX_PFNS_PER_BUF */
+	int retry_fd;               /* -1 without a loop: retried on kicks */
+	int64_t held_since_ms;
+
 	/* Counters (struct balloon_info). */
 	uint64_t inflated_pages;
 	uint64_t deflated_pages;
@@ -62,6 +76,7 @@ struct balloon {
 	uint64_t bad_pfns;
 	uint64_t duplicate_pfns;
 	uint64_t discard_errors;
+	uint64_t deflate_waits;
 
 	struct ratelimit rl;
 	uint32_t *pfns;             /* BALLOON_MAX_PFNS_PER_BUF */
@@ -252,7 +267,10 @@ static int balloon_pfn_buffer(struct balloon *b, const struct virtq_elem *e, boo
 			int ret = 0;
 			if (b->cfg.mem->reclaim)
 				ret = b->cfg.mem->reclaim(b->cfg.mem_opaque, gpa, len);
-			if (ret < 0)
+			if (ret == -ENOMEM)
+				b->held[b->nheld++] = (struct guest_ram_run){ .gpa = gpa,
+									      .len = len };
+			else if (ret < 0)
 				BLOG(b, "deflate: cannot reclaim [%#" PRIx64 ", +%#" PRIx64 "): %s",
 				     gpa, len, strerror(-ret));
 		}
@@ -269,6 +287,55 @@ static int balloon_pfn_buffer(struct balloon *b, const struct virtq_elem *e, boo
 	return 0;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void arm_retry(struct balloon *b, bool on)
+{
+	struct itimerspec its = { 0 };
+	if (b->retry_fd < 0)
+		return;
+	if (on) {
+		its.it_value.tv_nsec = DEFLATE_RETRY_MS * 1000000L;
+		its.it_interval.tv_nsec = DEFLATE_RETRY_MS * 1000000L;
+	}
+	if (timerfd_settime(b->retry_fd, 0, &its, NULL) < 0)
+		BLOG(b, "deflate retry timer: %s", strerror(errno));
+}
+
+static void drop_held(struct balloon *b)
+{
+	b->deflate_held = false;
+	b->nheld = 0;
+	arm_retry(b, false);
+}
+
+/* Reclaims the held runs again; true when none is left and the held
+ * buffer went back to the guest. Lock held. */
+static bool retry_held(struct balloon *b)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < b->nheld; i++) {
+		const struct guest_ram_run *r = &b->held[i];
+		if (b->cfg.mem->reclaim(b->cfg.mem_opaque, r->gpa, r->len) == -ENOMEM)
+			b->held[left++] = *r;
+	}
+	b->nheld = left;
+	if (left)
+		return false;
+	log_notice("virtio-balloon: deflate went through after waiting %" PRId64
+		   " ms for the host to back the guest's memory again",
+		   now_ms() - b->held_since_ms);
+	drop_held(b);
+	if (virtq_push(virtio_mmio_queue(b->t, b->deflate_queue), b->deflate_head, 0) == 0)
+		virtio_mmio_notify_used(b->t, b->deflate_queue);
+	return true;
+}
+
 /* Deflate buffers are processed and their reclaim done before the buffer
  * is returned: that is what MUST_TELL_HOST promises the device. */
 static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t queue, bool inflate)
@@ -277,6 +344,9 @@ static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t 
 	bool pushed = false;
 	int ret;
 
+	/* One deflate at a time while the host cannot back the last one. */
+	if (!inflate && b->deflate_held && !retry_held(b))
+		return 0;
 	unsigned n = 0; /* a bounded batch per call: see VIRTIO_NOTIFY_BUDGET */
 	while ((ret = virtio_mmio_pop(q, &b->elem, &n)) == 1) {
 		ret = balloon_pfn_buffer(b, &b->elem, inflate);
@@ -288,6 +358,21 @@ static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t 
 			virtio_mmio_needs_reset(t, ret, why);
 			break;
 		}
+		if (b->nheld) {
+			/* Not returned: the guest must not reuse these pages yet. */
+			b->deflate_held = true;
+			b->deflate_head = b->elem.head;
+			b->deflate_queue = queue;
+			b->deflate_waits++;
+			b->held_since_ms = now_ms();
+			log_warn("virtio-balloon: deflate waits: no free huge page to back %zu "
+				 "range(s) of guest memory again (the pool was taken by others); "
+				 "retrying every %d ms, the guest waits meanwhile",
+				 b->nheld, DEFLATE_RETRY_MS);
+			arm_retry(b, true);
+			ret = 0;
+			break;
+		}
 		ret = virtq_push(q, b->elem.head, 0);
 		if (ret < 0)
 			break;
@@ -296,6 +381,22 @@ static int balloon_pfn_queue(struct balloon *b, struct virtio_mmio *t, uint32_t 
 	if (pushed)
 		virtio_mmio_notify_used(t, queue);
 	return ret;
+}
+
+static void balloon_retry_timer(void *opaque, uint32_t events)
+{
+	struct balloon *b = opaque;
+	uint64_t expirations;
+	(void)events;
+
+	if (read(b->retry_fd, &expirations, sizeof(expirations)) < 0) {
+		/* EAGAIN: nothing pending */
+	}
+	lock(b);
+	/* Released: the guest may have queued more deflates meanwhile. */
+	if (b->deflate_held && b->t && retry_held(b))
+		(void)balloon_pfn_queue(b, b->t, b->deflate_queue, false);
+	unlock(b);
 }
 
 /* ---- statistics ---- */
@@ -437,16 +538,19 @@ static void balloon_reset(void *dev)
 	struct balloon *b = dev;
 
 	b->stats_held = false;
+	drop_held(b);
 	b->poison_val = 0;
 	set_actual(b, 0);
 }
 
-/* The driver disabled a queue: a held stats buffer went with it. */
+/* The driver disabled a queue: a held stats or deflate buffer went with it. */
 static void balloon_queue_reset(void *dev, uint32_t queue)
 {
 	struct balloon *b = dev;
 	if (b->stats_held && queue == b->stats_queue)
 		b->stats_held = false;
+	if (b->deflate_held && queue == b->deflate_queue)
+		drop_held(b);
 }
 
 /* Every feature and queue the type can have; an instance switches off the
@@ -517,10 +621,11 @@ int balloon_new(const struct balloon_config *cfg, struct balloon **out)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->timer_fd = -1;
+	b->timer_fd = b->retry_fd = -1;
 	b->pfns = malloc(BALLOON_MAX_PFNS_PER_BUF * sizeof(b->pfns[0]));
 	b->runs = malloc(BALLOON_MAX_PFNS_PER_BUF * sizeof(b->runs[0]));
-	if (!b->pfns || !b->runs) {
+	b->held = malloc(BALLOON_MAX_PFNS_PER_BUF * sizeof(b->held[0]));
+	if (!b->pfns || !b->runs || !b->held) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -546,6 +651,17 @@ int balloon_new(const struct balloon_config *cfg, struct balloon **out)
 		ret = arm_timer(b, b->stats_interval_s, false);
 		if (ret < 0)
 			goto err;
+		b->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (b->retry_fd < 0) {
+			ret = -errno;
+			goto err;
+		}
+		ret = evloop_add(cfg->loop, b->retry_fd, EPOLLIN, balloon_retry_timer, b);
+		if (ret < 0) {
+			close(b->retry_fd);
+			b->retry_fd = -1;
+			goto err;
+		}
 	}
 	*out = b;
 	return 0;
@@ -562,8 +678,13 @@ void balloon_free(struct balloon *b)
 		evloop_del(b->cfg.loop, b->timer_fd);
 		close(b->timer_fd);
 	}
+	if (b->retry_fd >= 0) {
+		evloop_del(b->cfg.loop, b->retry_fd);
+		close(b->retry_fd);
+	}
 	free(b->pfns);
 	free(b->runs);
+	free(b->held);
 	free(b);
 }
 
@@ -624,6 +745,8 @@ void balloon_query(struct balloon *b, struct balloon_info *out)
 		.bad_pfns = b->bad_pfns,
 		.duplicate_pfns = b->duplicate_pfns,
 		.discard_errors = b->discard_errors,
+		.deflate_waits = b->deflate_waits,
+		.deflate_waiting = b->deflate_held,
 	};
 	unlock(b);
 }

@@ -123,6 +123,8 @@ struct balloon_info {
 	uint64_t bad_pfns;        /* PFNs rejected (outside RAM, ...) */
 	uint64_t duplicate_pfns;  /* repeated within one buffer (ignored) */
 	uint64_t discard_errors;  /* discard ops that failed */
+	uint64_t deflate_waits;   /* deflates held until the host could back them */
+	bool deflate_waiting;     /* one is held now */
 };
 void balloon_query(struct balloon *b, struct balloon_info *out);
 

@@ -210,8 +210,9 @@ static void write_queue_ready(struct virtio_mmio *t, struct vm_queue *q, uint32_
 		why = "QueueNum above QueueNumMax";
 		if (q->num <= t->device.ops->max_queue_size) {
 			ret = virtq_init(q->vq, q->num, &q->addrs, t->drv_features);
-			why = ret == -EFAULT ? "ring outside guest RAM"
-					     : "bad queue size or ring alignment";
+			why = ret == -EFAULT   ? "ring outside guest RAM"
+			      : ret == -ENOMEM ? "ring in guest RAM the host cannot back"
+					       : "bad queue size or ring alignment";
 		}
 	}
 	if (ret < 0) {

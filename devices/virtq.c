@@ -103,9 +103,10 @@ static void *map_area(const struct virtq *q, uint64_t gpa, uint64_t len, uint64_
 		*err = -EINVAL;
 		return NULL;
 	}
-	void *p = guest_mem_ptr(q->gm, gpa, len);
-	if (!p || ((uintptr_t)p & (align - 1))) {
-		*err = -EFAULT;
+	void *p;
+	int ret = guest_mem_access(q->gm, gpa, len, &p);
+	if (ret || ((uintptr_t)p & (align - 1))) {
+		*err = ret ? ret : -EFAULT;
 		return NULL;
 	}
 	return p;
@@ -181,18 +182,21 @@ static int add_buffer(struct virtq *q, struct virtq_elem *e, uint64_t gpa, uint3
 			return virtq_fail(q, -E2BIG, "chain has too many segments");
 		/* Common case first: the whole rest lies in one region. */
 		uint32_t chunk = len;
-		void *hva = guest_mem_ptr(q->gm, gpa, len);
-		if (!hva) {
+		void *hva;
+		int ret = guest_mem_access(q->gm, gpa, len, &hva);
+		if (ret == -EFAULT) {
 			const struct guest_region *r = guest_mem_find(q->gm, gpa);
 			if (!r)
 				return virtq_fail(q, -EFAULT, "buffer outside guest RAM");
 			/* gpa lies inside r, so r->size - off does not underflow,
-			 * and it is < len here (else guest_mem_ptr succeeded). */
+			 * and it is < len here (else the whole range was inside). */
 			chunk = (uint32_t)(r->size - (gpa - r->gpa));
-			hva = guest_mem_ptr(q->gm, gpa, chunk);
-			if (!hva)
+			ret = guest_mem_access(q->gm, gpa, chunk, &hva);
+			if (ret == -EFAULT)
 				return virtq_fail(q, -EFAULT, "buffer outside guest RAM");
 		}
+		if (ret)
+			return virtq_fail(q, ret, "buffer in guest RAM the host cannot back");
 		e->seg[e->out_num + e->in_num] = (struct virtq_seg){
 			.hva = hva,
 			.gpa = gpa,
@@ -248,9 +252,15 @@ static int walk_chain(struct virtq *q, struct virtq_elem *e, uint16_t head)
 				return virtq_fail(
 					q, -EINVAL,
 					"indirect table length not a non-zero multiple of 16");
-			table = guest_mem_ptr(q->gm, d.addr, d.len);
-			if (!table)
-				return virtq_fail(q, -EFAULT, "indirect table outside guest RAM");
+			void *tp;
+			int ret = guest_mem_access(q->gm, d.addr, d.len, &tp);
+			if (ret)
+				return virtq_fail(
+					q, ret,
+					ret == -ENOMEM
+						? "indirect table in guest RAM the host cannot back"
+						: "indirect table outside guest RAM");
+			table = tp;
 			/* The table may hold up to 2^28 entries; the segment limit
 			 * bounds the walk (each entry adds at least one segment). */
 			count = d.len / sizeof(struct virtq_desc);

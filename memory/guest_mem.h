@@ -21,6 +21,10 @@ struct guest_region {
 	uint64_t size; /* bytes, > 0 */
 	void *hva;     /* host mapping of gpa */
 	uint32_t slot; /* KVM memslot id, assigned in insertion order */
+	/* Nonzero: a page fault here can fail (hugetlbfs, tmpfs, a file) and
+	 * would raise SIGBUS, so host accesses populate the covering pages of
+	 * this size first and fail cleanly instead (guest_mem_set_populate). */
+	uint64_t populate_page;
 };
 
 struct guest_mem;
@@ -35,16 +39,33 @@ void guest_mem_free(struct guest_mem *gm);
 int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *hva,
 		  uint32_t *slot_out) WUR;
 
-/* Host pointer for [gpa, gpa+len) if the whole range lies inside one
- * region, else NULL. len 0 is valid (checks gpa alone). Overflow-safe. */
+/* Marks the region starting at gpa as backed by memory whose faults can
+ * fail; page_size (a power of two >= 4 KiB) is its backing page size.
+ * -ENOENT when no region starts at gpa, -EINVAL for a bad page size. */
+int guest_mem_set_populate(struct guest_mem *gm, uint64_t gpa, uint64_t page_size) WUR;
+
+/* Host pointer for [gpa, gpa+len) in *hva, ready to be read and written:
+ * 0, -EFAULT when the range is not inside one region (overflow-safe), or
+ * -ENOMEM when the host cannot back it (an empty huge page pool, a full
+ * tmpfs), where touching it would have raised SIGBUS. len 0 is valid
+ * (checks gpa alone, populates nothing). */
+int guest_mem_access(const struct guest_mem *gm, uint64_t gpa, uint64_t len, void **hva) WUR;
+
+/* guest_mem_access() without the reason: NULL on either error. */
 void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* Region containing gpa, or NULL. */
 const struct guest_region *guest_mem_find(const struct guest_mem *gm, uint64_t gpa);
 
-/* Copy helpers: 0 or -EFAULT when any byte falls outside guest RAM. */
+/* Copy helpers: 0, -EFAULT when any byte falls outside guest RAM, or
+ * -ENOMEM when the host cannot back it (see guest_mem_access). */
 int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, size_t len) WUR;
 int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, size_t len) WUR;
+
+/* The fix for -ENOMEM from the functions above, for one-line errors. */
+#define GUEST_MEM_NOBACK_FIX                                                           \
+	"the huge page pool or the memory filesystem behind guest RAM ran out; raise " \
+	"/proc/sys/vm/nr_hugepages or free space, and use -mem-prealloc to check at start"
 
 size_t guest_mem_count(const struct guest_mem *gm);
 /* i-th region in gpa order (i < guest_mem_count()). */

@@ -105,6 +105,13 @@ int guest_ram_new(const struct ram_config *cfg, const struct guest_ram_region *r
 			errorf(err, errlen, ret, "registering guest RAM: %s", strerror(-ret));
 			goto fail;
 		}
+		/* Faults on anonymous memory cannot fail (the OOM killer acts
+		 * instead); on hugetlbfs, tmpfs and files they raise SIGBUS. */
+		if (ram_backing(gr->ram) != RAM_BACKING_ANON &&
+		    (ret = guest_mem_set_populate(gm, gr->r[i].gpa, ram_page_size(gr->ram)))) {
+			errorf(err, errlen, ret, "registering guest RAM: %s", strerror(-ret));
+			goto fail;
+		}
 	}
 	*out = gr;
 	return 0;
@@ -234,9 +241,13 @@ int guest_ram_clear(struct guest_ram *gr)
 	size = ram_size(gr->ram);
 	if (ram_user_file(gr->ram))
 		; /* the user's data: never zeroed or punched */
-	else if (ram_preallocated(gr->ram))
+	else if (ram_preallocated(gr->ram)) {
+		/* Pages the balloon gave away come back first, or the memset
+		 * would take SIGBUS on an empty pool. */
+		if ((ret = ram_populate(gr->ram, 0, size)))
+			return ret;
 		memset(gr->base, 0, size);
-	else if ((ret = ram_discard_reported(gr->ram, 0, size, NULL)))
+	} else if ((ret = ram_discard_reported(gr->ram, 0, size, NULL)))
 		return ret;
 	/* The new guest starts with all RAM in use: no huge page may count as
 	 * partly given back by the old one's balloon. */

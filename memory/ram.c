@@ -21,6 +21,10 @@
 #include "memory/prealloc.h"
 #include "vmm/lib/size.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 #define PART      4096ull      /* discard granularity, the x86-64 base page */
 #define THP_ALIGN (2ull << 20) /* so THP and 2 MiB memslot pages line up */
 
@@ -509,8 +513,8 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		char line[512];
 		hpool_short(ram, needed, 0, line, sizeof(line));
 		report(cfg, RAM_REPORT_WARNING,
-		       "%s; the guest will crash when it touches more memory "
-		       "than the pool has (-mem-prealloc makes this a start-up error)",
+		       "%s; memvm stops with an error once the guest uses more memory "
+		       "than the pool has (-mem-prealloc checks this at start)",
 		       line);
 		p = map_aligned(ram->size, align, flags | MAP_NORESERVE, ram->fd);
 	} else if (p != MAP_FAILED && ram->backing == RAM_BACKING_HUGETLBFS) {
@@ -751,6 +755,19 @@ int ram_discard_reported(struct ram *ram, uint64_t offset, uint64_t len, uint64_
 	return ret;
 }
 
+int ram_populate(struct ram *ram, uint64_t offset, uint64_t len)
+{
+	int ret = check_range(ram, offset, len);
+	if (ret || len == 0)
+		return ret;
+	uint64_t start = offset & ~(ram->page_size - 1);
+	uint64_t end = MIN(ALIGN_UP(offset + len, ram->page_size), ram->size);
+	if (madvise(ram->base + start, end - start, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	/* EINVAL: no MADV_POPULATE_WRITE before Linux 5.14: cannot check. */
+	return errno == EINVAL ? 0 : -ENOMEM;
+}
+
 int ram_reclaim(struct ram *ram, uint64_t offset, uint64_t len)
 {
 	int ret = check_range(ram, offset, len);
@@ -760,6 +777,11 @@ int ram_reclaim(struct ram *ram, uint64_t offset, uint64_t len)
 	if (ram->parts)
 		discard_map_clear(ram->parts, offset, len);
 	pthread_mutex_unlock(&ram->lock);
+	/* Preallocated RAM takes released huge pages back now, before the
+	 * guest is told it may use them: later its touch could find the pool
+	 * empty, and -mem-prealloc promised it never would. */
+	if (ram->preallocated)
+		return ram_populate(ram, offset, len);
 	return 0;
 }
 

@@ -130,10 +130,18 @@ int ram_discard_ranges(struct ram *ram, const struct ram_range *r, size_t n,
 
 /* Balloon deflate: the guest uses [offset, offset+len) again, so its 4 KiB
  * parts no longer count toward releasing a huge page. The memory itself
- * comes back on the next touch. No-op for 4 KiB backings. Same argument
+ * comes back on the next touch, except on preallocated huge pages:
+ * released ones are taken back from the pool now, and -ENOMEM says the
+ * pool had none (the guest's touch of them would then stop the VM). No-op for 4 KiB backings. Same argument
  * rules as ram_discard. The balloon must call this before the guest
  * reuses pages (VIRTIO_BALLOON_F_MUST_TELL_HOST) on hugetlbfs. */
 int ram_reclaim(struct ram *ram, uint64_t offset, uint64_t len) WUR;
+
+/* Faults in the pages covering [offset, offset+len) (whole huge pages)
+ * for writing: 0, or -ENOMEM when the host cannot back them (an empty
+ * huge page pool, a full tmpfs), where touching them would raise SIGBUS.
+ * Same argument rules as ram_discard. */
+int ram_populate(struct ram *ram, uint64_t offset, uint64_t len) WUR;
 
 /* Free page reporting: the guest may reuse reported pages without telling,
  * so nothing is remembered: only huge pages entirely inside the range are

@@ -95,9 +95,10 @@ run() {
 		die "needs $((mem + 512)) MiB of free memory, the machine has $avail MiB available: free memory or set MEMVM_NESTED_MEM (MiB, at least 2048)"
 	local dir
 	dir=$(prepare)
-	local top=$PWD
-	rd=$(mktemp -d "$top/${BUILD:-build}/.nested-run.XXXXXX" 2>/dev/null) ||
-		{ mkdir -p "$top/${BUILD:-build}"; rd=$(mktemp -d "$top/${BUILD:-build}/.nested-run.XXXXXX"); }
+	local top=$PWD out=${BUILD:-build}
+	case $out in /*) ;; *) out=$top/$out ;; esac
+	rd=$(mktemp -d "$out/.nested-run.XXXXXX" 2>/dev/null) ||
+		{ mkdir -p "$out"; rd=$(mktemp -d "$out/.nested-run.XXXXXX"); }
 	trap 'rm -rf "$rd"' EXIT
 	# The script the host runs in its chroot: same directory, environment, command.
 	{

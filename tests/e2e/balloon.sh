@@ -4,7 +4,9 @@
 # on hosts whose guest user space cannot make system calls. Four guests
 # boot in parallel, each serving several assertions:
 #   A  anonymous RAM, preallocated: inflate/deflate, RSS, statistics
-#   B  hugetlbfs, preallocated: inflate releases whole huge pages
+#   B  hugetlbfs, preallocated: inflate releases whole huge pages; when
+#      another process takes them, a deflate waits until they are free
+#      again instead of letting the guest touch memory nothing backs
 #   C  free page reporting: memory the guest frees goes back to the host
 #   D  deflate-on-oom, init touching most of RAM: survives a large inflate
 cd "$(dirname "$0")/../.."
@@ -109,9 +111,30 @@ if [ "$hp_ok" = 1 ]; then
 	sleep 0.5
 	f1=$(hp_free)
 	check "B: HugePages_Free rose by >= 8 of 16 possible (rose $((f1 - f0)))" [ $((f1 - f0)) -ge 8 ]
-	ctl B balloon 128M
-	wait_actual B 128 60
+	# Another VM takes every free huge page: B's deflate must wait.
+	hog=$(hp_free)
+	"$MEMVM" -m $((hog * 2))M -mem-path "$HP" -mem-prealloc -kernel "$BUILD/payloads/idle64.elf" \
+		</dev/null >"$T/hog.out" 2>"$T/hog.err" &
+	hog_pid=$!
+	if wait_for_line "$T/hog.out" "idle payload running" 60 && [ "$(hp_free)" = 0 ]; then
+		ctl B balloon 128M
+		sleep 4
+		check "B: pool empty: the deflate waits (actual $(actual_mib B) MiB < 128)" [ "$(actual_mib B)" -lt 128 ]
+		expect_eq "B: ... and says so" true "$(qnum B x-query-memvm-memory deflate-waiting)"
+		expect_match "B: ... with a warning" "deflate waits: no free huge page" "$T/B.err"
+		check "B: ... and the VM keeps running" kill -0 "$PID_B"
+		kill -TERM $hog_pid; wait $hog_pid
+		if wait_actual B 128 60; then pass "B: pages free again: the deflate completes to 128 MiB"; else fail "B: pages free again: the deflate completes to 128 MiB" "actual=$(actual_mib B)"; fi
+		expect_eq "B: ... no deflate waits any more" false "$(qnum B x-query-memvm-memory deflate-waiting)"
+		expect_match "B: ... and memvm says it went through" "deflate went through after waiting" "$T/B.err"
+	else
+		fail "B: a second VM takes the free huge pages" "free=$(hp_free) $(cat "$T/hog.err")"
+		kill -TERM $hog_pid; wait $hog_pid
+		ctl B balloon 128M
+		wait_actual B 128 60
+	fi
 	expect_eq "B: deflated back to 128 MiB" 128 "$(actual_mib B)"
+	check "B: the guest is still running" kill -0 "$PID_B"
 else
 	skip "B: hugetlbfs balloon" "needs root to reserve 64 huge pages"
 fi

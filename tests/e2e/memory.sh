@@ -64,6 +64,32 @@ expect_eq "too small a pool: one error line" 1 "$(grep -c 'error' "$T/small.err"
 expect_no_match "too small a pool: no crash" "SIGBUS|Bus error|AddressSanitizer|core dumped" "$T/small.err"
 expect_eq "too small a pool: huge pages untouched" "$free0" "$(hp_free)"
 
+# --- guest RAM the host cannot back: a clean error, never SIGBUS ---
+# hugetlbfs mounts whose size= allows fewer pages than RAM: memvm maps RAM
+# without a reservation (a warning), then finds pages missing as it goes.
+echo $((old_nr + 8)) >/proc/sys/vm/nr_hugepages
+mkdir -p "$T/hp1" "$T/hp3"
+mount -t hugetlbfs -o pagesize=2M,size=2M none "$T/hp1"
+mount -t hugetlbfs -o pagesize=2M,size=6M none "$T/hp3"
+# One page: the payload takes it, the kernel command line finds none.
+timeout 30 "$MEMVM" -m ${RAM_MIB}M -mem-path "$T/hp1" -kernel "$P/hello64.elf" </dev/null >"$T/nb.out" 2>"$T/nb.err"
+expect_eq "loading into RAM the pool cannot back: exit status 1, not SIGBUS" 1 "$?"
+expect_match "... names the missing page and the fix" "^memvm: error: .*no backing page.*nr_hugepages" "$T/nb.err"
+expect_eq "... one error line" 1 "$(grep -c '^memvm: error' "$T/nb.err")"
+expect_no_match "... no crash" "SIGBUS|Bus error|core dumped" "$T/nb.err"
+check "... and the guest never ran" [ ! -s "$T/nb.out" ]
+# Three pages: boot tables, payload, rings. The 64 KiB buffer the guest
+# posts at 62 MiB has none: a device error the guest sees, memvm lives.
+timeout 30 "$MEMVM" -m ${RAM_MIB}M -mem-path "$T/hp3" -device virtio-rng -device isa-debug-exit \
+	-kernel "$P/vqhigh64.elf" </dev/null >"$T/vqh.out" 2>"$T/vqh.err"
+expect_eq "virtio buffer in RAM the pool cannot back: the guest sees a device error" 5 "$?"
+expect_eq "... and says so" "vqhigh: device error" "$(cat "$T/vqh.out")"
+expect_match "... memvm names the cause" "virtio-rng.*host cannot back" "$T/vqh.err"
+timeout 30 "$MEMVM" -m ${RAM_MIB}M -device virtio-rng -device isa-debug-exit \
+	-kernel "$P/vqhigh64.elf" </dev/null >"$T/vqa.out" 2>"$T/vqa.err"
+expect_eq "the same buffer in anonymous RAM is filled" 3 "$?"
+umount "$T/hp1" "$T/hp3"
+
 # --- RAM size not a multiple of the huge page size ---
 timeout 30 "$MEMVM" -m 3M -mem-path "$HP" -kernel "$P/hello64.elf" </dev/null >"$T/align.out" 2>"$T/align.err"
 expect_eq "unaligned size on hugetlbfs: exit status 1" 1 "$?"

@@ -138,6 +138,34 @@ wait $pid; rc=$?
 expect_eq "console not read: SIGTERM exits 0" 0 "$rc"
 kill $READER 2>/dev/null; wait $READER 2>/dev/null
 
+# A guest that re-posts one buffer forever (avail kept just ahead of used)
+# cannot starve the event loop: QMP answers, SIGTERM stops memvm, and the
+# device goes on serving the guest (its dots).
+for dev in virtio-rng virtio-balloon; do
+	FS=$T/vq.sock
+	"$MEMVM" -kernel "$P/vqflood64.elf" -device $dev -qmp "unix:$FS,server=on,wait=off" </dev/null >"$T/vq.out" 2>"$T/vq.err" &
+	pid=$!
+	wait_for_line "$T/vq.out" "vqflood: flooding" 30
+	sleep 2
+	d0=$(tr -cd . <"$T/vq.out" | wc -c)
+	t0=$SECONDS
+	out=$(printf '{"execute":"qmp_capabilities"}{"execute":"query-status","id":2}' |
+		timeout 20 socat -t 5 - "UNIX-CONNECT:$FS" | jq -c 'select(.id == 2) | .return.status')
+	expect_eq "$dev flooded by the guest: QMP still answers" '"running"' "$out"
+	check "... within 5 s" [ $((SECONDS - t0)) -le 5 ]
+	sleep 2
+	d1=$(tr -cd . <"$T/vq.out" | wc -c)
+	check "... while the device keeps completing buffers ($d0 -> $d1 x 256)" [ "$d1" -gt "$d0" ]
+	kill -TERM $pid
+	t0=$SECONDS
+	timeout 20 tail --pid=$pid -f /dev/null
+	check "$dev flooded: SIGTERM stops memvm within 5 s" [ $((SECONDS - t0)) -le 5 ]
+	kill -0 $pid 2>/dev/null && kill -KILL $pid
+	wait $pid; rc=$?
+	expect_eq "$dev flooded: SIGTERM exits 0" 0 "$rc"
+	expect_no_match "$dev flooded: the device never failed" "device error|needs reset|NEEDS_RESET" "$T/vq.err"
+done
+
 # Ctrl-A x quits from a terminal, and the terminal mode is restored.
 if command -v script >/dev/null; then
 	( sleep 2; printf '\001x' ) | timeout --signal=KILL 30 script -qec "stty -g; $MEMVM -kernel $P/idle64.elf; echo rc=\$?; stty -g" /dev/null >"$T/ctrla.out" 2>&1

@@ -348,6 +348,14 @@ static void write_pfns(uint64_t gpa, const uint32_t *pfns, int n)
 	}
 }
 
+/* One PFN array at gpa in one descriptor on queue q, kicked; not checked. */
+static void post_pfns(uint32_t q, uint64_t gpa, const uint32_t *pfns, int n)
+{
+	write_pfns(gpa, pfns, n);
+	struct seg s = { gpa, 4u * n, false };
+	(void)add_chain(q, &s, 1, true);
+}
+
 /* One PFN array in one descriptor on queue q; checks it came back. */
 static void send_pfns(uint32_t q, const uint32_t *pfns, int n)
 {
@@ -677,6 +685,95 @@ START_TEST(test_deflate_reclaim_fails)
 	ck_assert_uint_eq(info.deflated_pages, 2);
 	ck_assert_uint_eq(used_idx(1), 1);
 	ck_assert(!needs_reset());
+}
+END_TEST
+
+/* Reclaim without a page to back it (-ENOMEM: preallocated huge pages
+ * another process took): the buffer is held, so the guest does not reuse
+ * the pages; later kicks retry, and once reclaim succeeds the held buffer
+ * and the ones queued behind it go back. */
+START_TEST(test_deflate_waits_for_backing)
+{
+	reclaim_ret = -ENOMEM;
+	make();
+	bring_up(F_VERSION_1 | F_TELL);
+	static const uint32_t pfns[] = { 3, 7 };
+	post_pfns(1, BUF_GPA, pfns, 2);
+	ck_assert_uint_eq(used_idx(1), 0);
+	struct balloon_info info;
+	query(&info);
+	ck_assert(info.deflate_waiting);
+	ck_assert_uint_eq(info.deflate_waits, 1);
+	ck_assert_int_eq(reclaims.n, 2);
+
+	static const uint32_t more[] = { 9 };
+	post_pfns(1, BUF2_GPA, more, 1); /* queued behind; the kick retries the held runs */
+	ck_assert_uint_eq(used_idx(1), 0);
+	ck_assert_int_eq(reclaims.n, 4);
+	assert_run(&reclaims, 3, 7, 1);
+
+	reclaim_ret = 0;
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+	ck_assert_uint_eq(used_idx(1), 2);
+	query(&info);
+	ck_assert(!info.deflate_waiting);
+	ck_assert_uint_eq(info.deflated_pages, 3);
+	assert_run(&reclaims, reclaims.n - 1, 9, 1);
+	ck_assert(!needs_reset());
+}
+END_TEST
+
+/* With an event loop the held buffer is retried on a timer, no kick. */
+START_TEST(test_deflate_retry_timer)
+{
+	struct evloop *loop = evloop_new();
+	ck_assert_ptr_nonnull(loop);
+	cfg.loop = loop;
+	reclaim_ret = -ENOMEM;
+	make();
+	bring_up(F_VERSION_1 | F_TELL);
+	static const uint32_t pfns[] = { 5 };
+	post_pfns(1, BUF_GPA, pfns, 1);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(evloop_run_once(loop, 150), 0);
+	ck_assert_uint_eq(used_idx(1), 0);
+	ck_assert_int_ge(reclaims.n, 2); /* retried */
+	reclaim_ret = 0;
+	for (int i = 0; i < 20 && used_idx(1) == 0; i++)
+		ck_assert_int_eq(evloop_run_once(loop, 100), 0);
+	ck_assert_uint_eq(used_idx(1), 1);
+	struct balloon_info info;
+	query(&info);
+	ck_assert(!info.deflate_waiting);
+
+	virtio_mmio_free(t);
+	t = NULL;
+	balloon_free(b);
+	b = NULL;
+	evloop_free(loop);
+}
+END_TEST
+
+/* A device reset forgets the held buffer: the new driver starts afresh. */
+START_TEST(test_reset_drops_held_deflate)
+{
+	reclaim_ret = -ENOMEM;
+	make();
+	bring_up(F_VERSION_1 | F_TELL);
+	static const uint32_t pfns[] = { 5 };
+	post_pfns(1, BUF_GPA, pfns, 1);
+	struct balloon_info info;
+	query(&info);
+	ck_assert(info.deflate_waiting);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	query(&info);
+	ck_assert(!info.deflate_waiting);
+	int n = reclaims.n;
+	reclaim_ret = 0;
+	bring_up(F_VERSION_1 | F_TELL);
+	send_pfns(1, pfns, 1);
+	ck_assert_uint_eq(used_idx(1), 1);
+	ck_assert_int_eq(reclaims.n, n + 1); /* only the new buffer's run */
 }
 END_TEST
 
@@ -1101,6 +1198,9 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_deflate_reclaims_runs);
 	tcase_add_test(tc, test_deflate_reclaim_fails);
 	tcase_add_test(tc, test_deflate_without_reclaim_op);
+	tcase_add_test(tc, test_deflate_waits_for_backing);
+	tcase_add_test(tc, test_deflate_retry_timer);
+	tcase_add_test(tc, test_reset_drops_held_deflate);
 	tcase_add_test(tc, test_stats_parsed_and_held);
 	tcase_add_test(tc, test_stats_request_returns_buffer);
 	tcase_add_test(tc, test_stats_second_buffer_returns_first);

@@ -1203,6 +1203,58 @@ START_TEST(t_huge_sigbus_guard)
 }
 END_TEST
 
+/* Preallocated hugetlbfs RAM whose released huge page another process
+ * took: a deflate (ram_reclaim) says -ENOMEM instead of handing the guest
+ * a page nothing backs, and succeeds once the pool has one again; the
+ * reboot clear's ram_populate says -ENOMEM too, never SIGBUS. */
+START_TEST(t_huge_reclaim_repopulates)
+{
+	struct ram_config c;
+	struct reports r;
+	struct ram *ram;
+	char err[512], path[400];
+	NEED_HUGE();
+	if (!g_hsmall_ok) {
+		printf("SKIP: %s: could not mount a size-limited hugetlbfs\n", __func__);
+		return;
+	}
+	cfg_init(&c, 2 * HUGE, &r);
+	c.mem_path = g_hsmall;
+	c.prealloc = true;
+	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), 0);
+	ck_assert_int_eq(mount_free(g_hsmall), 0);
+	uint64_t freed;
+	ck_assert_int_eq(ram_discard(ram, 0, HUGE, &freed), 0);
+	ck_assert_uint_eq(freed, HUGE);
+	ck_assert_int_eq(mount_free(g_hsmall), 1);
+
+	snprintf(path, sizeof(path), "%s/thief", g_hsmall);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(ftruncate(fd, (off_t)HUGE), 0);
+	uint8_t *q = mmap(NULL, HUGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(q, MAP_FAILED);
+	memset(q, 1, HUGE);
+	ck_assert_int_eq(mount_free(g_hsmall), 0);
+
+	ck_assert_int_eq(ram_reclaim(ram, 0, 4096), -ENOMEM);
+	ck_assert_int_eq(ram_populate(ram, 0, 2 * HUGE), -ENOMEM);
+	ck_assert_int_eq(ram_reclaim(ram, HUGE, 4096), 0); /* never released */
+
+	munmap(q, HUGE);
+	close(fd);
+	ck_assert_int_eq(mount_free(g_hsmall), 1);
+	ck_assert_int_eq(ram_reclaim(ram, 0, 4096), 0);
+	ck_assert_int_eq(mount_free(g_hsmall), 0); /* taken back at once */
+	struct ram_summary sum;
+	ram_summary(ram, &sum);
+	ck_assert_int_eq(sum.rss_bytes, (int64_t)(2 * HUGE));
+	ram_unmap(ram);
+	ck_assert_int_eq(mount_free(g_hsmall), 2);
+}
+END_TEST
+
 /* shared: our temporary file, released by punching holes (the page goes
  * back to the pool). private: a user's file mapped private, released with
  * MADV_DONTNEED (the page leaves the process; the kernel keeps it reserved
@@ -1375,6 +1427,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, t_huge_prealloc);
 	tcase_add_test(tc, t_huge_pool_too_small);
 	tcase_add_test(tc, t_huge_sigbus_guard);
+	tcase_add_test(tc, t_huge_reclaim_repopulates);
 	tcase_add_test(tc, t_huge_bitmap_shared);
 	tcase_add_test(tc, t_huge_bitmap_private);
 	tcase_add_test(tc, t_huge_reported);

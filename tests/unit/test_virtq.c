@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "devices/virtq.h"
 #include "memory/guest_mem.h"
@@ -394,6 +396,50 @@ START_TEST(test_addr_outside_ram)
 }
 END_TEST
 
+/* Guest RAM the host cannot back (a second region: a memfd of one page
+ * mapped over two, populate set): a buffer or a ring there is refused
+ * with -ENOMEM and a reason, where touching it would have been SIGBUS. */
+#define HOLE_GPA 0x400000ull
+START_TEST(test_unbackable_ram_is_an_error)
+{
+	int fd = memfd_create("virtq-test", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4096), 0);
+	uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(guest_mem_add(gm, HOLE_GPA, 8192, p, NULL), 0);
+	ck_assert_int_eq(guest_mem_set_populate(gm, HOLE_GPA, 4096), 0);
+
+	ring_init(8, F_INDIRECT);
+	set_desc(DESC_GPA, 0, HOLE_GPA + 4000, 100, VIRTQ_DESC_F_WRITE, 0); /* crosses in */
+	avail_add(0);
+	expect_pop_error(-ENOMEM);
+	ck_assert_ptr_nonnull(strstr(virtq_error_reason(q), "cannot back"));
+
+	ring_init(8, F_INDIRECT);
+	avail_idx = 0;
+	set_desc(DESC_GPA, 0, HOLE_GPA + 4096, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	avail_add(0);
+	expect_pop_error(-ENOMEM);
+	ck_assert_ptr_nonnull(
+		strstr(virtq_error_reason(q), "indirect table in guest RAM the host cannot back"));
+
+	/* The backed page works. */
+	ring_init(8, 0);
+	avail_idx = 0;
+	set_desc(DESC_GPA, 0, HOLE_GPA + 16, 64, 0, 0);
+	avail_add(0);
+	ck_assert_int_eq(virtq_pop(q, el), 1);
+	ck_assert_ptr_eq(el->seg[0].hva, p + 16);
+
+	struct virtq_addrs a = { HOLE_GPA + 4096, AVAIL_GPA, USED_GPA };
+	ck_assert_int_eq(virtq_init(q, 8, &a, 0), -ENOMEM);
+	ck_assert(!virtq_ready(q));
+	munmap(p, 8192);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_len_overflow_at_top_of_address_space)
 {
 	/* RAM that ends exactly at 2^64: gpa + len must not wrap to 0. */
@@ -761,6 +807,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_split_across_adjacent_regions);
 	tcase_add_test(tc, test_addr_outside_ram);
 	tcase_add_test(tc, test_len_overflow_at_top_of_address_space);
+	tcase_add_test(tc, test_unbackable_ram_is_an_error);
 	tcase_add_test(tc, test_loop);
 	tcase_add_test(tc, test_loop_in_indirect_table);
 	tcase_add_test(tc, test_next_out_of_range);

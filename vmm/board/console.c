@@ -10,6 +10,7 @@
 
 #include "devices/serial.h"
 #include "vmm/lib/evloop.h"
+#include "vmm/lib/sigbus.h"
 
 #define CTRL_A      0x01
 #define PENDING_MAX 4096
@@ -142,8 +143,10 @@ int console_open(struct console **out, struct evloop *loop, struct serial *uart,
 		cfmakeraw(&raw);
 		/* Keep output processing so guest "\n" still renders sanely. */
 		raw.c_oflag |= OPOST;
-		if (tcsetattr(in_fd, TCSANOW, &raw) == 0)
+		if (tcsetattr(in_fd, TCSANOW, &raw) == 0) {
 			saved_fd = in_fd;
+			sigbus_guard_on_fatal(console_restore_terminal);
+		}
 	}
 	ret = evloop_add(loop, in_fd, EPOLLIN, console_on_input, c);
 	/* Regular files and /dev/null cannot be polled: no input then. */

@@ -34,6 +34,7 @@
 #include "vmm/core/vcpu.h"
 #include "vmm/core/vm.h"
 #include "vmm/lib/evloop.h"
+#include "vmm/lib/sigbus.h"
 #include "vmm/monitor/monitor.h"
 
 struct machine {
@@ -102,7 +103,20 @@ static int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm,
 	unsigned n = layout_ram_regions(cfg->ram_size, gpa, len, off);
 	for (unsigned i = 0; i < n; i++)
 		r[i] = (struct guest_ram_region){ .gpa = gpa[i], .len = len[i], .offset = off[i] };
-	return guest_ram_new(&rc, r, n, gm, out, err, errlen);
+	int ret = guest_ram_new(&rc, r, n, gm, out, err, errlen);
+	if (ret)
+		return ret;
+	/* memvm's own touches of RAM the host cannot back end cleanly. */
+	for (size_t i = 0; i < guest_mem_count(gm); i++) {
+		const struct guest_region *g = guest_mem_region(gm, i);
+		if ((ret = sigbus_guard_add_ram(g->hva, g->size, g->gpa))) {
+			snprintf(err, errlen, "guarding guest RAM: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	if ((ret = sigbus_guard_init()))
+		snprintf(err, errlen, "sigaction(SIGBUS): %s", strerror(-ret));
+	return ret;
 }
 
 /* ---- monitor backend ------------------------------------------------ */
@@ -402,7 +416,11 @@ static int machine_boot(struct machine *m, char *err, size_t errlen)
 				   cfg->host_quirks && m->kvm.emulated_kernel, err, errlen)))
 		return ret;
 	if ((ret = boot_entry_write_tables(m->gm))) {
-		snprintf(err, errlen, "guest RAM too small for the boot page tables");
+		if (ret == -ENOMEM)
+			snprintf(err, errlen, "boot page tables: guest RAM has no backing page: %s",
+				 GUEST_MEM_NOBACK_FIX);
+		else
+			snprintf(err, errlen, "guest RAM too small for the boot page tables");
 		return ret;
 	}
 	if ((ret = boot_entry_set_regs(vm_vcpu(m->vm, 0)->fd, &m->entry))) {
@@ -421,7 +439,12 @@ static int machine_reboot(struct machine *m, bool paused, char *err, size_t errl
 	 * invalidate every page of it, for nothing. */
 	vm_close(m->vm);
 	if ((ret = guest_ram_clear(m->ram))) {
-		snprintf(err, errlen, "clearing guest RAM: %s", strerror(-ret));
+		if (ret == -ENOMEM)
+			snprintf(err, errlen,
+				 "guest reboot: preallocated RAM cannot be backed again: %s",
+				 GUEST_MEM_NOBACK_FIX);
+		else
+			snprintf(err, errlen, "clearing guest RAM: %s", strerror(-ret));
 		return ret;
 	}
 	if ((ret = vm_recreate(m->vm, err, errlen)))
@@ -611,6 +634,7 @@ void machine_destroy(struct machine *m)
 	debug_exit_free(m->dbg);
 	if (m->uart_out_owned)
 		close(m->uart_out_fd);
+	sigbus_guard_clear_ram();
 	guest_ram_free(m->ram);
 	bus_free(m->pio);
 	bus_free(m->mmio);

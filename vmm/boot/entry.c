@@ -42,24 +42,25 @@ int boot_entry_write_tables(struct guest_mem *gm)
 		gdt_entry(0xc093, 0, 0xfffff), /* 0x18: data */
 		gdt_entry(0xc09b, 0, 0xfffff), /* 0x20: 32-bit code */
 	};
-	if (guest_mem_write(gm, LAYOUT_GDT, gdt, sizeof(gdt)))
-		return -EFAULT;
+	int ret;
+	if ((ret = guest_mem_write(gm, LAYOUT_GDT, gdt, sizeof(gdt))))
+		return ret;
 
 	/* Identity map of 4 GiB with 2 MiB pages (1 GiB pages fault on some hosts). */
 	uint64_t pml4[512] = { LAYOUT_PDPT | PTE_P | PTE_RW };
 	uint64_t pdpt[512] = { 0 };
 	for (unsigned i = 0; i < LAYOUT_PD_COUNT; i++)
 		pdpt[i] = (LAYOUT_PD + i * 0x1000ull) | PTE_P | PTE_RW;
-	if (guest_mem_write(gm, LAYOUT_PML4, pml4, sizeof(pml4)) ||
-	    guest_mem_write(gm, LAYOUT_PDPT, pdpt, sizeof(pdpt)))
-		return -EFAULT;
+	if ((ret = guest_mem_write(gm, LAYOUT_PML4, pml4, sizeof(pml4))) ||
+	    (ret = guest_mem_write(gm, LAYOUT_PDPT, pdpt, sizeof(pdpt))))
+		return ret;
 	for (unsigned i = 0; i < LAYOUT_PD_COUNT; i++) {
 		uint64_t pd[512];
 		for (unsigned j = 0; j < 512; j++)
 			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) +
 				(PTE_P | PTE_RW | PTE_PS);
-		if (guest_mem_write(gm, LAYOUT_PD + i * 0x1000ull, pd, sizeof(pd)))
-			return -EFAULT;
+		if ((ret = guest_mem_write(gm, LAYOUT_PD + i * 0x1000ull, pd, sizeof(pd))))
+			return ret;
 	}
 	return 0;
 }

@@ -82,12 +82,16 @@ int loader_src_to_guest(struct ctx *c, const struct src *s, uint64_t off, uint64
 {
 	if (len == 0)
 		return 0;
-	void *dst = guest_mem_ptr(c->gm, gpa, len);
-	if (!dst)
+	void *dst;
+	int ret = guest_mem_access(c->gm, gpa, len, &dst);
+	if (ret == -ENOMEM)
+		return loader_fail(c, ret, "%s %s: guest RAM has no backing page: %s", s->opt,
+				   s->name, GUEST_MEM_NOBACK_FIX);
+	if (ret)
 		return loader_fail(
 			c, -EFAULT, "%s %s: [0x%llx, 0x%llx) is not in guest RAM; raise -m", s->opt,
 			s->name, (unsigned long long)gpa, (unsigned long long)(gpa + len));
-	int ret = loader_src_read(s, off, dst, len);
+	ret = loader_src_read(s, off, dst, len);
 	if (ret == -EINVAL)
 		return loader_fail(
 			c, ret,
@@ -97,12 +101,8 @@ int loader_src_to_guest(struct ctx *c, const struct src *s, uint64_t off, uint64
 	/* read() faults on the destination when guest RAM cannot be backed
 	 * (an empty huge page pool), not because of the file. */
 	if (ret == -EFAULT)
-		return loader_fail(
-			c, -ENOMEM,
-			"%s %s: guest RAM ran out while loading it (huge page pool or "
-			"host memory exhausted); raise /proc/sys/vm/nr_hugepages, or use "
-			"-mem-prealloc to check at start",
-			s->opt, s->name);
+		return loader_fail(c, -ENOMEM, "%s %s: guest RAM has no backing page: %s", s->opt,
+				   s->name, GUEST_MEM_NOBACK_FIX);
 	if (ret)
 		return loader_fail(c, ret,
 				   "%s %s: read failed (%s); was the file changed while loading?",
@@ -114,8 +114,14 @@ int loader_zero_guest(struct ctx *c, uint64_t gpa, uint64_t len)
 {
 	if (len == 0)
 		return 0;
-	void *p = guest_mem_ptr(c->gm, gpa, len);
-	if (!p)
+	void *p;
+	int ret = guest_mem_access(c->gm, gpa, len, &p);
+	if (ret == -ENOMEM)
+		return loader_fail(c, ret,
+				   "zeroing [0x%llx, 0x%llx): guest RAM has no backing page: %s",
+				   (unsigned long long)gpa, (unsigned long long)(gpa + len),
+				   GUEST_MEM_NOBACK_FIX);
+	if (ret)
 		return loader_fail(c, -EFAULT, "[0x%llx, 0x%llx) is not in guest RAM; raise -m",
 				   (unsigned long long)gpa, (unsigned long long)(gpa + len));
 	memset(p, 0, len);
@@ -124,7 +130,13 @@ int loader_zero_guest(struct ctx *c, uint64_t gpa, uint64_t len)
 
 int loader_write_guest(struct ctx *c, const char *what, uint64_t gpa, const void *p, size_t len)
 {
-	if (guest_mem_write(c->gm, gpa, p, len))
+	int ret = guest_mem_write(c->gm, gpa, p, len);
+	if (ret == -ENOMEM)
+		return loader_fail(c, ret,
+				   "%s at [0x%llx, 0x%llx): guest RAM has no backing page: %s",
+				   what, (unsigned long long)gpa, (unsigned long long)(gpa + len),
+				   GUEST_MEM_NOBACK_FIX);
+	if (ret)
 		return loader_fail(c, -EFAULT,
 				   "%s at [0x%llx, 0x%llx) is not in guest RAM; raise -m", what,
 				   (unsigned long long)gpa, (unsigned long long)(gpa + len));

@@ -282,6 +282,11 @@ int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *l
 		goto out;
 	}
 	ret = guest_mem_write(gm, LAYOUT_EBDA, buf, len);
+	if (ret == -ENOMEM) {
+		snprintf(err, errlen, "MP table at 0x%llx: guest RAM has no backing page: %s",
+			 (unsigned long long)LAYOUT_EBDA, GUEST_MEM_NOBACK_FIX);
+		goto out;
+	}
 	if (ret) {
 		snprintf(err, errlen, "MP table at 0x%llx: not in guest RAM; raise -m",
 			 (unsigned long long)LAYOUT_EBDA);

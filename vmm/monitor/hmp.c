@@ -160,6 +160,9 @@ static void info_memory(const struct qmp_ctx *ctx, FILE *out)
 			jint(bal, "inflated-pages"), jint(bal, "deflated-pages"),
 			jint(bal, "bad-pfns"),
 			size_format(a, sizeof(a), (uint64_t)jint(bal, "reported")));
+		if (jbool(bal, "deflate-waiting"))
+			fprintf(out, "balloon: a deflate waits for the host to back guest memory "
+				     "again (huge page pool empty)\n");
 	} else {
 		fprintf(out, "balloon: none\n");
 	}

@@ -18,6 +18,7 @@
 
 #include "vmm/config/config.h"
 #include "vmm/lib/evloop.h"
+#include "vmm/lib/sigbus.h"
 #include "vmm/monitor/hmp.h"
 #include "vmm/monitor/qmp.h"
 
@@ -554,6 +555,7 @@ static int listen_unix(struct listener *l, const char *path, char *err, size_t e
 	l->dev = st.st_dev;
 	l->ino = st.st_ino;
 	memcpy(l->path, path, strlen(path) + 1);
+	sigbus_guard_add_path(l->path);
 	return 0;
 }
 
@@ -586,6 +588,7 @@ static int monitor_add(struct monitor *mon, enum monitor_proto proto,
 		if (ret) {
 			snprintf(err, errlen, "%s: cannot watch %s: %s", what, l->path,
 				 strerror(-ret));
+			sigbus_guard_remove_path(l->path);
 			unlink(l->path);
 			close(l->fd);
 			return ret;
@@ -811,6 +814,7 @@ void monitor_free(struct monitor *mon)
 		if (l->watched && mon->loop)
 			evloop_del(mon->loop, l->fd);
 		close(l->fd);
+		sigbus_guard_remove_path(l->path);
 		/* Only our own file: a newer process may have replaced it. */
 		if (!lstat(l->path, &st) && st.st_dev == l->dev && st.st_ino == l->ino)
 			unlink(l->path);

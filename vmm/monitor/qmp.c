@@ -448,14 +448,15 @@ static json_t *balloon_section(const struct qmp_ctx *ctx)
 	uint64_t target = i.ram_size - MIN(i.ram_size, i.target_pages * BALLOON_PAGE_SIZE);
 	const char *path = ctx->be->balloon_qom_path ? ctx->be->balloon_qom_path
 						     : MONITOR_BALLOON_QOM_PATH;
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I}", "qom-path", path,
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "qom-path", path,
 			 "target", (json_int_t)target, "actual", (json_int_t)i.actual_bytes,
 			 "target-pages", (json_int_t)i.target_pages, "actual-pages",
 			 (json_int_t)i.actual_pages, "driver-ready", i.driver_ready,
 			 "inflated-pages", (json_int_t)i.inflated_pages, "deflated-pages",
 			 (json_int_t)i.deflated_pages, "discarded", (json_int_t)i.discarded_bytes,
 			 "reported", (json_int_t)i.reported_bytes, "bad-pfns",
-			 (json_int_t)i.bad_pfns);
+			 (json_int_t)i.bad_pfns, "deflate-waits", (json_int_t)i.deflate_waits,
+			 "deflate-waiting", i.deflate_waiting);
 }
 
 /* memvm's own memory summary: backing, residency, KSM, balloon counters. */
