@@ -650,8 +650,13 @@ uint32_t virtio_mmio_device_id(const struct virtio_mmio *t)
 
 int virtio_mmio_cmdline(const struct virtio_mmio *t, char *buf, size_t size)
 {
+	return virtio_mmio_cmdline_at(t->base, t->irq, buf, size);
+}
+
+int virtio_mmio_cmdline_at(uint64_t base, uint32_t irq, char *buf, size_t size)
+{
 	int n = snprintf(buf, size, "virtio_mmio.device=%uK@0x%" PRIx64 ":%u",
-			 VIRTIO_MMIO_WINDOW / 1024, t->base, t->irq);
+			 VIRTIO_MMIO_WINDOW / 1024, base, irq);
 	if (n < 0 || (size_t)n >= size) {
 		if (size > 0)
 			buf[0] = '\0';

@@ -221,5 +221,7 @@ uint32_t virtio_mmio_device_id(const struct virtio_mmio *t);
 /* Formats "virtio_mmio.device=4K@0xd0000000:5" into buf: the length, or
  * -ENOSPC if it does not fit (buf is then an empty string if size > 0). */
 int virtio_mmio_cmdline(const struct virtio_mmio *t, char *buf, size_t size) WUR;
+/* The same for a transport at base with irq, before it exists. */
+int virtio_mmio_cmdline_at(uint64_t base, uint32_t irq, char *buf, size_t size) WUR;
 
 #endif

@@ -112,19 +112,40 @@ START_TEST(announcements_and_boot_devices_agree)
 	ck_assert_int_eq(add_rng(f, 0, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(add_rng(f, 1, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(add_rng(f, 2, NULL, err, sizeof(err)), 0);
-	ck_assert_int_gt(devmgr_announce(f->dm, 0, a, sizeof(a)), 0);
-	ck_assert_str_eq(a, "virtio_mmio.device=4K@0xd0000000:5");
-	ck_assert_int_gt(devmgr_announce(f->dm, 2, a, sizeof(a)), 0);
-	ck_assert_str_eq(a, "virtio_mmio.device=4K@0xd0002000:7");
-	ck_assert_int_eq(devmgr_announce(f->dm, 3, a, sizeof(a)), -ENOENT);
-	ck_assert_int_eq(devmgr_announce(f->dm, 0, a, 10), -ENOSPC);
 
 	struct boot_mmio_dev d[LAYOUT_VIRTIO_MMIO_MAX];
 	ck_assert_uint_eq(devmgr_boot_devices(f->dm, d, ARRAY_SIZE(d)), 3);
 	ck_assert_uint_eq(d[1].base, 0xd0001000);
 	ck_assert_uint_eq(d[1].size, 0x1000);
 	ck_assert_uint_eq(d[1].irq, 6);
+	ck_assert_int_gt(devmgr_announce(&d[0], a, sizeof(a)), 0);
+	ck_assert_str_eq(a, "virtio_mmio.device=4K@0xd0000000:5");
+	ck_assert_int_gt(devmgr_announce(&d[2], a, sizeof(a)), 0);
+	ck_assert_str_eq(a, "virtio_mmio.device=4K@0xd0002000:7");
+	ck_assert_int_eq(devmgr_announce(&d[0], a, 10), -ENOSPC);
 	ck_assert_uint_eq(devmgr_boot_devices(f->dm, d, 2), 2); /* bounded by the caller's room */
+	fx_free(f);
+}
+END_TEST
+
+/* Preflight describes a configuration's devices with devmgr_virtio_slot
+ * before any exists: the slots must be where devmgr_add_virtio puts them. */
+START_TEST(slots_are_where_devices_go)
+{
+	struct fixture *f = fx_new();
+	char err[128];
+	struct boot_mmio_dev slot, d[LAYOUT_VIRTIO_MMIO_MAX];
+	for (unsigned i = 0; i < LAYOUT_VIRTIO_MMIO_MAX; i++)
+		ck_assert_int_eq(add_rng(f, i, NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(devmgr_boot_devices(f->dm, d, ARRAY_SIZE(d)), LAYOUT_VIRTIO_MMIO_MAX);
+	for (unsigned i = 0; i < LAYOUT_VIRTIO_MMIO_MAX; i++) {
+		ck_assert_int_eq(devmgr_virtio_slot(i, &slot), 0);
+		ck_assert_uint_eq(slot.base, d[i].base);
+		ck_assert_uint_eq(slot.size, d[i].size);
+		ck_assert_uint_eq(slot.irq, d[i].irq);
+	}
+	ck_assert_uint_eq(slot.irq, 22); /* the last: 16 GSIs from 5 without 8 and 12 */
+	ck_assert_int_eq(devmgr_virtio_slot(LAYOUT_VIRTIO_MMIO_MAX, &slot), -ENOSPC);
 	fx_free(f);
 }
 END_TEST
@@ -184,6 +205,7 @@ static Suite *make_suite(void)
 	TCase *tc = tcase_create("devmgr");
 	tcase_add_test(tc, virtio_windows_and_gsis_in_order);
 	tcase_add_test(tc, announcements_and_boot_devices_agree);
+	tcase_add_test(tc, slots_are_where_devices_go);
 	tcase_add_test(tc, ports_and_reset_hooks);
 	suite_add_tcase(s, tc);
 	return s;

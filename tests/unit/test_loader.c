@@ -16,6 +16,7 @@
 #include "memory/guest_mem.h"
 #include "tests/unit/boot_cfg.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/kernel_img.h"
 #include "vmm/boot/layout.h"
 #include "vmm/boot/loader.h"
 
@@ -82,102 +83,6 @@ static uint16_t g16(struct tmem *m, uint64_t gpa)
 static uint8_t g8(struct tmem *m, uint64_t gpa)
 {
 	return *gptr(m, gpa, 1);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
-/* ---- hand-made ELF images ---- */
-
-struct tseg {
-	uint32_t type;
-	uint64_t paddr, vaddr;
-	const void *data;
-	uint64_t filesz, memsz, align;
-};
-
-/* ehdr, phdrs, then each segment's data. Returns the image length. */
-static size_t build_elf(uint8_t *buf, size_t cap, bool is64, uint16_t machine, uint64_t entry,
-			const struct tseg *segs, int n)
-{
-	size_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
-	size_t phsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
-	size_t off = ehsize + phsize * (size_t)n;
-	memset(buf, 0, cap);
-	for (int i = 0; i < n; i++) {
-		off = (off + 15) & ~(size_t)15;
-		ck_assert(off + segs[i].filesz <= cap);
-		if (segs[i].data)
-			memcpy(buf + off, segs[i].data, segs[i].filesz);
-		if (is64) {
-			Elf64_Phdr ph = {
-				.p_type = segs[i].type,
-				.p_offset = off,
-				.p_vaddr = segs[i].vaddr,
-				.p_paddr = segs[i].paddr,
-				.p_filesz = segs[i].filesz,
-				.p_memsz = segs[i].memsz,
-				.p_align = segs[i].align,
-			};
-			memcpy(buf + ehsize + (size_t)i * phsize, &ph, sizeof(ph));
-		} else {
-			Elf32_Phdr ph = {
-				.p_type = segs[i].type,
-				.p_offset = (uint32_t)off,
-				.p_vaddr = (uint32_t)segs[i].vaddr,
-				.p_paddr = (uint32_t)segs[i].paddr,
-				.p_filesz = (uint32_t)segs[i].filesz,
-				.p_memsz = (uint32_t)segs[i].memsz,
-				.p_align = (uint32_t)segs[i].align,
-			};
-			memcpy(buf + ehsize + (size_t)i * phsize, &ph, sizeof(ph));
-		}
-		off += segs[i].filesz;
-	}
-	if (is64) {
-		Elf64_Ehdr eh = {
-			.e_type = ET_EXEC,
-			.e_machine = machine,
-			.e_version = EV_CURRENT,
-			.e_entry = entry,
-			.e_phoff = sizeof(Elf64_Ehdr),
-			.e_ehsize = sizeof(Elf64_Ehdr),
-			.e_phentsize = sizeof(Elf64_Phdr),
-			.e_phnum = (uint16_t)n,
-		};
-		memcpy(eh.e_ident, ELFMAG, SELFMAG);
-		eh.e_ident[EI_CLASS] = ELFCLASS64;
-		eh.e_ident[EI_DATA] = ELFDATA2LSB;
-		eh.e_ident[EI_VERSION] = EV_CURRENT;
-		memcpy(buf, &eh, sizeof(eh));
-	} else {
-		Elf32_Ehdr eh = {
-			.e_type = ET_EXEC,
-			.e_machine = machine,
-			.e_version = EV_CURRENT,
-			.e_entry = (uint32_t)entry,
-			.e_phoff = sizeof(Elf32_Ehdr),
-			.e_ehsize = sizeof(Elf32_Ehdr),
-			.e_phentsize = sizeof(Elf32_Phdr),
-			.e_phnum = (uint16_t)n,
-		};
-		memcpy(eh.e_ident, ELFMAG, SELFMAG);
-		eh.e_ident[EI_CLASS] = ELFCLASS32;
-		eh.e_ident[EI_DATA] = ELFDATA2LSB;
-		eh.e_ident[EI_VERSION] = EV_CURRENT;
-		memcpy(buf, &eh, sizeof(eh));
-	}
-	return off;
 }
 
 static const uint8_t code[64] = { 0xf4, 0xeb, 0xfd, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
@@ -397,69 +302,6 @@ START_TEST(cmdline_limit_vmlinux)
 END_TEST
 
 /* ---- bzImage ---- */
-
-struct bzopt {
-	uint8_t setup_sects;
-	uint16_t version;
-	uint8_t loadflags;
-	uint16_t xloadflags;
-	bool hdrs;
-	uint32_t cmdline_size;
-	uint32_t initrd_addr_max;
-	uint8_t relocatable;
-	uint64_t pref_address;
-	uint32_t init_size;
-	size_t klen;
-};
-
-static struct bzopt bz_default(void)
-{
-	return (struct bzopt){
-		.setup_sects = 4,
-		.version = 0x020f,
-		.loadflags = 1,
-		.xloadflags = 1,
-		.hdrs = true,
-		.cmdline_size = 2047,
-		.initrd_addr_max = 0x7fffffff,
-		.relocatable = 1,
-		.pref_address = 0x1000000,
-		.init_size = 0x400000,
-		.klen = 8192,
-	};
-}
-
-/* Returns a malloc'd image in *out. */
-static size_t build_bz(const struct bzopt *o, uint8_t **out)
-{
-	unsigned sects = o->setup_sects ? o->setup_sects : 4;
-	size_t setup = (sects + 1) * 512ull, len = setup + o->klen;
-	uint8_t *b = calloc(1, len);
-	ck_assert_ptr_nonnull(b);
-	b[0x1f1] = o->setup_sects;
-	put32(b + 0x1f4, (uint32_t)(o->klen / 16)); /* syssize */
-	put16(b + 0x1fe, 0xaa55);
-	b[0x200] = 0xeb;
-	b[0x201] = 0x6a; /* header ends at 0x26c */
-	if (o->hdrs)
-		memcpy(b + 0x202, "HdrS", 4);
-	put16(b + 0x206, o->version);
-	put16(b + 0x20e, 0x1234); /* kernel_version: marker copied to boot_params */
-	b[0x211] = o->loadflags;
-	put32(b + 0x214, 0x100000);
-	put32(b + 0x22c, o->initrd_addr_max);
-	put32(b + 0x230, 0x200000);
-	b[0x234] = o->relocatable;
-	b[0x235] = 21;
-	put16(b + 0x236, o->xloadflags);
-	put32(b + 0x238, o->cmdline_size);
-	put64(b + 0x258, o->pref_address);
-	put32(b + 0x260, o->init_size);
-	for (size_t i = 0; i < o->klen; i++)
-		b[setup + i] = (uint8_t)(i * 7 + 1);
-	*out = b;
-	return len;
-}
 
 START_TEST(bz_valid)
 {
@@ -722,19 +564,6 @@ START_TEST(initrd_avoids_kernel)
 	tmem_free(&m);
 }
 END_TEST
-
-static char *write_tmp(const void *data, size_t len, size_t sparse_len)
-{
-	char *path = strdup("/tmp/memvm-test-loader-XXXXXX");
-	int fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	if (len)
-		ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
-	if (sparse_len)
-		ck_assert_int_eq(ftruncate(fd, (off_t)sparse_len), 0);
-	close(fd);
-	return path;
-}
 
 START_TEST(initrd_too_big)
 {
@@ -1184,6 +1013,209 @@ START_TEST(dtb_in_setup_data)
 }
 END_TEST
 
+/* ---- Linux or bare-metal ---- */
+
+static bool is_linux(const void *k, size_t klen)
+{
+	struct tmem m;
+	tmem_init(&m, 64 * MiB);
+	struct boot_config cfg;
+	cfg_init(&cfg, 64 * MiB, "");
+	struct boot_entry e;
+	struct loader_info info;
+	char err[256];
+	ck_assert_msg(load_buf(&cfg, &m, k, klen, NULL, 0, &e, &info, err) == 0, "%s", err);
+	tmem_free(&m);
+	return info.linux_kernel;
+}
+
+/* An ELF64 at KBASE whose PT_NOTE segment holds notes[0, nlen). */
+static size_t elf_with_notes(uint8_t *k, size_t cap, const uint8_t *notes, size_t nlen)
+{
+	struct tseg s[] = {
+		{ PT_LOAD, KBASE, KBASE, code, sizeof(code), 0x1000, 0x1000 },
+		{ PT_NOTE, 0, 0, notes, nlen, nlen, 4 },
+	};
+	return build_elf(k, cap, true, EM_X86_64, KBASE, s, 2);
+}
+
+START_TEST(linux_or_payload)
+{
+	uint8_t k[4096], n[256];
+	size_t nlen;
+	/* Linux's own notes. */
+	ck_assert(is_linux(k, kimg_elf64(k, sizeof(k), true, 0x1000)));
+	nlen = kimg_note(n, "Xen", 6, "linux", 6); /* XEN_ELFNOTE_GUEST_OS of a Xen-built vmlinux */
+	ck_assert(is_linux(k, elf_with_notes(k, sizeof(k), n, nlen)));
+	/* The bzImage header says Linux by itself. */
+	struct bzopt o = bz_default();
+	uint8_t *bz;
+	size_t len = build_bz(&o, &bz);
+	ck_assert(is_linux(bz, len));
+	free(bz);
+
+	/* Payloads: no notes, someone else's, or only the PVH entry (which
+	 * other kernels use too). */
+	ck_assert(!is_linux(k, kimg_elf64(k, sizeof(k), false, 0x1000)));
+	ck_assert(!is_linux(k, vmlinux_like(k, sizeof(k))));
+	nlen = kimg_note(n, "GNU", 3, "0123456789abcdefghij", 20);
+	ck_assert(!is_linux(k, elf_with_notes(k, sizeof(k), n, nlen)));
+	nlen = kimg_note(n, "Xen", 6, "FreeBSD", 8);
+	ck_assert(!is_linux(k, elf_with_notes(k, sizeof(k), n, nlen)));
+	nlen = kimg_note(n, "Linu", 0x100, "salt", 4); /* not quite the owner */
+	ck_assert(!is_linux(k, elf_with_notes(k, sizeof(k), n, nlen)));
+	nlen = pvh_note(n, KBASE + 0x20, true);
+	ck_assert(!is_linux(k, elf_with_notes(k, sizeof(k), n, nlen)));
+	struct tseg s32[] = { { PT_LOAD, 0x1000, 0x1000, code, sizeof(code), sizeof(code), 0 } };
+	ck_assert(!is_linux(k, build_elf(k, sizeof(k), false, EM_386, 0x1000, s32, 1)));
+
+	/* Notes after the PVH one are still read, and the PVH entry kept. */
+	nlen = pvh_note(n, KBASE + 0x20, true);
+	nlen += kimg_note(n + nlen, "Linux", 0x101, "\0", 1);
+	size_t klen = elf_with_notes(k, sizeof(k), n, nlen);
+	ck_assert(is_linux(k, klen));
+	struct tmem m;
+	tmem_init(&m, 64 * MiB);
+	struct boot_config cfg;
+	cfg_init(&cfg, 64 * MiB, "");
+	struct boot_entry e;
+	struct loader_info info;
+	char err[256];
+	ck_assert_msg(load_buf(&cfg, &m, k, klen, NULL, 0, &e, &info, err) == 0, "%s", err);
+	ck_assert_uint_eq(info.pvh_entry, KBASE + 0x20);
+	tmem_free(&m);
+}
+END_TEST
+
+/* ---- loader_probe: the load's checks without guest memory ---- */
+
+/* loader_probe refuses what loader_load_ex refuses, with the same message,
+ * and describes what the load puts where. */
+static void probe_as_load(const struct boot_config *cfg, struct tmem *m, const char *needle)
+{
+	char perr[512], lerr[512];
+	struct loader_info pi, li;
+	struct boot_entry e;
+	memset(&pi, 0, sizeof(pi));
+	memset(&li, 0, sizeof(li));
+	int pr = loader_probe(cfg, &pi, perr, sizeof(perr));
+	int lr = loader_load_ex(cfg, m->gm, &e, &li, lerr, sizeof(lerr));
+	ck_assert_msg(pr == lr, "probe %d ('%s'), load %d ('%s')", pr, pr ? perr : "", lr,
+		      lr ? lerr : "");
+	if (needle) {
+		ck_assert_msg(lr < 0, "accepted; expected '%s'", needle);
+		ASSERT_ERR(lr, lerr, needle);
+		ck_assert_str_eq(perr, lerr);
+		return;
+	}
+	ck_assert_int_eq(pi.kind, li.kind);
+	ck_assert_int_eq(pi.mode, li.mode);
+	ck_assert_int_eq(pi.mode, e.mode);
+	ck_assert_int_eq(pi.linux_kernel, li.linux_kernel);
+	ck_assert_uint_eq(pi.kernel_start, li.kernel_start);
+	ck_assert_uint_eq(pi.kernel_end, li.kernel_end);
+	ck_assert_uint_eq(pi.initrd_addr, li.initrd_addr);
+	ck_assert_uint_eq(pi.initrd_size, li.initrd_size);
+	ck_assert_uint_eq(pi.pvh_entry, li.pvh_entry);
+	ck_assert_uint_eq(pi.boot_version, li.boot_version);
+	ck_assert_uint_eq(pi.cmdline_max, li.cmdline_max);
+	ck_assert_uint_eq(pi.dtb_size, li.dtb_size);
+	ck_assert_uint_eq(pi.mptable_size, li.mptable_size);
+}
+
+START_TEST(probe_checks_as_load)
+{
+	struct tmem m;
+	tmem_init(&m, 256 * MiB);
+	uint8_t k[4096], rd[5000] = { 1 };
+	struct bzopt o = bz_default();
+	uint8_t *bz;
+	size_t bzlen = build_bz(&o, &bz);
+	char *vm = write_tmp(k, kimg_elf64(k, sizeof(k), true, 0x3000), 0);
+	char *bzp = write_tmp(bz, bzlen, 0);
+	char *rdp = write_tmp(rd, sizeof(rd), 0);
+	char *big = write_tmp(NULL, 0, 300 * MiB);
+	char *mid = write_tmp(NULL, 0, 16 * MiB);
+	char *empty = write_tmp(NULL, 0, 0);
+	struct tseg s[] = { { PT_LOAD, 300 * MiB, 300 * MiB, code, sizeof(code), 0x1000, 0 } };
+	char *high = write_tmp(k, build_elf(k, sizeof(k), true, EM_X86_64, 300 * MiB, s, 1), 0);
+	struct tseg s16[] = { { PT_LOAD, 0x1000, 0x1000, code, sizeof(code), sizeof(code), 0 } };
+	char *real16 = write_tmp(k, build_elf(k, sizeof(k), false, EM_386, 0x1000, s16, 1), 0);
+	char *cl = malloc(3000);
+	memset(cl, 'a', 2999);
+	cl[2999] = '\0';
+	struct boot_config cfg;
+
+	/* What loads: a vmlinux with an initrd, a bzImage, with a DTB. */
+	cfg_init(&cfg, 256 * MiB, "console=ttyS0");
+	cfg.kernel_path = vm;
+	cfg.initrd_path = rdp;
+	cfg.ncpus = 4;
+	boot_cfg_add_virtio(&cfg);
+	probe_as_load(&cfg, &m, NULL);
+	cfg.want_dtb = true;
+	probe_as_load(&cfg, &m, NULL);
+	cfg.kernel_path = bzp;
+	probe_as_load(&cfg, &m, NULL);
+	cfg.want_dtb = false;
+	probe_as_load(&cfg, &m, NULL);
+	cfg.kernel_path = real16;
+	cfg.initrd_path = NULL;
+	cfg.cmdline = cl; /* real mode takes no command line */
+	probe_as_load(&cfg, &m, NULL);
+
+	/* What is refused. */
+	cfg_init(&cfg, 256 * MiB, cl);
+	cfg.kernel_path = vm;
+	probe_as_load(&cfg, &m, "kernel command line is 2999 bytes but");
+	cfg.cmdline_added = 300;
+	probe_as_load(&cfg, &m, "(300 added by memvm");
+	cfg.cmdline = "";
+	cfg.initrd_path = big;
+	probe_as_load(&cfg, &m, "300 MiB does not fit in 256 MiB of RAM");
+	cfg.initrd_path = empty;
+	probe_as_load(&cfg, &m, "empty file");
+	cfg.initrd_path = "/nonexistent/initrd";
+	probe_as_load(&cfg, &m, "-initrd /nonexistent/initrd: cannot open");
+	cfg.initrd_path = "/tmp";
+	probe_as_load(&cfg, &m, "is a directory");
+	cfg.initrd_path = mid;
+	cfg.ram_size = 20 * MiB; /* 16 MiB fit neither above nor below the kernel at 16 MiB */
+	probe_as_load(&cfg, &m, "does not fit in RAM below");
+	cfg.initrd_path = rdp;
+	cfg.ram_size = 1 * MiB;
+	probe_as_load(&cfg, &m, "needs more than 1 MiB");
+	cfg.ram_size = 256 * MiB;
+	cfg.kernel_path = real16;
+	probe_as_load(&cfg, &m, "bare-metal payload without a way to receive an initrd");
+	cfg.initrd_path = NULL;
+	cfg.kernel_path = high;
+	probe_as_load(&cfg, &m, "does not fit in 256 MiB of guest RAM; raise -m");
+	cfg.kernel_path = bzp;
+	cfg.ram_size = 16 * MiB; /* load address 16 MiB + init_size 4 MiB */
+	probe_as_load(&cfg, &m, "needs memory up to 0x1400000");
+	cfg.ram_size = 256 * MiB;
+	cfg.kernel_path = "/nonexistent/vmlinux";
+	probe_as_load(&cfg, &m, "-kernel /nonexistent/vmlinux: cannot open: No such file");
+	cfg.kernel_path = empty;
+	probe_as_load(&cfg, &m, "empty file; expected a vmlinux ELF or a bzImage");
+	cfg.kernel_path = NULL;
+	probe_as_load(&cfg, &m, "no kernel");
+	cfg.kernel_path = vm;
+	cfg.ncpus = 255;
+	probe_as_load(&cfg, &m, "-smp 255");
+
+	char *files[] = { vm, bzp, rdp, big, mid, empty, high, real16 };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		unlink(files[i]);
+		free(files[i]);
+	}
+	free(cl);
+	free(bz);
+	tmem_free(&m);
+}
+END_TEST
+
 static Suite *loader_suite(void)
 {
 	Suite *s = suite_create("loader");
@@ -1228,6 +1260,12 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, initrd_too_big);
 	tcase_add_test(tc, files_load);
 	tcase_add_test(tc, dtb_in_setup_data);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("probe");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, linux_or_payload);
+	tcase_add_test(tc, probe_checks_as_load);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,7 +15,6 @@ struct devmgr {
 	struct devmgr_env env;
 	struct virtio_mmio *virtio[LAYOUT_VIRTIO_MMIO_MAX];
 	unsigned nvirtio;
-	uint32_t next_irq;
 	struct {
 		void (*fn)(void *dev);
 		void *dev;
@@ -29,7 +28,6 @@ int devmgr_new(const struct devmgr_env *env, struct devmgr **out)
 	if (!dm)
 		return -ENOMEM;
 	dm->env = *env;
-	dm->next_irq = LAYOUT_VIRTIO_IRQ_BASE;
 	*out = dm;
 	return 0;
 }
@@ -62,11 +60,20 @@ int devmgr_add_reset(struct devmgr *dm, void (*fn)(void *dev), void *dev)
 /* GSIs 8 (RTC) and 12 (PS/2 mouse) belong to legacy devices; the UART's
  * is below the first virtio one. */
 _Static_assert(LAYOUT_VIRTIO_IRQ_BASE > LAYOUT_IRQ_SERIAL0, "virtio GSIs start above the UART's");
-static uint32_t devmgr_take_irq(struct devmgr *dm)
+int devmgr_virtio_slot(unsigned i, struct boot_mmio_dev *out)
 {
-	while (dm->next_irq == 8 || dm->next_irq == 12)
-		dm->next_irq++;
-	return dm->next_irq++;
+	if (i >= LAYOUT_VIRTIO_MMIO_MAX)
+		return -ENOSPC;
+	uint32_t irq = LAYOUT_VIRTIO_IRQ_BASE;
+	for (unsigned n = 0;; irq++)
+		if (irq != 8 && irq != 12 && n++ == i)
+			break;
+	*out = (struct boot_mmio_dev){
+		.base = LAYOUT_VIRTIO_MMIO_BASE + i * (uint64_t)VIRTIO_MMIO_WINDOW,
+		.size = VIRTIO_MMIO_WINDOW,
+		.irq = irq,
+	};
+	return 0;
 }
 
 static void devmgr_reset_virtio(void *dev)
@@ -83,25 +90,26 @@ int devmgr_add_virtio(struct devmgr *dm, struct virtio_device dev, struct virtio
 			 LAYOUT_VIRTIO_MMIO_MAX);
 		return -ENOSPC;
 	}
+	struct boot_mmio_dev slot;
+	int ret = devmgr_virtio_slot(dm->nvirtio, &slot); /* room checked above */
+	if (ret)
+		return ret;
 	struct virtio_mmio_config vc = {
-		.base = LAYOUT_VIRTIO_MMIO_BASE + dm->nvirtio * (uint64_t)VIRTIO_MMIO_WINDOW,
+		.base = slot.base,
+		.irq = slot.irq,
 		.gm = dm->env.gm,
 		.loop = dm->env.loop,
 		.platform = &dm->env.platform,
 		.device = dev,
 	};
-	uint32_t saved_irq = dm->next_irq;
-	vc.irq = devmgr_take_irq(dm);
 	struct virtio_mmio *t;
-	int ret = virtio_mmio_new(&vc, &t);
+	ret = virtio_mmio_new(&vc, &t);
 	if (ret) {
-		dm->next_irq = saved_irq;
 		snprintf(err, errlen, "creating %s: %s", name, strerror(-ret));
 		return ret;
 	}
 	ret = virtio_mmio_register(dm->env.mmio, t);
 	if (ret) {
-		dm->next_irq = saved_irq;
 		virtio_mmio_free(t);
 		snprintf(err, errlen, "registering %s at 0x%llx: %s", name,
 			 (unsigned long long)vc.base, strerror(-ret));
@@ -138,9 +146,7 @@ size_t devmgr_boot_devices(const struct devmgr *dm, struct boot_mmio_dev *out, s
 	return n;
 }
 
-int devmgr_announce(const struct devmgr *dm, unsigned i, char *buf, size_t size)
+int devmgr_announce(const struct boot_mmio_dev *d, char *buf, size_t size)
 {
-	if (i >= dm->nvirtio)
-		return -ENOENT;
-	return virtio_mmio_cmdline(dm->virtio[i], buf, size);
+	return virtio_mmio_cmdline_at(d->base, d->irq, buf, size);
 }

@@ -43,7 +43,8 @@ int devmgr_add_pio(struct devmgr *dm, uint16_t base, uint16_t len, const struct 
 /* fn(dev) runs on every guest reboot, with vCPUs stopped, in the order
  * added. Virtio transports get theirs from devmgr_add_virtio. */
 int devmgr_add_reset(struct devmgr *dm, void (*fn)(void *dev), void *dev) WUR;
-/* A virtio-mmio device in the next free window with the next free GSI.
+/* A virtio-mmio device in the next free window with the next free GSI
+ * (devmgr_virtio_slot of the count so far).
  * 0 or -errno with one line in err (-ENOSPC: all windows taken). */
 int devmgr_add_virtio(struct devmgr *dm, struct virtio_device dev, struct virtio_mmio **out,
 		      char *err, size_t errlen) WUR;
@@ -55,8 +56,13 @@ unsigned devmgr_virtio_count(const struct devmgr *dm);
 /* The virtio devices as the boot description lists them: the count
  * written (at most max). */
 size_t devmgr_boot_devices(const struct devmgr *dm, struct boot_mmio_dev *out, size_t max);
-/* Announcement i on the kernel command line ("virtio_mmio.device=..."),
- * for kernels that read no device tree: the length, or -ENOSPC/-ENOENT. */
-int devmgr_announce(const struct devmgr *dm, unsigned i, char *buf, size_t size) WUR;
+/* Where the i-th virtio-mmio device goes: its window and GSI. The one
+ * placement rule, also for describing a configuration's devices before
+ * any exists (preflight). -ENOSPC past the last window. */
+int devmgr_virtio_slot(unsigned i, struct boot_mmio_dev *out) WUR;
+/* A device's announcement on the kernel command line
+ * ("virtio_mmio.device=..."), for kernels that read no device tree: the
+ * length, or -ENOSPC. */
+int devmgr_announce(const struct boot_mmio_dev *d, char *buf, size_t size) WUR;
 
 #endif

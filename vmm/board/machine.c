@@ -218,6 +218,44 @@ static void machine_reset_uart(void *dev)
 	serial_reset(dev);
 }
 
+/* The legacy devices' port ranges: registered by machine_create_devices
+ * and kept clear of -device isa-debug-exit before anything is built. */
+enum machine_port_dev { MACHINE_PORT_UART, MACHINE_PORT_KBD, MACHINE_PORT_PM };
+static const struct machine_port {
+	uint16_t base, len;
+	const struct bus_ops *ops;
+	enum machine_port_dev dev;
+} machine_ports[] = {
+	{ SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops, MACHINE_PORT_UART },
+	{ I8042_DATA_PORT, 1, &i8042_data_ops, MACHINE_PORT_KBD },
+	{ I8042_CMD_PORT, 1, &i8042_cmd_ops, MACHINE_PORT_KBD },
+	{ PM_PORT_Q35, PM_PORT_LEN, &pm_ctl_ops, MACHINE_PORT_PM },
+	{ PM_PORT_PIIX, PM_PORT_LEN, &pm_ctl_ops, MACHINE_PORT_PM },
+	{ PM_RESET_PORT, 1, &pm_reset_ops, MACHINE_PORT_PM },
+};
+
+static int machine_debug_exit_busy(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+		 "-device isa-debug-exit,iobase=0x%x: port range in use by another device; pick "
+		 "another iobase",
+		 cfg->debug_exit_port);
+	return -EEXIST;
+}
+
+static int machine_check_ports(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->debug_exit)
+		return 0;
+	unsigned lo = cfg->debug_exit_port, end = lo + cfg->debug_exit_size;
+	for (size_t i = 0; i < ARRAY_SIZE(machine_ports); i++) {
+		const struct machine_port *pt = &machine_ports[i];
+		if (lo < (unsigned)pt->base + pt->len && pt->base < end)
+			return machine_debug_exit_busy(cfg, err, errlen);
+	}
+	return 0;
+}
+
 static int machine_create_balloon(struct machine *m, char *err, size_t errlen)
 {
 	const struct balloon_spec *bs = &m->cfg.balloon;
@@ -289,9 +327,7 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 	};
 	if ((ret = devmgr_new(&env, &m->dm)))
 		goto nomem;
-	if ((ret = machine_open_serial(m, err, errlen)))
-		return ret;
-	int uart_fd = m->uart_out_fd;
+	int uart_fd = m->uart_out_fd; /* opened by machine_create, before RAM */
 	if (uart_fd >= 0) {
 		if ((ret = conout_open(uart_fd, &m->conout))) {
 			snprintf(err, errlen, "console output: %s", strerror(-ret));
@@ -304,28 +340,25 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 	m->pm = pm_new(&link);
 	if (!m->uart || !m->kbd || !m->pm)
 		goto nomem;
-	if ((ret = devmgr_add_reset(m->dm, machine_reset_uart, m->uart)) ||
-	    (ret = devmgr_add_pio(m->dm, SERIAL_COM1_BASE, SERIAL_PORT_LEN, &serial_bus_ops,
-				  m->uart)) ||
-	    (ret = devmgr_add_pio(m->dm, I8042_DATA_PORT, 1, &i8042_data_ops, m->kbd)) ||
-	    (ret = devmgr_add_pio(m->dm, I8042_CMD_PORT, 1, &i8042_cmd_ops, m->kbd)) ||
-	    (ret = devmgr_add_pio(m->dm, PM_PORT_Q35, PM_PORT_LEN, &pm_ctl_ops, m->pm)) ||
-	    (ret = devmgr_add_pio(m->dm, PM_PORT_PIIX, PM_PORT_LEN, &pm_ctl_ops, m->pm)) ||
-	    (ret = devmgr_add_pio(m->dm, PM_RESET_PORT, 1, &pm_reset_ops, m->pm)))
+	if ((ret = devmgr_add_reset(m->dm, machine_reset_uart, m->uart)))
 		goto busy;
+	void *port_devs[] = {
+		[MACHINE_PORT_UART] = m->uart,
+		[MACHINE_PORT_KBD] = m->kbd,
+		[MACHINE_PORT_PM] = m->pm,
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(machine_ports); i++) {
+		const struct machine_port *pt = &machine_ports[i];
+		if ((ret = devmgr_add_pio(m->dm, pt->base, pt->len, pt->ops, port_devs[pt->dev])))
+			goto busy;
+	}
 	if (m->cfg.debug_exit) {
 		m->dbg = debug_exit_new(&link);
 		if (!m->dbg)
 			goto nomem;
-		ret = devmgr_add_pio(m->dm, m->cfg.debug_exit_port, m->cfg.debug_exit_size,
-				     &debug_exit_ops, m->dbg);
-		if (ret) {
-			snprintf(err, errlen,
-				 "-device isa-debug-exit,iobase=0x%x: port range in use by "
-				 "another device; pick another iobase",
-				 m->cfg.debug_exit_port);
-			return ret;
-		}
+		if (devmgr_add_pio(m->dm, m->cfg.debug_exit_port, m->cfg.debug_exit_size,
+				   &debug_exit_ops, m->dbg))
+			return machine_debug_exit_busy(&m->cfg, err, errlen);
 	}
 	for (unsigned i = 0; i < m->cfg.rng && i < ARRAY_SIZE(m->rng); i++) {
 		m->rng[i] = virtio_rng_new();
@@ -390,6 +423,21 @@ static int machine_setup_signals(struct machine *m, char *err, size_t errlen)
 	if (ret)
 		snprintf(err, errlen, "sigaction: %s", strerror(-ret));
 	return ret;
+}
+
+/* ---- preflight ------------------------------------------------------ */
+
+/* What the configuration alone decides is refused before the expensive
+ * steps (KVM, mapping and preallocating RAM, the devices), with the
+ * messages those steps would give: a -smp 254 with -m 4G -mem-prealloc
+ * and too long an -append fails at once, not after the prealloc. */
+static int machine_preflight(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct load_params lp = { .cfg = cfg, .emulated_kernel = kvm_host_emulates_kernel() };
+	int ret = load_preflight(&lp, err, errlen);
+	if (ret)
+		return ret;
+	return machine_check_ports(cfg, err, errlen);
 }
 
 /* ---- boot ----------------------------------------------------------- */
@@ -469,6 +517,9 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 	m->cfg = *cfg;
 	m->sig_fd = m->uart_out_fd = -1;
 	m->kvm.fd = -1;
+	if ((ret = machine_preflight(cfg, err, errlen)) ||
+	    (ret = machine_open_serial(m, err, errlen)))
+		return ret;
 
 	m->loop = evloop_new();
 	m->gm = guest_mem_new();

@@ -115,6 +115,15 @@ int bzimage_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_
 			      1;
 	h->code32_start = (uint32_t)load;
 	/* The protected-mode kernel follows the setup sectors. */
-	return loader_src_to_guest(c, k, setup_size, load, klen);
+	img->pm_off = setup_size;
+	img->pm_len = klen;
+	img->pm_gpa = load;
+	img->linux_kernel = true;
+	return 0;
 #undef HAS
+}
+
+int bzimage_load(struct ctx *c, const struct src *k, const struct image *img)
+{
+	return loader_src_to_guest(c, k, img->pm_off, img->pm_gpa, img->pm_len);
 }

@@ -9,6 +9,7 @@
 #include "vmm/lib/size.h"
 
 /* include/xen/interface/elfnote.h */
+#define XEN_ELFNOTE_GUEST_OS     6
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 #define ELF_MAX_PHNUM 4096
@@ -41,9 +42,13 @@ static const char *elf_machine_name(unsigned m)
 	}
 }
 
-/* Looks for XEN_ELFNOTE_PHYS32_ENTRY in the notes of [off, off+len). */
-static int elf_find_pvh(const struct src *k, uint64_t off, uint64_t len, uint64_t align,
-			uint64_t *entry)
+/* The notes of [off, off+len): the Xen PVH entry (XEN_ELFNOTE_PHYS32_ENTRY)
+ * and whether the kernel is Linux. Linux marks itself with notes of owner
+ * "Linux" (the build salt, in every vmlinux since 4.19) or, built for Xen,
+ * XEN_ELFNOTE_GUEST_OS "linux". The PVH note alone says nothing: other
+ * kernels and payloads use that entry too. */
+static int elf_scan_notes(const struct src *k, uint64_t off, uint64_t len, uint64_t align,
+			  struct image *img)
 {
 	uint64_t pos = off, end = off + len; /* checked against the file by the caller */
 	uint64_t a = align == 8 ? 8 : 4;
@@ -58,15 +63,27 @@ static int elf_find_pvh(const struct src *k, uint64_t off, uint64_t len, uint64_
 		    !add_ok(desc_off, ALIGN_UP(descsz, a), &next) || next > end ||
 		    desc_off + descsz > end)
 			return 0; /* malformed notes: ignore the rest */
-		if (namesz == 4 && type == XEN_ELFNOTE_PHYS32_ENTRY &&
-		    (descsz == 4 || descsz == 8)) {
-			uint8_t name[4], desc[8];
-			if ((ret = loader_src_read(k, name_off, name, 4)) ||
-			    (ret = loader_src_read(k, desc_off, desc, descsz)))
+		uint8_t name[6], desc[8];
+		if (namesz == 6) {
+			if ((ret = loader_src_read(k, name_off, name, 6)))
 				return ret;
-			if (memcmp(name, "Xen", 4) == 0) {
-				*entry = rd_le(desc, (unsigned)descsz);
-				return 0;
+			if (memcmp(name, "Linux", 6) == 0)
+				img->linux_kernel = true;
+		} else if (namesz == 4) {
+			if ((ret = loader_src_read(k, name_off, name, 4)))
+				return ret;
+			bool xen = memcmp(name, "Xen", 4) == 0;
+			if (xen && type == XEN_ELFNOTE_PHYS32_ENTRY &&
+			    (descsz == 4 || descsz == 8) && !img->pvh_entry) {
+				if ((ret = loader_src_read(k, desc_off, desc, descsz)))
+					return ret;
+				img->pvh_entry = rd_le(desc, (unsigned)descsz);
+			}
+			if (xen && type == XEN_ELFNOTE_GUEST_OS && descsz >= 6) {
+				if ((ret = loader_src_read(k, desc_off, desc, 6)))
+					return ret;
+				if (memcmp(desc, "linux", 6) == 0)
+					img->linux_kernel = true;
 			}
 		}
 		pos = next;
@@ -171,7 +188,7 @@ int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t he
 		uint64_t fend, mend;
 		if (ptype == PT_NOTE) {
 			if (add_ok(s.offset, s.filesz, &fend) && fend <= k->size &&
-			    (ret = elf_find_pvh(k, s.offset, s.filesz, align, &img->pvh_entry))) {
+			    (ret = elf_scan_notes(k, s.offset, s.filesz, align, img))) {
 				ret = loader_fail(c, ret, "%s %s: cannot read notes: %s", k->opt,
 						  k->name, strerror(-ret));
 				goto err;
@@ -271,8 +288,8 @@ err:
 	return ret;
 }
 
-int elf_load(struct ctx *c, const struct src *k, const struct image *img, const struct seg *segs,
-	     size_t nseg)
+int elf_check(struct ctx *c, const struct src *k, const struct image *img, const struct seg *segs,
+	      size_t nseg)
 {
 	for (size_t i = 0; i < nseg; i++) {
 		const struct seg *s = &segs[i];
@@ -288,12 +305,20 @@ int elf_load(struct ctx *c, const struct src *k, const struct image *img, const 
 				"%s %s: segment [0x%llx, 0x%llx) is above 3 GiB, outside the identity-mapped low RAM; link the kernel lower",
 				k->opt, k->name, (unsigned long long)s->paddr,
 				(unsigned long long)end);
-		if (!guest_mem_ptr(c->gm, s->paddr, s->memsz))
+		if (!loader_ram_has(c, s->paddr, s->memsz))
 			return loader_fail(
 				c, -ENOMEM,
 				"%s %s: segment [0x%llx, 0x%llx) does not fit in %s of guest RAM; raise -m",
 				k->opt, k->name, (unsigned long long)s->paddr,
 				(unsigned long long)end, SIZE_STR(c->cfg->ram_size));
+	}
+	return 0;
+}
+
+int elf_load(struct ctx *c, const struct src *k, const struct seg *segs, size_t nseg)
+{
+	for (size_t i = 0; i < nseg; i++) {
+		const struct seg *s = &segs[i];
 		int ret = loader_src_to_guest(c, k, s->offset, s->paddr, s->filesz);
 		if (ret)
 			return ret;

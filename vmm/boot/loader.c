@@ -1,6 +1,8 @@
 /* The loader's front: input files, kernel detection, initrd placement, the
- * configuration checks and the order of the boot steps. The formats live
- * in elf.c, bzimage.c and zeropage.c. */
+ * configuration checks and the order of the boot steps. Every check runs
+ * before guest memory is touched (plan_make), so loader_probe is the same
+ * code without the writes (plan_load). The formats live in elf.c,
+ * bzimage.c and zeropage.c. */
 #include "vmm/boot/loader_int.h"
 
 #include <elf.h>
@@ -126,6 +128,19 @@ int loader_zero_guest(struct ctx *c, uint64_t gpa, uint64_t len)
 				   (unsigned long long)gpa, (unsigned long long)(gpa + len));
 	memset(p, 0, len);
 	return 0;
+}
+
+bool loader_ram_has(const struct ctx *c, uint64_t gpa, uint64_t len)
+{
+	unsigned long long rgpa[2], rlen[2], roff[2];
+	unsigned n = layout_ram_regions(c->cfg->ram_size, rgpa, rlen, roff);
+	uint64_t end;
+	if (!add_ok(gpa, len, &end))
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (gpa >= rgpa[i] && end <= rgpa[i] + rlen[i])
+			return true;
+	return false;
 }
 
 int loader_write_guest(struct ctx *c, const char *what, uint64_t gpa, const void *p, size_t len)
@@ -270,100 +285,146 @@ static int check_cfg(struct ctx *c)
 	return 0;
 }
 
-static int load(struct ctx *c, struct src *k, struct src *rd, struct boot_entry *out,
-		struct loader_info *info)
+/* A load decided and checked against the configuration; nothing of it is
+ * in guest memory yet. */
+struct plan {
+	struct image img;
+	struct seg *segs; /* ELF */
+	size_t nseg;
+	bool boot_data; /* command line, MP table, boot_params or start info */
+	bool mptable;
+	uint64_t initrd_addr, initrd_size;
+	void *dtb; /* SETUP_DTB for the 64-bit entry, or NULL */
+	size_t dtb_len;
+};
+
+static void plan_free(struct plan *p)
+{
+	free(p->segs);
+	free(p->dtb);
+}
+
+/* Everything the load would refuse, from the files' headers and sizes. */
+static int plan_make(struct ctx *c, const struct src *k, const struct src *rd, struct plan *p)
 {
 	const struct boot_config *cfg = c->cfg;
-	struct image img = { 0 };
-	struct seg *segs = NULL;
-	size_t nseg = 0;
-	uint64_t initrd_addr = 0, initrd_size = 0, setup_data = 0;
-	size_t dtb_len = 0, mp_len = 0;
-	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
-	size_t cmdlen = strlen(cmdline);
+	struct image *img = &p->img;
+	size_t cmdlen = cfg->cmdline ? strlen(cfg->cmdline) : 0;
 
-	int ret = kernel_detect(c, k, &img, &segs, &nseg);
+	int ret = kernel_detect(c, k, img, &p->segs, &p->nseg);
 	if (ret)
-		goto out;
-	bool boot_data = img.mode != BOOT_MODE_REAL16;
-	if (boot_data && cfg->ram_size <= LAYOUT_HIMEM) {
-		ret = loader_fail(
+		return ret;
+	p->boot_data = img->mode != BOOT_MODE_REAL16;
+	if (p->boot_data && cfg->ram_size <= LAYOUT_HIMEM)
+		return loader_fail(
 			c, -ENOMEM,
 			"-m %s: memvm needs more than 1 MiB of RAM for this kernel; raise -m",
 			SIZE_STR(cfg->ram_size));
-		goto out;
-	}
-	if (boot_data && (cmdlen > img.cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX)) {
-		size_t most = MIN(img.cmdline_max, (size_t)LAYOUT_CMDLINE_MAX - 1);
+	if (p->boot_data && (cmdlen > img->cmdline_max || cmdlen >= LAYOUT_CMDLINE_MAX)) {
+		size_t most = MIN(img->cmdline_max, (size_t)LAYOUT_CMDLINE_MAX - 1);
 		size_t added = MIN(cfg->cmdline_added, cmdlen);
 		if (added)
-			ret = loader_fail(
+			return loader_fail(
 				c, -E2BIG,
 				"kernel command line is %zu bytes (%zu added by memvm for "
 				"devices and host quirks) but %s %s accepts at most %zu; shorten "
 				"-append to %zu bytes or use -machine host-quirks=off",
 				cmdlen, added, k->opt, k->name, most,
 				most > added ? most - added - 1 : 0);
-		else
-			ret = loader_fail(
-				c, -E2BIG,
-				"kernel command line is %zu bytes but %s %s accepts at most "
-				"%zu; shorten -append",
-				cmdlen, k->opt, k->name, most);
-		goto out;
+		return loader_fail(c, -E2BIG,
+				   "kernel command line is %zu bytes but %s %s accepts at most "
+				   "%zu; shorten -append",
+				   cmdlen, k->opt, k->name, most);
 	}
-	if (segs && (ret = elf_load(c, k, &img, segs, nseg)))
-		goto out;
+	if (p->segs && (ret = elf_check(c, k, img, p->segs, p->nseg)))
+		return ret;
 	if (rd) {
-		if (img.mode == BOOT_MODE_REAL16 ||
-		    (img.mode == BOOT_MODE_PVH32 && img.kind == KERNEL_ELF32 && !img.pvh_entry)) {
-			ret = loader_fail(
+		if (img->mode == BOOT_MODE_REAL16 ||
+		    (img->mode == BOOT_MODE_PVH32 && img->kind == KERNEL_ELF32 && !img->pvh_entry))
+			return loader_fail(
 				c, -EINVAL,
 				"%s %s: %s %s is a bare-metal payload without a way to receive an initrd; drop -initrd",
 				rd->opt, rd->name, k->opt, k->name);
-			goto out;
-		}
-		if (rd->size == 0) {
-			ret = loader_fail(c, -EINVAL,
-					  "%s %s: empty file; pass a cpio archive or drop -initrd",
-					  rd->opt, rd->name);
-			goto out;
-		}
-		if ((ret = initrd_place(c, rd, &img, &initrd_addr)) ||
-		    (ret = loader_src_to_guest(c, rd, 0, initrd_addr, rd->size)))
-			goto out;
-		initrd_size = rd->size;
+		if (rd->size == 0)
+			return loader_fail(c, -EINVAL,
+					   "%s %s: empty file; pass a cpio archive or drop -initrd",
+					   rd->opt, rd->name);
+		if ((ret = initrd_place(c, rd, img, &p->initrd_addr)))
+			return ret;
+		p->initrd_size = rd->size;
 	}
-	if (boot_data) {
-		if ((ret = loader_write_guest(c, "kernel command line", LAYOUT_CMDLINE, cmdline,
-					      cmdlen + 1)))
-			goto out;
-		/* With a DTB the kernel takes CPUs and the IOAPIC from it; an MP
-		 * table as well would register them twice. */
-		if (!(cfg->want_dtb && img.mode == BOOT_MODE_LONG64) &&
-		    (ret = mptable_write(cfg, c->gm, &mp_len, c->err, c->errlen)))
-			goto out;
-	}
+	/* With a DTB the kernel takes CPUs and the IOAPIC from it; an MP
+	 * table as well would register them twice. */
+	bool dtb = cfg->want_dtb && img->mode == BOOT_MODE_LONG64;
+	p->mptable = p->boot_data && !dtb;
+	if (p->mptable && (ret = mptable_check(cfg, c->err, c->errlen)))
+		return ret;
+	if (dtb && (ret = zeropage_build_dtb(c, &p->dtb, &p->dtb_len)))
+		return ret;
+	return 0;
+}
+
+/* mptable_size is what mptable_write writes. */
+static void plan_info(const struct plan *p, const struct boot_config *cfg, struct loader_info *info)
+{
+	const struct image *img = &p->img;
+	*info = (struct loader_info){
+		.kind = img->kind,
+		.mode = img->mode,
+		.linux_kernel = img->linux_kernel,
+		.kernel_start = img->start,
+		.kernel_end = img->end,
+		.initrd_addr = p->initrd_addr,
+		.initrd_size = p->initrd_size,
+		.pvh_entry = img->pvh_entry,
+		.boot_version = img->linux_hdr ? img->hdr.version : 0,
+		.cmdline_max = img->cmdline_max,
+		.dtb_size = p->dtb_len,
+		.mptable_size = p->mptable ? mptable_size(cfg) : 0,
+	};
+}
+
+/* Puts the plan into guest memory. */
+static int plan_load(struct ctx *c, const struct src *k, const struct src *rd, struct plan *p,
+		     struct boot_entry *out)
+{
+	const struct boot_config *cfg = c->cfg;
+	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
+	uint64_t setup_data = 0;
+	int ret;
+
+	if (p->segs && (ret = elf_load(c, k, p->segs, p->nseg)))
+		return ret;
+	if (p->img.kind == KERNEL_BZIMAGE && (ret = bzimage_load(c, k, &p->img)))
+		return ret;
+	if (rd && (ret = loader_src_to_guest(c, rd, 0, p->initrd_addr, p->initrd_size)))
+		return ret;
+	if (p->boot_data && (ret = loader_write_guest(c, "kernel command line", LAYOUT_CMDLINE,
+						      cmdline, strlen(cmdline) + 1)))
+		return ret;
+	if (p->mptable && (ret = mptable_write(cfg, c->gm, NULL, c->err, c->errlen)))
+		return ret;
 	memset(out, 0, sizeof(*out));
-	out->mode = img.mode;
-	out->entry = img.entry;
-	switch (img.mode) {
+	out->mode = p->img.mode;
+	out->entry = p->img.entry;
+	switch (p->img.mode) {
 	case BOOT_MODE_LONG64:
-		if (cfg->want_dtb) {
-			if ((ret = zeropage_write_dtb(c, &dtb_len)))
-				goto out;
+		if (p->dtb) {
+			if ((ret = zeropage_write_dtb(c, p->dtb, p->dtb_len)))
+				return ret;
 			setup_data = LAYOUT_SETUP_DATA;
 		}
-		if ((ret = zeropage_write_boot_params(c, &img, initrd_addr, initrd_size,
+		if ((ret = zeropage_write_boot_params(c, &p->img, p->initrd_addr, p->initrd_size,
 						      setup_data)))
-			goto out;
+			return ret;
 		out->rsi = LAYOUT_ZERO_PAGE;
 		out->rsp = LAYOUT_BOOT_STACK;
 		break;
 	case BOOT_MODE_PVH32:
-		if (img.pvh_entry) {
-			if ((ret = zeropage_write_pvh_start_info(c, initrd_addr, initrd_size)))
-				goto out;
+		if (p->img.pvh_entry) {
+			if ((ret = zeropage_write_pvh_start_info(c, p->initrd_addr,
+								 p->initrd_size)))
+				return ret;
 			out->rbx = LAYOUT_PVH_START_INFO;
 		}
 		out->rsp = LAYOUT_BOOT_STACK;
@@ -372,22 +433,19 @@ static int load(struct ctx *c, struct src *k, struct src *rd, struct boot_entry 
 		out->rsp = LAYOUT_REAL_STACK;
 		break;
 	}
-	if (info) {
-		*info = (struct loader_info){
-			.kind = img.kind,
-			.kernel_start = img.start,
-			.kernel_end = img.end,
-			.initrd_addr = initrd_addr,
-			.initrd_size = initrd_size,
-			.pvh_entry = img.pvh_entry,
-			.boot_version = img.linux_hdr ? img.hdr.version : 0,
-			.cmdline_max = img.cmdline_max,
-			.dtb_size = dtb_len,
-			.mptable_size = mp_len,
-		};
-	}
-out:
-	free(segs);
+	return 0;
+}
+
+static int load(struct ctx *c, const struct src *k, const struct src *rd, struct boot_entry *out,
+		struct loader_info *info)
+{
+	struct plan p = { 0 };
+	int ret = plan_make(c, k, rd, &p);
+	if (!ret)
+		ret = plan_load(c, k, rd, &p, out);
+	if (!ret && info)
+		plan_info(&p, c->cfg, info);
+	plan_free(&p);
 	return ret;
 }
 
@@ -429,25 +487,51 @@ int loader_load_image(const struct boot_config *cfg, const void *kernel, size_t 
 	return load(&c, &k, initrd ? &rd : NULL, out, info);
 }
 
+/* The start of loader_load_ex and loader_probe: the configuration checks
+ * and the files opened (rd->fd stays -1 without an initrd). */
+static int files_open(struct ctx *c, struct src *k, struct src *rd)
+{
+	const struct boot_config *cfg = c->cfg;
+	int ret = check_cfg(c);
+	if (ret)
+		return ret;
+	if (!cfg->kernel_path || !cfg->kernel_path[0])
+		return loader_fail(c, -EINVAL,
+				   "no kernel: pass -kernel FILE (a vmlinux ELF or a bzImage)");
+	if ((ret = src_open(c, k, "-kernel", cfg->kernel_path)))
+		return ret;
+	if (cfg->initrd_path && cfg->initrd_path[0] &&
+	    (ret = src_open(c, rd, "-initrd", cfg->initrd_path)))
+		return ret;
+	return 0;
+}
+
 int loader_load_ex(const struct boot_config *cfg, struct guest_mem *gm, struct boot_entry *out,
 		   struct loader_info *info, char *err, size_t errlen)
 {
 	struct ctx c;
 	struct src k = { .fd = -1 }, rd = { .fd = -1 };
-	bool has_initrd = cfg->initrd_path && cfg->initrd_path[0];
 	ctx_init(&c, cfg, gm, err, errlen);
-	int ret = check_cfg(&c);
-	if (ret)
-		return ret;
-	if (!cfg->kernel_path || !cfg->kernel_path[0])
-		return loader_fail(&c, -EINVAL,
-				   "no kernel: pass -kernel FILE (a vmlinux ELF or a bzImage)");
-	if ((ret = src_open(&c, &k, "-kernel", cfg->kernel_path)))
-		goto out;
-	if (has_initrd && (ret = src_open(&c, &rd, "-initrd", cfg->initrd_path)))
-		goto out;
-	ret = load(&c, &k, has_initrd ? &rd : NULL, out, info);
-out:
+	int ret = files_open(&c, &k, &rd);
+	if (!ret)
+		ret = load(&c, &k, rd.fd >= 0 ? &rd : NULL, out, info);
+	src_close(&rd);
+	src_close(&k);
+	return ret;
+}
+
+int loader_probe(const struct boot_config *cfg, struct loader_info *info, char *err, size_t errlen)
+{
+	struct ctx c;
+	struct src k = { .fd = -1 }, rd = { .fd = -1 };
+	struct plan p = { 0 };
+	ctx_init(&c, cfg, NULL, err, errlen);
+	int ret = files_open(&c, &k, &rd);
+	if (!ret)
+		ret = plan_make(&c, &k, rd.fd >= 0 ? &rd : NULL, &p);
+	if (!ret && info)
+		plan_info(&p, cfg, info);
+	plan_free(&p);
 	src_close(&rd);
 	src_close(&k);
 	return ret;

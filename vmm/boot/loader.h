@@ -29,9 +29,15 @@ enum kernel_kind {
 	KERNEL_BZIMAGE, /* 64-bit boot protocol at load address + 0x200 */
 };
 
-/* What was loaded where (for logs and tests). */
+/* What was loaded where (for logs and tests), or from loader_probe,
+ * what would be. */
 struct loader_info {
 	enum kernel_kind kind;
+	enum boot_mode mode;
+	/* Linux: a bzImage, or an ELF with Linux's own notes (owner "Linux",
+	 * in every vmlinux since 4.19, or Xen's GUEST_OS "linux"). Anything
+	 * else is a bare-metal payload. */
+	bool linux_kernel;
 	uint64_t kernel_start, kernel_end; /* [start, end): memory the kernel needs */
 	uint64_t initrd_addr, initrd_size; /* size 0: no initrd */
 	uint64_t pvh_entry;                /* 0: no XEN_ELFNOTE_PHYS32_ENTRY */
@@ -62,8 +68,15 @@ int loader_load(const struct boot_config *cfg, struct guest_mem *gm, struct boot
 /* The same with details in *info (may be NULL). */
 int loader_load_ex(const struct boot_config *cfg, struct guest_mem *gm, struct boot_entry *out,
 		   struct loader_info *info, char *err, size_t errlen) WUR;
-/* The same from memory buffers (tests, fuzzing): cfg's paths are only used
- * in messages. initrd may be NULL. */
+/* Everything loader_load_ex checks, without guest memory: opens the kernel
+ * and the initrd, reads the kernel's headers (not its segments), checks
+ * them, the command line, the initrd's place and the boot tables against
+ * cfg, and fills *info (may be NULL) as the load would. The same errors as
+ * loader_load_ex, so a configuration can be refused before RAM exists. */
+int loader_probe(const struct boot_config *cfg, struct loader_info *info, char *err,
+		 size_t errlen) WUR;
+/* The same as loader_load_ex from memory buffers (tests, fuzzing): cfg's
+ * paths are only used in messages. initrd may be NULL. */
 int loader_load_image(const struct boot_config *cfg, const void *kernel, size_t kernel_len,
 		      const void *initrd, size_t initrd_len, struct guest_mem *gm,
 		      struct boot_entry *out, struct loader_info *info, char *err,

@@ -92,7 +92,7 @@ struct src {
 
 struct ctx {
 	const struct boot_config *cfg;
-	struct guest_mem *gm;
+	struct guest_mem *gm; /* NULL while probing: nothing is written */
 	char *err;
 	size_t errlen;
 	uint64_t low_end; /* end of RAM below the MMIO hole */
@@ -117,6 +117,10 @@ static inline uint64_t rd_le(const uint8_t *p, unsigned n)
 	return v;
 }
 
+/* Whether [gpa, gpa + len) lies in one RAM region of a cfg->ram_size
+ * machine (layout_ram_regions): checks that need no guest memory. */
+bool loader_ram_has(const struct ctx *c, uint64_t gpa, uint64_t len);
+
 /* Copies [off, off+len) of the file: -EINVAL when it is not all inside. */
 int loader_src_read(const struct src *s, uint64_t off, void *dst, uint64_t len) WUR;
 /* Reads [off, off+len) of the file into guest memory at gpa. */
@@ -135,10 +139,14 @@ struct image {
 	uint64_t entry;
 	uint64_t start, end; /* memory the kernel occupies (or needs) */
 	uint64_t pvh_entry;
+	bool linux_kernel;       /* bzImage, or an ELF with Linux's notes */
 	bool linux_hdr;          /* boot_params header comes from the bzImage */
 	struct setup_header hdr; /* bzImage: as read, then updated */
 	uint64_t initrd_end_max; /* exclusive */
 	size_t cmdline_max;
+	/* bzImage: the protected-mode kernel's file offset and length, and
+	 * where it goes. */
+	uint64_t pm_off, pm_len, pm_gpa;
 };
 
 /* A PT_LOAD segment, checked against the file by elf_parse. */
@@ -148,24 +156,30 @@ struct seg {
 
 /* elf.c: ELF64 and ELF32 with the Xen PVH note. head holds the file's
  * first headlen bytes (at least EI_CLASS + 1). elf_parse fills *img and a
- * malloc'd segment list; elf_load copies the segments into guest memory. */
+ * malloc'd segment list; elf_check checks the segments' places against
+ * the RAM layout; elf_load copies them into guest memory. */
 int elf_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t headlen,
 	      struct image *img, struct seg **segs_out, size_t *nseg_out) WUR;
-int elf_load(struct ctx *c, const struct src *k, const struct image *img, const struct seg *segs,
-	     size_t nseg) WUR;
+int elf_check(struct ctx *c, const struct src *k, const struct image *img, const struct seg *segs,
+	      size_t nseg) WUR;
+int elf_load(struct ctx *c, const struct src *k, const struct seg *segs, size_t nseg) WUR;
 
-/* bzimage.c: parses the setup header (headlen >= 0x206, "HdrS" at 0x202)
- * into img->hdr and loads the protected-mode kernel. */
+/* bzimage.c: bzimage_parse reads the setup header (headlen >= 0x206,
+ * "HdrS" at 0x202) into img->hdr and checks the kernel fits in RAM;
+ * bzimage_load copies the protected-mode kernel into guest memory. */
 int bzimage_parse(struct ctx *c, const struct src *k, const uint8_t *head, size_t headlen,
 		  struct image *img) WUR;
+int bzimage_load(struct ctx *c, const struct src *k, const struct image *img) WUR;
 
 /* zeropage.c: boot_params at LAYOUT_ZERO_PAGE (img->hdr, or one made up
  * for a vmlinux, plus the e820 map and the setup_data chain), the PVH
  * hvm_start_info at LAYOUT_PVH_START_INFO, and the DTB as SETUP_DTB
- * setup_data at LAYOUT_SETUP_DATA. */
+ * setup_data at LAYOUT_SETUP_DATA: zeropage_build_dtb makes it (malloc'd
+ * *dtb) and checks it fits there, zeropage_write_dtb writes it. */
 int zeropage_write_boot_params(struct ctx *c, struct image *img, uint64_t initrd_addr,
 			       uint64_t initrd_size, uint64_t setup_data) WUR;
 int zeropage_write_pvh_start_info(struct ctx *c, uint64_t initrd_addr, uint64_t initrd_size) WUR;
-int zeropage_write_dtb(struct ctx *c, size_t *len_out) WUR;
+int zeropage_build_dtb(struct ctx *c, void **dtb, size_t *len) WUR;
+int zeropage_write_dtb(struct ctx *c, const void *dtb, size_t len) WUR;
 
 #endif

@@ -255,8 +255,7 @@ int mptable_build(const struct boot_config *cfg, uint64_t gpa, void *buf, size_t
 	return 0;
 }
 
-int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out, char *err,
-		  size_t errlen)
+int mptable_check(const struct boot_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > VM_MAX_CPUS) {
 		snprintf(err, errlen, "-smp %u: the MP table describes 1 to %u vCPUs; change -smp",
@@ -270,13 +269,23 @@ int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *l
 			 size, (unsigned long long)LAYOUT_EBDA);
 		return -ENOSPC;
 	}
+	return 0;
+}
+
+int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out, char *err,
+		  size_t errlen)
+{
+	int ret = mptable_check(cfg, err, errlen);
+	if (ret)
+		return ret;
+	size_t size = mptable_size(cfg);
 	uint8_t *buf = malloc(size);
 	if (!buf) {
 		snprintf(err, errlen, "MP table: out of memory");
 		return -ENOMEM;
 	}
 	size_t len = 0;
-	int ret = mptable_build(cfg, LAYOUT_EBDA, buf, size, &len);
+	ret = mptable_build(cfg, LAYOUT_EBDA, buf, size, &len);
 	if (ret) {
 		snprintf(err, errlen, "building the MP table: %s", strerror(-ret));
 		goto out;

@@ -33,8 +33,11 @@ size_t mptable_size(const struct boot_config *cfg);
 int mptable_build(const struct boot_config *cfg, uint64_t gpa, void *buf, size_t size,
 		  size_t *len_out) WUR;
 
+/* What mptable_write refuses, without guest memory: a vCPU count the
+ * table cannot describe, a table that would not end below 1 MiB. */
+int mptable_check(const struct boot_config *cfg, char *err, size_t errlen) WUR;
 /* Builds it at LAYOUT_EBDA (where mpparse scans: the last KiB below
- * 640 KiB) and checks it ends below 1 MiB. */
+ * 640 KiB) after mptable_check. */
 int mptable_write(const struct boot_config *cfg, struct guest_mem *gm, size_t *len_out, char *err,
 		  size_t errlen) WUR;
 

@@ -138,26 +138,28 @@ int zeropage_write_pvh_start_info(struct ctx *c, uint64_t initrd_addr, uint64_t 
 }
 
 /* DTB as a SETUP_DTB setup_data node at LAYOUT_SETUP_DATA. */
-int zeropage_write_dtb(struct ctx *c, size_t *len_out)
+int zeropage_build_dtb(struct ctx *c, void **dtb, size_t *len)
 {
-	void *dtb = NULL;
-	size_t len = 0;
-	int ret = fdt_build_alloc(c->cfg, &dtb, &len);
+	int ret = fdt_build_alloc(c->cfg, dtb, len);
 	if (ret)
 		return loader_fail(c, ret, "building the device tree: %s", strerror(-ret));
-	if (len > LAYOUT_SETUP_DATA_MAX - sizeof(struct setup_data_hdr)) {
+	if (*len > LAYOUT_SETUP_DATA_MAX - sizeof(struct setup_data_hdr)) {
 		ret = loader_fail(
 			c, -ENOSPC,
 			"device tree of %zu bytes does not fit in the %llu bytes of setup_data space; use fewer devices or -machine dt=off",
-			len, (unsigned long long)LAYOUT_SETUP_DATA_MAX);
-		goto out;
+			*len, (unsigned long long)LAYOUT_SETUP_DATA_MAX);
+		free(*dtb);
+		*dtb = NULL;
+		return ret;
 	}
+	return 0;
+}
+
+int zeropage_write_dtb(struct ctx *c, const void *dtb, size_t len)
+{
 	struct setup_data_hdr sd = { .next = 0, .type = SETUP_DTB, .len = (uint32_t)len };
-	if ((ret = loader_write_guest(c, "setup_data", LAYOUT_SETUP_DATA, &sd, sizeof(sd))) ||
-	    (ret = loader_write_guest(c, "device tree", LAYOUT_SETUP_DATA + sizeof(sd), dtb, len)))
-		goto out;
-	*len_out = len;
-out:
-	free(dtb);
-	return ret;
+	int ret = loader_write_guest(c, "setup_data", LAYOUT_SETUP_DATA, &sd, sizeof(sd));
+	if (ret)
+		return ret;
+	return loader_write_guest(c, "device tree", LAYOUT_SETUP_DATA + sizeof(sd), dtb, len);
 }

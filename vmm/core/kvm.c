@@ -41,9 +41,7 @@ static bool cpu_has_hw_virt(void)
 	return found;
 }
 
-/* True when the host KVM runs guest kernel mode through an instruction
- * emulator (nested "PVM" hosts: kvm_pvm loaded, no vmx/svm CPU flag). */
-static bool kvm_host_emulates_kernel(void)
+bool kvm_host_emulates_kernel(void)
 {
 	if (access("/sys/module/kvm_pvm", F_OK) == 0)
 		return true;

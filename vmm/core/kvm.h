@@ -22,4 +22,10 @@ struct kvm_sys {
 int kvm_open(struct kvm_sys *kvm, char *err, size_t errlen) WUR;
 void kvm_close(struct kvm_sys *kvm);
 
+/* True when the host KVM runs guest kernel mode through an instruction
+ * emulator (nested "PVM" hosts: kvm_pvm loaded, no vmx/svm CPU flag), as
+ * kvm_open sets emulated_kernel. Needs no /dev/kvm, so configuration
+ * checks can ask before opening it. */
+bool kvm_host_emulates_kernel(void);
+
 #endif
