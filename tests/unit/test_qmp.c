@@ -528,7 +528,8 @@ START_TEST(test_memory_kvm_cpus)
 	expect_keys(b, (const char *[]){ "qom-path", "target", "actual", "target-pages",
 					 "actual-pages", "driver-ready", "inflated-pages",
 					 "deflated-pages", "discarded", "reported", "bad-pfns",
-					 NULL });
+					 "deflate-waits", "deflate-waiting", NULL });
+	ck_assert(json_is_false(json_object_get(b, "deflate-waiting")));
 	ck_assert_int_eq(json_integer_value(json_object_get(b, "target")), (json_int_t)RAM);
 	json_decref(x);
 	be.balloon = NULL;
