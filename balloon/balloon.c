@@ -307,11 +307,13 @@ static void arm_retry(struct balloon *b, bool on)
 		BLOG(b, "deflate retry timer: %s", strerror(errno));
 }
 
+/* No timer call here: a device reset runs on a vCPU thread, whose sandbox
+ * allows KVM and memory calls only. The retry timer disarms itself on the
+ * loop when it finds nothing held. */
 static void drop_held(struct balloon *b)
 {
 	b->deflate_held = false;
 	b->nheld = 0;
-	arm_retry(b, false);
 }
 
 /* Reclaims the held runs again; true when none is left and the held
@@ -330,7 +332,7 @@ static bool retry_held(struct balloon *b)
 	log_notice("virtio-balloon: deflate went through after waiting %" PRId64
 		   " ms for the host to back the guest's memory again",
 		   now_ms() - b->held_since_ms);
-	drop_held(b);
+	drop_held(b); /* the retry timer disarms itself on its next expiry */
 	if (virtq_push(virtio_mmio_queue(b->t, b->deflate_queue), b->deflate_head, 0) == 0)
 		virtio_mmio_notify_used(b->t, b->deflate_queue);
 	return true;
@@ -396,6 +398,8 @@ static void balloon_retry_timer(void *opaque, uint32_t events)
 	/* Released: the guest may have queued more deflates meanwhile. */
 	if (b->deflate_held && b->t && retry_held(b))
 		(void)balloon_pfn_queue(b, b->t, b->deflate_queue, false);
+	if (!b->deflate_held)
+		arm_retry(b, false);
 	unlock(b);
 }
 

@@ -66,11 +66,11 @@ count_script() {
 	last_counts="$p $f $s"
 }
 
-# Lint: the C layout (.clang-format) and the architecture (which folder may
-# include which, no include circles), one test each.
+# Lint: the C layout (.clang-format), the architecture (which folder may
+# include which, no include circles) and the hardened binaries, one test each.
 if [ -z "$ONLY" ] || [ "$ONLY" = lint ]; then
 	t0=$SECONDS
-	for l in format layers; do
+	for l in format layers hardening; do
 		if bash "tests/lint/$l.sh" >"$log/$l.log" 2>&1; then
 			echo "$(tail -1 "$log/$l.log")"; passed=$((passed + 1))
 		else

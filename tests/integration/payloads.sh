@@ -163,6 +163,7 @@ for dev in virtio-rng virtio-balloon; do
 	kill -0 $pid 2>/dev/null && kill -KILL $pid
 	wait $pid; rc=$?
 	expect_eq "$dev flooded: SIGTERM exits 0" 0 "$rc"
+	[ "$rc" = 0 ] || echo "  memvm said: $(head -c 600 "$T/vq.err")"
 	expect_no_match "$dev flooded: the device never failed" "device error|needs reset|NEEDS_RESET" "$T/vq.err"
 done
 

@@ -186,6 +186,33 @@ static int parse_v(const char *const *args)
 		ck_assert_msg(strstr(g_err, needle), "error '%s' lacks '%s'", g_err, needle); \
 	} while (0)
 
+/* QEMU's -sandbox syntax; memvm denies its four options always. */
+START_TEST(sandbox_option)
+{
+	PARSE_OK("-sandbox", "off");
+	ck_assert(!g_cfg.sandbox);
+	PARSE_OK("-sandbox", "on,log=on");
+	ck_assert(g_cfg.sandbox && g_cfg.sandbox_log);
+	PARSE_OK("-sandbox", "on,log");
+	ck_assert(g_cfg.sandbox_log);
+	PARSE_OK("-sandbox", "on,log=on", "-sandbox", "on");
+	ck_assert(!g_cfg.sandbox_log); /* the last one counts */
+	PARSE_OK("-sandbox",
+		 "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	ck_assert(g_cfg.sandbox);
+	PARSE_ERR("always denies spawn", "-sandbox", "on,spawn=allow");
+	PARSE_ERR("always denies elevateprivileges", "-sandbox", "on,elevateprivileges=children");
+	PARSE_ERR("unknown option fancy", "-sandbox", "on,fancy=1");
+	PARSE_ERR("expected on or off first", "-sandbox", "maybe");
+	PARSE_OK("-runas", "nobody");
+	ck_assert_str_eq(g_cfg.runas, "nobody");
+	PARSE_ERR("expected on or off", "-sandbox", "on,log=perhaps");
+	PARSE_ERR("argument too long", "-sandbox",
+		  "on,log=on,log=on,log=on,log=on,log=on,log=on,log=on,log=on,log=on,log=on,"
+		  "log=on,log=on,log=on,log=on,log=on,log=on,log=on,log=on,log=on,log=on,log=on");
+}
+END_TEST
+
 START_TEST(defaults)
 {
 	int r = parse_v((const char *const[]){ NULL });
@@ -217,6 +244,8 @@ START_TEST(defaults)
 	ck_assert(!g_cfg.qmp.set);
 	ck_assert(!g_cfg.monitor.set);
 	ck_assert(!g_cfg.no_reboot);
+	ck_assert(g_cfg.sandbox); /* on by default */
+	ck_assert(!g_cfg.sandbox_log);
 	ck_assert(!g_cfg.start_paused);
 	ck_assert(!g_cfg.want_version);
 	ck_assert(!g_cfg.want_help);
@@ -716,6 +745,7 @@ static Suite *make_suite(void)
 
 	tc = tcase_create("parse");
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, sandbox_option);
 	tcase_add_test(tc, mem_forms);
 	tcase_add_test(tc, mem_errors);
 	tcase_add_test(tc, smp_forms);

@@ -8,6 +8,7 @@
 
 #include "memory/guest_mem.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/unit_util.h"
 
 /* add/ptr/find never dereference hva, so fake addresses are fine there. */
 #define FAKE(x) ((void *)(uintptr_t)(x))
@@ -360,11 +361,7 @@ END_TEST
  * with populate set, accesses there fail with -ENOMEM instead. */
 START_TEST(populate_turns_sigbus_into_enomem)
 {
-	int fd = memfd_create("guest-mem-test", MFD_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 4096), 0);
-	uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
+	uint8_t *p = unit_map_half_backed();
 	ck_assert_int_eq(guest_mem_add(gm, 0x100000, 8192, p, NULL), 0);
 	ck_assert_int_eq(guest_mem_set_populate(gm, 0x100000, 4096), 0);
 
@@ -385,7 +382,6 @@ START_TEST(populate_turns_sigbus_into_enomem)
 	ck_assert_int_eq(guest_mem_access(gm, 0x101000, 0, &hva), 0);
 
 	munmap(p, 8192);
-	close(fd);
 }
 END_TEST
 

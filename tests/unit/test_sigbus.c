@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check_main.h"
+#include "tests/unit/unit_util.h"
 #include "vmm/lib/sigbus.h"
 
 static int hook_fd = -1;
@@ -24,51 +25,10 @@ static void fatal_hook(void)
 	}
 }
 
-/* Two shared pages of a memfd holding one: touching the second raises
- * SIGBUS. */
-static uint8_t *map_half_backed(void)
+static int touch_guarded(void *path)
 {
-	int fd = memfd_create("sigbus-test", MFD_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 4096), 0);
-	uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	close(fd);
-	return p;
-}
-
-/* Runs fn in a child with stderr to a pipe: returns the wait status and
- * the child's stderr in out. */
-static int run_child(void (*fn)(const char *), const char *arg, char *out, size_t outlen)
-{
-	int pipefd[2];
-	ck_assert_int_eq(pipe(pipefd), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-		setrlimit(RLIMIT_CORE, &no_core);
-		dup2(pipefd[1], STDERR_FILENO);
-		hook_fd = pipefd[1];
-		close(pipefd[0]);
-		fn(arg);
-		_exit(42); /* not reached: the touch must not return */
-	}
-	close(pipefd[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < outlen && (r = read(pipefd[0], out + n, outlen - 1 - n)) > 0)
-		n += (size_t)r;
-	out[n] = '\0';
-	close(pipefd[0]);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return status;
-}
-
-static void touch_guarded(const char *path)
-{
-	uint8_t *p = map_half_backed();
+	hook_fd = STDERR_FILENO;
+	uint8_t *p = unit_map_half_backed();
 	if (sigbus_guard_add_ram(p, 8192, 0x7f000000) || sigbus_guard_init())
 		_exit(43);
 	sigbus_guard_add_path(path);
@@ -76,6 +36,7 @@ static void touch_guarded(const char *path)
 	sigbus_guard_on_fatal(fatal_hook);
 	p[0] = 1;                                 /* backed: fine */
 	((volatile uint8_t *)p)[4096 + 0x10] = 1; /* not backed */
+	return 42;                                /* not reached */
 }
 
 START_TEST(fault_on_guest_ram_exits_cleanly)
@@ -85,7 +46,7 @@ START_TEST(fault_on_guest_ram_exits_cleanly)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	char err[1024];
-	int st = run_child(touch_guarded, path, err, sizeof(err));
+	int st = unit_run_child(touch_guarded, path, err, sizeof(err));
 	ck_assert_msg(WIFEXITED(st), "child did not exit: status %#x, stderr: %s", st, err);
 	ck_assert_int_eq(WEXITSTATUS(st), 1);
 	ck_assert_ptr_nonnull(strstr(err, "memvm: error: guest RAM at 0x7f001010 has no backing "
@@ -97,27 +58,28 @@ START_TEST(fault_on_guest_ram_exits_cleanly)
 }
 END_TEST
 
-static void touch_unguarded(const char *unused)
+static int touch_unguarded(void *unused)
 {
 	(void)unused;
-	uint8_t *guarded = map_half_backed();
-	uint8_t *other = map_half_backed();
+	uint8_t *guarded = unit_map_half_backed();
+	uint8_t *other = unit_map_half_backed();
 	if (sigbus_guard_add_ram(guarded, 8192, 0) || sigbus_guard_init())
 		_exit(43);
 	((volatile uint8_t *)other)[4096] = 1;
+	return 42; /* not reached */
 }
 
 START_TEST(fault_elsewhere_still_kills)
 {
 	char err[1024];
-	int st = run_child(touch_unguarded, NULL, err, sizeof(err));
+	int st = unit_run_child(touch_unguarded, NULL, err, sizeof(err));
 	ck_assert_msg(WIFSIGNALED(st), "status %#x, stderr: %s", st, err);
 	ck_assert_int_eq(WTERMSIG(st), SIGBUS);
 	ck_assert_ptr_null(strstr(err, "memvm: error"));
 }
 END_TEST
 
-static void table_limits(const char *unused)
+static int table_limits(void *unused)
 {
 	(void)unused;
 	static uint8_t page[4096];
@@ -132,13 +94,13 @@ static void table_limits(const char *unused)
 		_exit(4);
 	if (sigbus_guard_add_ram(page, 0, 0) != -EINVAL)
 		_exit(5);
-	_exit(0);
+	return 0;
 }
 
 START_TEST(ram_table_limits)
 {
 	char err[256];
-	int st = run_child(table_limits, NULL, err, sizeof(err));
+	int st = unit_run_child(table_limits, NULL, err, sizeof(err));
 	ck_assert(WIFEXITED(st));
 	ck_assert_int_eq(WEXITSTATUS(st), 0);
 }

@@ -10,6 +10,7 @@
 #include "devices/virtq.h"
 #include "memory/guest_mem.h"
 #include "tests/unit/check_main.h"
+#include "tests/unit/unit_util.h"
 
 #define RAM_GPA   0x100000ull
 #define RAM_SIZE  0x100000ull /* 1 MiB */
@@ -402,11 +403,7 @@ END_TEST
 #define HOLE_GPA 0x400000ull
 START_TEST(test_unbackable_ram_is_an_error)
 {
-	int fd = memfd_create("virtq-test", MFD_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 4096), 0);
-	uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
+	uint8_t *p = unit_map_half_backed();
 	ck_assert_int_eq(guest_mem_add(gm, HOLE_GPA, 8192, p, NULL), 0);
 	ck_assert_int_eq(guest_mem_set_populate(gm, HOLE_GPA, 4096), 0);
 
@@ -436,7 +433,6 @@ START_TEST(test_unbackable_ram_is_an_error)
 	ck_assert_int_eq(virtq_init(q, 8, &a, 0), -ENOMEM);
 	ck_assert(!virtq_ready(q));
 	munmap(p, 8192);
-	close(fd);
 }
 END_TEST
 

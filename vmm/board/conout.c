@@ -1,4 +1,5 @@
 #include "vmm/board/conout.h"
+#include "vmm/sandbox/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,7 @@ static void *conout_thread(void *arg)
 	bool gone = false;
 	sigset_t set;
 
+	sandbox_set_thread_name("console output");
 	sigemptyset(&set);
 	sigaddset(&set, CONOUT_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

@@ -36,6 +36,7 @@
 #include "vmm/lib/evloop.h"
 #include "vmm/lib/sigbus.h"
 #include "vmm/monitor/monitor.h"
+#include "vmm/sandbox/sandbox.h"
 
 struct machine {
 	struct vm_config cfg;
@@ -121,6 +122,21 @@ static int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm,
 
 /* ---- monitor backend ------------------------------------------------ */
 
+static int machine_be_sandbox_probe(void *opaque, bool vcpu)
+{
+	struct machine *m = opaque;
+	if (!vcpu) {
+		sandbox_probe_forbidden();
+		return 0;
+	}
+	struct vcpu *v = vm_vcpu(m->vm, 0);
+	if (!v)
+		return -ENODEV;
+	vcpu_probe_sandbox(v);
+	vcpu_kick(v);
+	return 0;
+}
+
 static int machine_be_stop(void *opaque)
 {
 	struct machine *m = opaque;
@@ -173,8 +189,11 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 {
 	char merr[256];
 	int ret;
+	const char *hooks = getenv("MEMVM_TEST_HOOKS");
 	struct monitor_backend be = {
 		.opaque = m,
+		/* Tests only: the sandbox probe command exists with this set. */
+		.sandbox_probe = hooks && !strcmp(hooks, "1") ? machine_be_sandbox_probe : NULL,
 		.stop = machine_be_stop,
 		.cont = machine_be_cont,
 		.running = machine_be_running,
@@ -433,6 +452,9 @@ static int machine_setup_signals(struct machine *m, char *err, size_t errlen)
  * and too long an -append fails at once, not after the prealloc. */
 static int machine_preflight(const struct vm_config *cfg, char *err, size_t errlen)
 {
+	unsigned uid, gid;
+	if (cfg->runas && sandbox_lookup_user(cfg->runas, &uid, &gid, err, errlen))
+		return -EINVAL;
 	struct load_params lp = { .cfg = cfg, .emulated_kernel = kvm_host_emulates_kernel() };
 	int ret = load_preflight(&lp, err, errlen);
 	if (ret)
@@ -572,7 +594,21 @@ int machine_create(const struct vm_config *cfg, struct machine **out, char *err,
 			 "started");
 		return -EINTR;
 	}
-	return 0;
+	/* Everything is open, mapped and started: least privilege from here. */
+	struct sandbox_opts so = { .enabled = cfg->sandbox,
+				   .log = cfg->sandbox_log,
+				   .runas = cfg->runas };
+	if (cfg->runas) {
+		unsigned uid, gid;
+		if ((ret = sandbox_lookup_user(cfg->runas, &uid, &gid, err, errlen)))
+			return ret;
+		if ((ret = monitor_chown_sockets(m->monitor, uid, gid))) {
+			snprintf(err, errlen, "-runas %s: handing over the monitor sockets: %s",
+				 cfg->runas, strerror(-ret));
+			return ret;
+		}
+	}
+	return sandbox_enter(&so, err, errlen);
 }
 
 /* ---- running -------------------------------------------------------- */

@@ -279,8 +279,9 @@ static int parse_chardev(const char *opt, char *arg, bool allow_stdio, struct ch
 
 /* Options that take an argument. */
 static const char *const arg_opts[] = {
-	"m",      "smp", "kernel",  "initrd",  "append", "mem-path", "machine", "M",   "serial",
-	"device", "qmp", "monitor", "balloon", "accel",  "display",  "name",    "cpu",
+	"m",       "smp",    "kernel", "initrd",  "append",  "mem-path", "machine",
+	"M",       "serial", "device", "qmp",     "monitor", "balloon",  "accel",
+	"display", "name",   "cpu",    "sandbox", "runas",
 };
 
 static bool takes_arg(const char *name)
@@ -289,6 +290,38 @@ static bool takes_arg(const char *name)
 		if (!strcmp(name, arg_opts[i]))
 			return true;
 	return false;
+}
+
+/* QEMU: -sandbox on|off[,obsolete=,elevateprivileges=,spawn=,resourcecontrol=];
+ * memvm's sandbox denies all four always, and adds log=on|off. */
+static int parse_sandbox(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	char buf[128];
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", arg) >= sizeof(buf))
+		BAD("-sandbox %.20s...: argument too long", arg);
+	char *save = NULL;
+	char *tok = strtok_r(buf, ",", &save);
+	if (!tok || parse_bool(tok, &cfg->sandbox))
+		BAD("-sandbox %s: expected on or off first", arg);
+	cfg->sandbox_log = false;
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		char *val = strchr(tok, '=');
+		if (val)
+			*val++ = '\0';
+		if (!strcmp(tok, "log")) {
+			if (bool_prop("-sandbox", tok, val, &cfg->sandbox_log, err, errlen))
+				return -EINVAL;
+		} else if (!strcmp(tok, "obsolete") || !strcmp(tok, "elevateprivileges") ||
+			   !strcmp(tok, "spawn") || !strcmp(tok, "resourcecontrol")) {
+			if (!val || strcmp(val, "deny"))
+				BAD("-sandbox %s: memvm's sandbox always denies %s; use %s=deny or "
+				    "-sandbox off",
+				    arg, tok, tok);
+		} else {
+			BAD("-sandbox %s: unknown option %s (expected log=on|off)", arg, tok);
+		}
+	}
+	return 0;
 }
 
 static int parse_smp(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
@@ -403,6 +436,11 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 				return -EINVAL;
 		} else if (!strcmp(name, "no-reboot")) {
 			cfg->no_reboot = true;
+		} else if (!strcmp(name, "runas")) {
+			cfg->runas = arg;
+		} else if (!strcmp(name, "sandbox")) {
+			if (parse_sandbox(cfg, arg, err, errlen))
+				return -EINVAL;
 		} else if (!strcmp(name, "S")) {
 			cfg->start_paused = true;
 		} else if (!strcmp(name, "accel")) {
@@ -462,6 +500,9 @@ void cli_usage(void *stream)
 		"                           dumpdtb=FILE\n"
 		"  -S                       do not start the vCPUs until 'cont' on the monitor\n"
 		"  -no-reboot               exit instead of rebooting the guest\n"
+		"  -sandbox on|off[,log=on] seccomp filters and no capabilities after set-up\n"
+		"                           (default on; log=on logs denied calls instead)\n"
+		"  -runas USER              become USER after set-up (memvm started as root)\n"
 		"Memory:\n"
 		"  -mem-path PATH           back RAM with a file (directory: temporary file; hugetlbfs ok)\n"
 		"  -mem-prealloc            populate all RAM before the guest runs\n"

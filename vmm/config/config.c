@@ -11,6 +11,7 @@ void config_defaults(struct vm_config *cfg)
 	cfg->thp = true;
 	cfg->serial = SERIAL_STDIO;
 	cfg->host_quirks = true;
+	cfg->sandbox = true;
 	cfg->dt = TRI_AUTO;
 	cfg->debug_exit_port = 0x501;
 	cfg->debug_exit_size = 2;

@@ -53,6 +53,9 @@ struct vm_config {
 	const char *serial_path;
 
 	bool no_reboot;
+	bool sandbox;        /* -sandbox on|off (default on) */
+	bool sandbox_log;    /* -sandbox on,log=on */
+	const char *runas;   /* -runas USER; NULL: stay who we are */
 	bool start_paused;   /* -S */
 	bool host_quirks;    /* -machine host-quirks=on|off */
 	enum tristate dt;    /* -machine dt=on|off */

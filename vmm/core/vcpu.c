@@ -13,6 +13,7 @@
 #include "devices/bus.h"
 #include "memory/guest_mem.h"
 #include "vmm/core/kvm.h"
+#include "vmm/sandbox/sandbox.h"
 
 static void vcpu_kick_handler(int sig)
 {
@@ -380,6 +381,11 @@ enum vcpu_outcome vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
+void vcpu_probe_sandbox(struct vcpu *v)
+{
+	__atomic_store_n(&v->sandbox_probe, true, __ATOMIC_RELEASE);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -390,6 +396,14 @@ void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	__atomic_store_n(&v->tid, (int)gettid(), __ATOMIC_RELEASE);
+	snprintf(v->name, sizeof(v->name), "vCPU %u", v->id);
+	sandbox_set_thread_name(v->name);
+	int sret = sandbox_enter_vcpu();
+	if (sret) {
+		log_error("vCPU %u: installing its seccomp filter: %s", v->id, strerror(-sret));
+		runstate_vcpu_finished(v->env.rs, v->id, VCPU_OUTCOME_ERROR);
+		return NULL;
+	}
 
 	for (;;) {
 		/* Clear before checking the state: a kick that lands after the
@@ -397,6 +411,8 @@ void *vcpu_thread(void *arg)
 		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (!runstate_vcpu_should_run(v->env.rs))
 			break;
+		if (__atomic_load_n(&v->sandbox_probe, __ATOMIC_ACQUIRE))
+			sandbox_probe_forbidden();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			/* EINTR: kicked. EAGAIN: an AP leaving wait-for-SIPI. */
 			if (errno == EINTR || errno == EAGAIN)

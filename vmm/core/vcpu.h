@@ -39,7 +39,13 @@ struct vcpu {
 	int tid;              /* host thread id once running (monitor) */
 	uint64_t exits;       /* statistics */
 	uint64_t int3_fixups; /* #BP injected for the host's missing INT3 */
+	char name[16];        /* "vCPU 0", for the sandbox's denial line */
+	bool sandbox_probe;   /* test hook: make a forbidden call (vcpu_probe_sandbox) */
 };
+
+/* Test hook: vCPU v makes a system call the sandbox forbids on its next
+ * pass through its loop (kick it to make that now). */
+void vcpu_probe_sandbox(struct vcpu *v);
 
 /* Signal used to kick vCPUs out of KVM_RUN; installs its no-op handler. */
 int vcpu_signal_init(void) WUR;

@@ -54,6 +54,9 @@ struct monitor_backend {
 	int (*powerdown)(void *opaque);
 	/* Host thread id of vCPU `index`, or -1 (NULL: -1 for all). */
 	int (*cpu_thread_id)(void *opaque, unsigned index);
+	/* Test hook (NULL in normal runs): a forbidden system call on the
+	 * monitor's thread now, or on vCPU 0's thread soon. 0 or -errno. */
+	int (*sandbox_probe)(void *opaque, bool vcpu);
 	uint64_t ram_size; /* guest RAM in bytes */
 	unsigned ncpus;
 	struct balloon *balloon;      /* NULL: no balloon device */

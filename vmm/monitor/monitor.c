@@ -783,6 +783,14 @@ err:
 	return ret;
 }
 
+int monitor_chown_sockets(struct monitor *mon, uid_t uid, gid_t gid)
+{
+	for (unsigned i = 0; mon && i < mon->nlisteners; i++)
+		if (chown(mon->listeners[i].path, uid, gid))
+			return -errno;
+	return 0;
+}
+
 void monitor_set_balloon(struct monitor *mon, struct balloon *balloon)
 {
 	if (mon)

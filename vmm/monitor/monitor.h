@@ -14,6 +14,7 @@
 #define MEMVM_MONITOR_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,10 @@ void monitor_free(struct monitor *mon);
 
 /* The devices commands act on, once they exist (NULL: none again); the
  * backend's balloon and ram until then. Loop thread; NULL mon is a no-op. */
+/* -runas: hands the socket files to the user memvm becomes, so it can
+ * still remove them at exit. 0 or -errno. */
+int monitor_chown_sockets(struct monitor *mon, uid_t uid, gid_t gid) WUR;
+
 void monitor_set_balloon(struct monitor *mon, struct balloon *balloon);
 void monitor_set_ram(struct monitor *mon, struct ram *ram);
 

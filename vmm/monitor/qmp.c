@@ -598,6 +598,25 @@ static json_t *cmd_qom_set(const struct qmp_ctx *ctx, json_t *args, struct qmp_e
 	return NULL;
 }
 
+/* Test hook, there only when memvm started with MEMVM_TEST_HOOKS=1: a
+ * system call the sandbox forbids, on the monitor's or a vCPU's thread. */
+static json_t *cmd_debug_sandbox_probe(const struct qmp_ctx *ctx, json_t *args,
+				       struct qmp_error *err)
+{
+	const char *thread = json_string_value(json_object_get(args, "thread"));
+	bool vcpu = !strcmp(thread, "vcpu");
+	if (!vcpu && strcmp(thread, "monitor")) {
+		set_err(err, CLS_GENERIC, "Parameter 'thread' must be 'monitor' or 'vcpu'");
+		return NULL;
+	}
+	int ret = ctx->be->sandbox_probe(ctx->be->opaque, vcpu);
+	if (ret) {
+		set_err(err, CLS_GENERIC, "sandbox probe: %s", strerror(-ret));
+		return NULL;
+	}
+	return json_object();
+}
+
 static json_t *cmd_qom_list(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
 {
 	if (!qom_balloon(ctx, args, err))
@@ -632,7 +651,14 @@ static const struct qmp_command commands[] = {
 	    { "property", QMP_ARG_STR, false },
 	    { "value", QMP_ARG_ANY, false } } },
 	{ "qom-list", cmd_qom_list, { { "path", QMP_ARG_STR, false } } },
+	{ "x-debug-sandbox-probe", cmd_debug_sandbox_probe, { { "thread", QMP_ARG_STR, false } } },
 };
+
+/* Commands that exist only with their backend hook. */
+static bool cmd_available(const struct qmp_ctx *ctx, const struct qmp_command *c)
+{
+	return c->fn != cmd_debug_sandbox_probe || ctx->be->sandbox_probe;
+}
 
 static const struct qmp_command *find_builtin(const char *name)
 {
@@ -646,7 +672,7 @@ static const struct qmp_command *find_cmd(const struct qmp_ctx *ctx, const char 
 {
 	const struct qmp_command *b = find_builtin(name);
 	if (b)
-		return b;
+		return cmd_available(ctx, b) ? b : NULL;
 	for (const struct qmp_command *c = ctx->extra; c && c->name; c++)
 		if (!strcmp(c->name, name))
 			return c;
@@ -666,7 +692,7 @@ static json_t *cmd_query_commands(const struct qmp_ctx *ctx, json_t *args, struc
 	if (!list)
 		return NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (list_cmd(list, commands[i].name))
+		if (cmd_available(ctx, &commands[i]) && list_cmd(list, commands[i].name))
 			goto nomem;
 	for (const struct qmp_command *c = ctx->extra; c && c->name; c++)
 		if (find_cmd(ctx, c->name) == c && list_cmd(list, c->name)) /* not shadowed */
