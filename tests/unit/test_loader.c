@@ -1015,17 +1015,23 @@ END_TEST
 
 /* ---- Linux or bare-metal ---- */
 
-static bool is_linux(const void *k, size_t klen)
+/* Loads kernel image k into 64 MiB of RAM; *info says what was found. */
+static void load_info(const void *k, size_t klen, struct loader_info *info)
 {
 	struct tmem m;
 	tmem_init(&m, 64 * MiB);
 	struct boot_config cfg;
 	cfg_init(&cfg, 64 * MiB, "");
 	struct boot_entry e;
-	struct loader_info info;
 	char err[256];
-	ck_assert_msg(load_buf(&cfg, &m, k, klen, NULL, 0, &e, &info, err) == 0, "%s", err);
+	ck_assert_msg(load_buf(&cfg, &m, k, klen, NULL, 0, &e, info, err) == 0, "%s", err);
 	tmem_free(&m);
+}
+
+static bool is_linux(const void *k, size_t klen)
+{
+	struct loader_info info;
+	load_info(k, klen, &info);
 	return info.linux_kernel;
 }
 
@@ -1074,16 +1080,9 @@ START_TEST(linux_or_payload)
 	nlen += kimg_note(n + nlen, "Linux", 0x101, "\0", 1);
 	size_t klen = elf_with_notes(k, sizeof(k), n, nlen);
 	ck_assert(is_linux(k, klen));
-	struct tmem m;
-	tmem_init(&m, 64 * MiB);
-	struct boot_config cfg;
-	cfg_init(&cfg, 64 * MiB, "");
-	struct boot_entry e;
 	struct loader_info info;
-	char err[256];
-	ck_assert_msg(load_buf(&cfg, &m, k, klen, NULL, 0, &e, &info, err) == 0, "%s", err);
+	load_info(k, klen, &info);
 	ck_assert_uint_eq(info.pvh_entry, KBASE + 0x20);
-	tmem_free(&m);
 }
 END_TEST
 
