@@ -108,8 +108,12 @@ for kind in integration e2e; do
 done
 vm_scripts=()
 for kind in "${vm_kinds[@]}"; do
-	for s in tests/$kind/*.sh; do [ -f "$s" ] && vm_scripts+=("$s"); done
+	for s in tests/$kind/*.sh; do [ -f "$s" ] && [ "$s" != tests/e2e/balloon.sh ] && vm_scripts+=("$s"); done
 done
+# balloon.sh runs last: its hog scenario hands huge pages from one memvm to
+# another, and in the nested KVM host (TCG's nested paging) guests started
+# after it in the same boot were seen to triple-fault or not boot.
+case $ONLY in "" | vm | e2e) [ -f tests/e2e/balloon.sh ] && vm_scripts+=(tests/e2e/balloon.sh) ;; esac
 # Inside the nested host, the outer run names the scripts still to run.
 [ "${MEMVM_NESTED:-}" = inside ] && [ -n "${MEMVM_VM_SCRIPTS:-}" ] && read -ra vm_scripts <<<"$MEMVM_VM_SCRIPTS"
 if [ ${#vm_scripts[@]} -gt 0 ] && [ "$vm_where" = nested ]; then

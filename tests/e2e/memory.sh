@@ -53,7 +53,9 @@ expect_eq "huge pages returned at exit" "$free0" "$(hp_free)"
 expect_eq "no file left on hugetlbfs" "" "$(ls "$HP")"
 
 # --- too small a pool: clean one-line error, nothing taken ---
-echo $((old_nr + 4)) >/proc/sys/vm/nr_hugepages
+# Four free pages whatever an earlier script left in the pool.
+echo $(($(cat /proc/sys/vm/nr_hugepages) - $(hp_free) + 4)) >/proc/sys/vm/nr_hugepages
+expect_eq "too small a pool: set up with 4 free pages" 4 "$(hp_free)"
 free0=$(hp_free)
 timeout 30 "$MEMVM" -m ${RAM_MIB}M -mem-path "$HP" -mem-prealloc -kernel "$P/hello64.elf" </dev/null >"$T/small.out" 2>"$T/small.err"
 rc=$?
