@@ -19,7 +19,8 @@ GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 # End-to-end tests talk QMP with socat/jq and compare with QEMU side by side;
 # clang-format (14 on Debian 12) for the format check (tests/lint/format.sh).
-TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc clang-format
+TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc clang-format golang-go \
+	golang-github-digitalocean-go-qemu-dev
 FORMAT_DEB_PKGS := clang-format
 BENCH_DEB_PKGS := bc qemu-system-x86
 # QEMU (TCG) and socat for the nested KVM host, busybox for its initramfs.
@@ -92,6 +93,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libmemvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check 2>/dev/null) $(LIBS)
 
+# go-qemu, Debian's QMP client library for Go, drives memvm in
+# tests/e2e/goqemu.sh: built offline from Debian's GOPATH, statically.
+GOQEMU_CHECK := $(BUILD)/tests/goqemu-check
+$(GOQEMU_CHECK): tests/goqemu/main.go
+	@mkdir -p $(dir $@)
+	GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=$(abspath $(BUILD))/gocache CGO_ENABLED=0 \
+		go build -o $@ ./tests/goqemu
+
 deps:
 	@missing=""; for p in $(DEB_PKGS) $(EXTRA_DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
@@ -119,7 +128,7 @@ deps-test:
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(TEST_DEB_PKGS)"
 
 check: deps deps-guest deps-fuzz deps-test deps-nested
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) payloads guest
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(FUZZ_BINS) $(GOQEMU_CHECK) payloads guest
 	@SAN=$(SAN) BUILD=$(BUILD) bash tests/run.sh
 
 check-unit: all $(UNIT_BINS)

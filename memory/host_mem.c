@@ -109,28 +109,33 @@ void host_mem_huge_why(const struct host_mem_huge *h, uint64_t pages, char *why,
 	char knob[128];
 	struct statfs sf;
 
+	char who[320];
 	read_hpool(h->page_size, &p);
 	hpool_knob(h->page_size, knob, sizeof(knob));
+	if (h->mem_path)
+		snprintf(who, sizeof(who), "-mem-path %s", h->mem_path);
+	else
+		snprintf(who, sizeof(who), "memory-backend-memfd with hugetlb=on");
 	if (p.known && p.available < pages)
 		snprintf(why, n,
-			 "-mem-path %s: %" PRIu64 " free huge pages of %s, %" PRIu64
+			 "%s: %" PRIu64 " free huge pages of %s, %" PRIu64
 			 " needed for %s; raise %s by at least %" PRIu64,
-			 h->mem_path, p.available, SIZE_STR(h->page_size), pages,
-			 SIZE_STR(h->ram_size), knob, pages - p.available);
+			 who, p.available, SIZE_STR(h->page_size), pages, SIZE_STR(h->ram_size),
+			 knob, pages - p.available);
 	else if (!fstatfs(h->fd, &sf) && sf.f_blocks != 0 &&
 		 sf.f_blocks != (__typeof__(sf.f_blocks))-1 && (uint64_t)sf.f_bfree < pages)
 		snprintf(why, n,
-			 "-mem-path %s: the hugetlbfs mount allows %" PRIu64 " more "
+			 "%s: the hugetlbfs mount allows %" PRIu64 " more "
 			 "pages of %s (size= option), %" PRIu64 " needed for %s; remount it "
 			 "with a larger size=",
-			 h->mem_path, (uint64_t)sf.f_bfree, SIZE_STR(h->page_size), pages,
+			 who, (uint64_t)sf.f_bfree, SIZE_STR(h->page_size), pages,
 			 SIZE_STR(h->ram_size));
 	else
 		snprintf(why, n,
-			 "-mem-path %s: cannot get %" PRIu64 " huge pages of %s for %s "
+			 "%s: cannot get %" PRIu64 " huge pages of %s for %s "
 			 "(%" PRIu64 " free in the pool; a hugetlb cgroup limit?); raise %s",
-			 h->mem_path, pages, SIZE_STR(h->page_size), SIZE_STR(h->ram_size),
-			 p.available, knob);
+			 who, pages, SIZE_STR(h->page_size), SIZE_STR(h->ram_size), p.available,
+			 knob);
 }
 
 bool host_mem_fits_available(uint64_t ram_size, uint64_t need, char *why, size_t n)

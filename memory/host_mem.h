@@ -12,7 +12,7 @@
 
 /* The hugetlbfs-backed guest RAM a huge page message is about. */
 struct host_mem_huge {
-	const char *mem_path; /* -mem-path as given */
+	const char *mem_path; /* -mem-path as given; NULL: a hugetlb memfd */
 	int fd;               /* the file on hugetlbfs (its mount's size= limit) */
 	uint64_t page_size;   /* the mount's huge page size */
 	uint64_t ram_size;

@@ -392,6 +392,8 @@ void ram_config_init(struct ram_config *cfg, uint64_t size)
 	cfg->size = size;
 	cfg->merge = true;
 	cfg->thp = true;
+	cfg->dump = true;
+	cfg->reserve = true;
 	cfg->progress = true;
 }
 
@@ -462,6 +464,44 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		ret = size_file(ram, cfg, &st, err, errlen);
 		if (ret)
 			goto fail;
+	} else if (cfg->hugetlb_size) {
+		/* A memfd of huge pages: hugetlbfs without a mount. */
+		unsigned shift = (unsigned)__builtin_ctzll(cfg->hugetlb_size);
+		if (cfg->hugetlb_size & (cfg->hugetlb_size - 1) || shift < 21) {
+			ret = errorf(err, errlen, -EINVAL,
+				     "memory-backend-memfd: hugetlbsize=%s is not a huge page size "
+				     "(2M or 1G)",
+				     SIZE_STR(cfg->hugetlb_size));
+			goto fail;
+		}
+		if (ram->size % cfg->hugetlb_size) {
+			ret = errorf(err, errlen, -EINVAL,
+				     "memory-backend-memfd: size %s is not a multiple of the huge "
+				     "page size %s",
+				     SIZE_STR(ram->size), SIZE_STR(cfg->hugetlb_size));
+			goto fail;
+		}
+		ram->backing = RAM_BACKING_HUGETLBFS;
+		ram->page_size = cfg->hugetlb_size;
+		ram->shared = true;
+		ram->fd = memfd_create(
+			"memvm-ram",
+			MFD_CLOEXEC | MFD_HUGETLB |
+				(shift << MAP_HUGE_SHIFT) /* MFD_HUGE_SHIFT is the same 26 */);
+		if (ram->fd < 0) {
+			ret = errorf(err, errlen, -errno,
+				     "memory-backend-memfd,hugetlb=on: memfd_create: %s%s",
+				     strerror(errno),
+				     errno == EINVAL ? " (no pool of that huge page size here)"
+						     : "");
+			goto fail;
+		}
+		if (ftruncate(ram->fd, (off_t)ram->size)) {
+			ret = errorf(err, errlen, -errno,
+				     "memory-backend-memfd: cannot size the memfd to %s: %s",
+				     SIZE_STR(ram->size), strerror(errno));
+			goto fail;
+		}
 	} else if (cfg->shared) {
 		ram->backing = RAM_BACKING_MEMFD;
 		ram->fd = memfd_create("memvm-ram", MFD_CLOEXEC);
@@ -496,8 +536,9 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		break;
 	case RAM_BACKING_HUGETLBFS:
 		/* Reserve the pages now when the pool has them: the guest can
-		 * then never fault on a missing huge page. */
-		flags = ram->shared ? MAP_SHARED : MAP_PRIVATE;
+		 * then never fault on a missing huge page (unless reserve=off). */
+		flags = (ram->shared ? MAP_SHARED : MAP_PRIVATE) |
+			(cfg->reserve ? 0 : MAP_NORESERVE);
 		break;
 	default:
 		flags = ram->shared ? MAP_SHARED : MAP_PRIVATE | MAP_NORESERVE;
@@ -505,7 +546,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	}
 	void *p = map_aligned(ram->size, align, flags, ram->fd);
 	if (p == MAP_FAILED && ram->backing == RAM_BACKING_HUGETLBFS && errno == ENOMEM) {
-		uint64_t needed = huge_pages_needed(ram, true, &st);
+		uint64_t needed = huge_pages_needed(ram, true, have_st ? &st : NULL);
 		if (cfg->prealloc) {
 			ret = hpool_short(ram, needed, -ENOMEM, err, errlen);
 			goto fail;
@@ -518,7 +559,7 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 		       line);
 		p = map_aligned(ram->size, align, flags | MAP_NORESERVE, ram->fd);
 	} else if (p != MAP_FAILED && ram->backing == RAM_BACKING_HUGETLBFS) {
-		ram->reserved = true;
+		ram->reserved = cfg->reserve;
 	}
 	if (p == MAP_FAILED) {
 		int e = errno;
@@ -545,6 +586,9 @@ int ram_map(const struct ram_config *cfg, struct ram **out, char *err, size_t er
 	}
 	if (cfg->thp && ram->backing == RAM_BACKING_ANON)
 		ram->thp = madvise(ram->base, ram->size, MADV_HUGEPAGE) == 0;
+	if (!cfg->dump && madvise(ram->base, ram->size, MADV_DONTDUMP))
+		report(cfg, RAM_REPORT_WARNING, "dump=off: madvise(MADV_DONTDUMP): %s",
+		       strerror(errno));
 
 	if (!cfg->prealloc && ram->backing != RAM_BACKING_HUGETLBFS &&
 	    !host_mem_fits_total(ram->size, why, sizeof(why)))

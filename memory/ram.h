@@ -55,8 +55,13 @@ struct ram_config {
 	bool prealloc;        /* -mem-prealloc: ram_map() populates everything */
 	unsigned prealloc_threads; /* 0: online CPUs */
 	bool merge;                /* -machine mem-merge (default on): MADV_MERGEABLE */
-	bool thp;              /* -machine thp (default on): MADV_HUGEPAGE on private anonymous */
-	bool shared;           /* -machine mem-shared: MAP_SHARED (memfd when no mem_path) */
+	bool thp;    /* -machine thp (default on): MADV_HUGEPAGE on private anonymous */
+	bool shared; /* -machine mem-shared: MAP_SHARED (memfd when no mem_path) */
+	/* memory-backend-memfd,hugetlb=on: a memfd of huge pages of this size
+	 * (2 MiB or 1 GiB; needs shared, no mem_path); 0: none. */
+	uint64_t hugetlb_size;
+	bool dump;             /* dump=on (default): in core dumps; off: MADV_DONTDUMP */
+	bool reserve;          /* reserve=on (default): hugetlb pages reserved at map time */
 	bool progress;         /* prealloc may draw a bar on stderr (if a tty, > 0.5 s) */
 	ram_report_fn *report; /* warnings/notices; NULL: log_warn/log_notice */
 	void *report_opaque;
@@ -66,7 +71,8 @@ struct ram_config {
 	void *cancel_opaque;
 };
 
-/* QEMU defaults: merge, thp and progress on; everything else off. */
+/* QEMU defaults: merge, thp, dump, reserve and progress on; everything
+ * else off. */
 void ram_config_init(struct ram_config *cfg, uint64_t size);
 
 struct ram;

@@ -11,8 +11,15 @@ echo "MEMVM-BUSYBOX-READY $(uname -r) $(grep MemTotal /proc/meminfo)"
 # memhog=MIB on the kernel command line (it reaches init's environment):
 # hold that much memory from boot on (the KSM test's workload).
 [ -n "${memhog:-}" ] && /bin/memhog "$memhog" hold &
-# A shell on the console's real tty (job control), restarted if it exits.
-while :; do
-	setsid cttyhack sh -l
-	sleep 1
-done
+# busybox init from here on (still PID 1): a shell on the console's real
+# tty (job control), restarted if it exits; and Ctrl-Alt-Del, which is how
+# memvm's system_powerdown asks (init turns the kernel's immediate reboot
+# off and takes it as SIGINT), shuts down in order: shutdown actions,
+# processes ended, file systems synced, then a reboot, which memvm takes as
+# the power-off it asked for (without ACPI the kernel cannot power off).
+cat >/etc/inittab <<'EOF'
+::respawn:/bin/cttyhack /bin/sh -l
+::ctrlaltdel:/bin/busybox reboot
+::shutdown:/bin/busybox echo MEMVM-SHUTDOWN: stopping
+EOF
+exec /bin/busybox init

@@ -11,7 +11,8 @@ T=$TESTS_TMP
 require_kvm linux-boot
 have_guest || { fail linux-boot "no guest images in $GUEST: run 'make guest'"; exit 0; }
 
-MEMVM_DEBUG=1 start_guest smp1 -m 128M -smp 1 -device virtio-rng -device virtio-balloon -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
+MEMVM_DEBUG=1 start_guest smp1 -m 128M -smp 1 -device virtio-rng -device virtio-balloon -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND" \
+	-qmp "unix:$T/smp1.qmp,server=on,wait=off"
 start_guest smp2 -m 160M -smp 2 -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 start_guest bz -m 128M -kernel "$GUEST/bzImage" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
 MEMVM_DEBUG=1 start_guest pvh -m 128M -machine pvh=on -kernel "$VMLINUX" -initrd "$INIT_NOSYS" -append "$GUEST_APPEND"
@@ -35,9 +36,27 @@ for g in smp1 smp2 bz pvh dt; do
 	eval "pid=\$PID_$g"
 	check "$g: memvm still running after init" kill -0 "$pid"
 	expect_no_match "$g: no kernel panic" "Kernel panic|Attempted to kill init|BUG:|Oops" "$T/$g.log"
+	[ $g = smp1 ] && continue
 	stop_guest $g
 	expect_eq "$g: SIGTERM stops the guest with status 0" 0 "$rc"
 done
+# system_powerdown presses Ctrl-Alt-Del on the i8042: the kernel found the
+# keyboard; the nosys init leaves the kernel's answer (reboot at once),
+# which memvm takes as the power-off it asked for.
+expect_match "smp1: the kernel found the i8042 keyboard port" "serio: i8042 KBD port at 0x60,0x64 irq 1" "$T/smp1.log"
+expect_match "smp1: ... and a keyboard on it" "input: AT (Raw|Translated) Set 2 keyboard" "$T/smp1.log"
+# The client stays connected (a half-closed one is gone) until memvm exits.
+{
+	printf '%s\n' '{"execute": "qmp_capabilities"}' '{"execute": "system_powerdown", "id": 1}'
+	for _ in $(seq 150); do kill -0 "$PID_smp1" 2>/dev/null || break; sleep 0.2; done
+} | timeout 60 socat -t 2 - "UNIX-CONNECT:$T/smp1.qmp" | tr -d '\r' >"$T/smp1.pd"
+stop_guest smp1
+expect_eq "smp1: system_powerdown: memvm exits 0" 0 "$rc"
+expect_match "smp1: system_powerdown: POWERDOWN event" '"event": "POWERDOWN"' "$T/smp1.pd"
+expect_match "smp1: system_powerdown: accepted" '^\{"return": \{\}, "id": 1\}$' "$T/smp1.pd"
+expect_match "smp1: system_powerdown: SHUTDOWN, the guest's, as it went down" '"event": "SHUTDOWN", "data": \{"guest": true, "reason": "guest-shutdown"\}' "$T/smp1.pd"
+expect_match "smp1: system_powerdown: the kernel answered Ctrl-Alt-Del" "reboot: Restarting system" "$T/smp1.log"
+expect_eq "smp1: system_powerdown: not booted again" 1 "$(grep -c 'Linux version' "$T/smp1.log")"
 
 # Reboot: the second boot of the same guest shows a second banner.
 if wait_guest_line reboot "Linux version(.|\n)*" && wait_guest_line reboot "Rebooting in 1 seconds" &&

@@ -66,6 +66,39 @@ expect_eq "too small a pool: one error line" 1 "$(grep -c 'error' "$T/small.err"
 expect_no_match "too small a pool: no crash" "SIGBUS|Bus error|AddressSanitizer|core dumped" "$T/small.err"
 expect_eq "too small a pool: huge pages untouched" "$free0" "$(hp_free)"
 
+# --- QEMU's -object memory-backend-*: the same RAM, spelled as QEMU does ---
+echo $((old_nr + NEED + 4)) >/proc/sys/vm/nr_hugepages
+qmp_one() { # SOCKET COMMAND: the return value, compact
+	printf '{"execute": "qmp_capabilities"}\n{"execute": "%s", "id": 1}\n' "$2" |
+		socat -t 5 - "UNIX-CONNECT:$1" | tr -d '\r' | jq -c 'select(.id == 1) | .return'
+}
+for be in "memory-backend-memfd,id=mem0,size=${RAM_MIB}M,hugetlb=on,hugetlbsize=2M,prealloc=on" \
+	"memory-backend-file,id=mem0,size=${RAM_MIB}M,mem-path=$HP,prealloc=on,share=on"; do
+	kind=${be%%,*}
+	free0=$(hp_free)
+	"$MEMVM" -object "$be" -machine memory-backend=mem0 -kernel "$P/idle64.elf" \
+		-qmp "unix:$T/md.qmp,server=on,wait=off" </dev/null >"$T/md.out" 2>"$T/md.err" &
+	pid=$!
+	if wait_for_line "$T/md.out" "idle payload running" 30; then
+		expect_eq "$kind: prealloc=on takes exactly $NEED huge pages" "$NEED" $((free0 - $(hp_free)))
+		expect_eq "$kind: query-memdev reports the backend" \
+			"[{\"share\":true,\"reserve\":true,\"prealloc\":true,\"host-nodes\":[],\"size\":$((RAM_MIB << 20)),\"merge\":true,\"dump\":true,\"policy\":\"default\",\"id\":\"mem0\"}]" \
+			"$(qmp_one "$T/md.qmp" query-memdev)"
+		expect_eq "$kind: RAM is huge pages" '"hugetlbfs"' "$(qmp_one "$T/md.qmp" x-query-memvm-memory | jq -c .backing)"
+		expect_eq "$kind: the -m it implies" "$((RAM_MIB << 20))" "$(qmp_one "$T/md.qmp" query-memory-size-summary | jq -c '."base-memory"')"
+	else
+		fail "$kind: guest starts" "$(cat "$T/md.err")"
+	fi
+	kill -TERM $pid; wait $pid
+	expect_eq "$kind: exits 0 on SIGTERM" 0 "$?"
+	expect_eq "$kind: huge pages returned at exit" "$free0" "$(hp_free)"
+done
+expect_eq "memory-backend-file: no file left on hugetlbfs" "" "$(ls "$HP")"
+timeout 30 "$MEMVM" -m 32M -object memory-backend-ram,id=m,size=${RAM_MIB}M -machine memory-backend=m \
+	-kernel "$P/hello64.elf" </dev/null >"$T/mm.out" 2>"$T/mm.err"
+expect_eq "-m and the backend's size differ: exit status 1" 1 "$?"
+expect_eq "... QEMU's error, one line" "memvm: error: Size specified by -m option must match size of explicitly specified 'memory-backend' property" "$(cat "$T/mm.err")"
+
 # --- guest RAM the host cannot back: a clean error, never SIGBUS ---
 # hugetlbfs mounts whose size= allows fewer pages than RAM: memvm maps RAM
 # without a reservation (a warning), then finds pages missing as it goes.

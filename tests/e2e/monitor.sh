@@ -38,7 +38,7 @@ wait_sock() {
 
 # qmp SOCK: stdin lines to the socket, replies to stdout ("\r" removed).
 # The server closes after answering everything once we half-close.
-qmp() { socat -t 5 - "UNIX-CONNECT:$1" | tr -d '\r'; }
+qmp() { timeout 120 socat -t 5 - "UNIX-CONNECT:$1" | tr -d '\r'; } # bounded: a stuck peer fails the test, not the run
 
 # reply FILE ID: the reply carrying "id": ID.
 reply() { jq -c --argjson id "$2" 'select(.id == $id)' "$1" 2>/dev/null | head -1; }
@@ -167,16 +167,16 @@ kill -0 $MAIN 2>/dev/null && pass "memvm still running after the conversation" |
 { for c in "info status" "stop" "info status" "cont" "info status" "info balloon" "balloon 160" \
 	"balloon 0" "info memory" "info ksm" "foo" "help"; do echo "$c"; sleep 0.05; done; } | socat -t 5 - "UNIX-CONNECT:$H" >"$T/hmp.out"
 tr -d '\r' <"$T/hmp.out" >"$T/hmp.txt"
-expect_match "HMP greeting" "^memvm [0-9.]+ monitor - type 'help' for more information$" "$T/hmp.txt"
+# QEMU's transcript: its banner, the prompt, the input echoed, the output.
+expect_eq "HMP greeting, as QEMU's" "QEMU 7.2.0 monitor - type 'help' for more information" "$(head -1 "$T/hmp.txt")"
 expect_match "HMP lines end in CRLF" $'VM status: running\r$' "$T/hmp.out"
-expect_match "HMP info status" "^\(qemu\) VM status: running$" "$T/hmp.txt"
-expect_match "HMP stop" "^\(qemu\) \(qemu\) VM status: paused$" "$T/hmp.txt"
-expect_match "HMP info balloon (MiB)" "^\(qemu\) balloon: actual=256$" "$T/hmp.txt"
-expect_match "HMP balloon 0 error" "^\(qemu\) (\(qemu\) )?Error: Parameter 'target' expects a size$" "$T/hmp.txt"
+expect_eq "HMP: prompt, echo, output, as QEMU's" "(qemu) info status|VM status: running|(qemu) stop|(qemu) info status|VM status: paused|(qemu) cont" "$(sed -n 2,7p "$T/hmp.txt" | tr '\n' '|' | sed 's/|$//')"
+expect_match "HMP info balloon (MiB)" "^balloon: actual=256$" "$T/hmp.txt"
+expect_match "HMP balloon 0 error" "^Error: Parameter 'target' expects a size$" "$T/hmp.txt"
 expect_match "HMP info memory" "guest RAM: 256 MiB \(" "$T/hmp.txt"
 expect_match "HMP info memory shows the balloon target" "^balloon: target=160 MiB actual=256 MiB" "$T/hmp.txt"
-expect_match "HMP info ksm" "^(\(qemu\) )?KSM: " "$T/hmp.txt"
-expect_match "HMP unknown command" "^\(qemu\) unknown command: 'foo'$" "$T/hmp.txt"
+expect_match "HMP info ksm" "^KSM: " "$T/hmp.txt"
+expect_match "HMP unknown command" "^unknown command: 'foo'$" "$T/hmp.txt"
 expect_match "HMP help" "^stop\|s  -- stop emulation$" "$T/hmp.txt"
 echo "info status" | socat -t 5 - "UNIX-CONNECT:$H" | tr -d '\r' >"$T/hmp2.txt"
 expect_match "HMP cont resumed the VM" "VM status: running" "$T/hmp2.txt"
@@ -198,6 +198,7 @@ if [ -x "$CTL" ]; then
 	"$CTL" -s "$Q" stats >"$T/stats.out" 2>&1; rc=$?
 	expect_eq "memvm-ctl stats exits 0" 0 "$rc"
 	expect_eq "memvm-ctl stats: ten statistics" 10 "$(grep -c '^stat-' "$T/stats.out")"
+	expect_eq "memvm-ctl stats: never-sent statistics (QEMU's 2^64-1) read n/a" 10 "$(grep -c '^stat-[a-z-]*: n/a$' "$T/stats.out")"
 	expect_match "memvm-ctl stats: last update" "^last-update: " "$T/stats.out"
 	"$CTL" -s "$Q" watch -n 3 >"$T/watch.out" 2>&1 </dev/null; rc=$?
 	expect_eq "memvm-ctl watch -n 3 exits 0" 0 "$rc"
@@ -248,14 +249,26 @@ gen_bad() {
 { gen_bad; echo '{"execute": "qmp_capabilities"}'; gen_bad; } >"$T/bad.in"
 nbad=$(grep -c '' "$T/bad.in")
 qmp "$Q" <"$T/bad.in" >"$T/bad.out"
-expect_eq "bulk bad input: one reply per message" "$nbad" "$(grep -c '^{"\(error\|return\)"' "$T/bad.out")"
-expect_eq "bulk bad input: all errors but the negotiation" "$((nbad - 1))" "$(grep -c '^{"error"' "$T/bad.out")"
+# (An error carries its id first, a return last: QEMU's order.)
+expect_eq "bulk bad input: one reply per message" "$nbad" "$(grep -c '^{"\(error\|return\|id\)"' "$T/bad.out")"
+expect_eq "bulk bad input: all errors but the negotiation" "$((nbad - 1))" "$(grep -c '"error": {"class"' "$T/bad.out")"
 expect_no_match "bulk bad input: no events (state unchanged)" '"event"' "$T/bad.out"
 head -c 300000 /dev/urandom >"$T/random.in"
 qmp "$Q" <"$T/random.in" >"$T/random.out" 2>/dev/null
 check "random bytes: memvm still running" kill -0 $MAIN
-head -c 70000 /dev/zero | tr '\0' '[' | socat -t 5 - "UNIX-CONNECT:$Q" | tr -d '\r' >"$T/big.out"
-expect_match "message over 64 KiB: error, then closed" '"desc": "JSON message too large' "$T/big.out"
+# QEMU takes messages of several MiB; memvm up to 16 MiB.
+{
+	echo '{"execute": "qmp_capabilities"}'
+	printf '{"execute": "query-status", "id": 1, "arguments": {"x": "'
+	head -c 1048576 /dev/zero | tr '\0' 'x'
+	echo '"}}'
+	echo '{"execute": "query-status", "id": 2}'
+} | qmp "$Q" >"$T/mib.out"
+expect_error "1 MiB message: parsed (an argument error, not too large)" "$T/mib.out" 1 GenericError "Parameter 'x' is unexpected"
+expect_json "1 MiB message: the session goes on" "$T/mib.out" 2 '.return.status == "running"'
+# Over the limit: the error arrives even though the client is still writing.
+head -c 17000000 /dev/zero | tr '\0' '[' | socat -t 5 - "UNIX-CONNECT:$Q" | tr -d '\r' >"$T/big.out"
+expect_match "message over 16 MiB: error, then closed" '"desc": "JSON message too large \(limit 16 MiB\)' "$T/big.out"
 head -c 70000 /dev/zero | tr '\0' 'x' | socat -t 5 - "UNIX-CONNECT:$H" | tr -d '\r' >"$T/bigh.out"
 expect_match "HMP line over 64 KiB: error, then closed" "line too long" "$T/bigh.out"
 after=$(echo '{"execute":"qmp_capabilities"}{"execute":"query-status","id":1}{"execute":"x-query-memvm-memory","id":2}' | qmp "$Q")
@@ -342,7 +355,7 @@ while [ $i -lt 300 ] && { [ "$tid" = "$tid0" ] || [ -z "$tid" ] || [ "$tid" = nu
 	tid=$(qret "$R" '"query-cpus-fast"' | jq '.[0]["thread-id"]')
 done
 check "stop, system_reset: the machine was reset (new vCPU threads)" [ -n "$tid" -a "$tid" != null -a "$tid" != "$tid0" ]
-expect_eq "stop, system_reset: still paused, as QEMU" '"paused"' "$(qret "$R" '"query-status"' | jq -c .status)"
+expect_eq "stop, system_reset: not resumed, in prelaunch as QEMU" '"prelaunch"' "$(qret "$R" '"query-status"' | jq -c .status)"
 qret "$R" '"cont"' >/dev/null
 expect_eq "... and cont runs it" '"running"' "$(qret "$R" '"query-status"' | jq -c .status)"
 kill -TERM $RPID; wait $RPID 2>/dev/null
@@ -420,6 +433,36 @@ cat >"$T/same.in" <<'EOF'
 {"execute": "qom-set", "arguments": {"path": "/machine/peripheral-anon/device[0]", "property": "guest-stats-polling-interval", "value": 4294967296}, "id": "qom-too-big"}
 {"execute": "qom-get", "arguments": {"path": "/machine/peripheral-anon/device[0]", "property": "nope"}, "id": "qom-no-property"}
 {"execute": "human-monitor-command", "arguments": {"command-line": "info balloon"}, "id": "hmp"}
+{"execute": "query-name", "id": "query-name"}
+{"execute": "query-uuid", "id": "query-uuid"}
+{"execute": "query-target", "id": "query-target"}
+{"execute": "query-current-machine", "id": "query-current-machine"}
+{"execute": "query-chardev", "id": "query-chardev"}
+{"execute": "query-block", "id": "query-block"}
+{"execute": "query-block-jobs", "id": "query-block-jobs"}
+{"execute": "query-blockstats", "id": "query-blockstats"}
+{"execute": "query-pci", "id": "query-pci"}
+{"execute": "query-iothreads", "id": "query-iothreads"}
+{"execute": "query-migrate", "id": "query-migrate"}
+{"execute": "query-memdev", "id": "query-memdev"}
+{"execute": "query-memory-devices", "id": "query-memory-devices"}
+{"execute": "query-hotpluggable-cpus", "id": "query-hotpluggable-cpus"}
+{"execute": "query-command-line-options", "arguments": {"option": "sandbox"}, "id": "query-command-line-options"}
+{"execute": "query-command-line-options", "arguments": {"option": "nope"}, "id": "cl-options-unknown"}
+{"execute": "query-commands", "id": "query-commands"}
+{"execute": "query-qmp-schema", "id": "query-qmp-schema"}
+{"execute": "query-machines", "id": "query-machines"}
+{"execute": "qom-list", "arguments": {"path": "/"}, "id": "qom-list-root"}
+{"execute": "qom-list", "arguments": {"path": "/machine/peripheral-anon"}, "id": "qom-list-anon"}
+{"execute": "qom-list", "arguments": {"path": "/machine/peripheral-anon/device[0]"}, "id": "qom-list-balloon"}
+{"execute": "qom-get", "arguments": {"path": "/machine/peripheral-anon/device[0]", "property": "realized"}, "id": "qom-realized"}
+{"execute": "qom-get", "arguments": {"path": "/machine", "property": "memory-backend"}, "id": "qom-memory-backend"}
+{"execute": "qom-get", "arguments": {"path": "/machine/peripheral-anon/device[0]", "property": "legacy-iothread"}, "id": "qom-unreadable"}
+{"execute": "qom-get", "arguments": {"path": "device[0]", "property": "type"}, "id": "qom-ambiguous"}
+{"execute": "qom-list", "arguments": {"path": "device[0]"}, "id": "qom-list-ambiguous"}
+{"exec-oob": "query-status", "id": "exec-oob-unnegotiated"}
+{"execute": "system_reset", "id": "reset-prelaunch"}
+{"execute": "query-status", "id": "status-after-reset"}
 [1]
 {"execute":
 }
@@ -429,31 +472,81 @@ garbage
 {"execute": "quit", "id": "quit"}
 EOF
 QS=$T/qemu.sock
-qemu-system-x86_64 -enable-kvm -S -display none -nodefaults -m 256M -device virtio-balloon \
+# QEMU's microvm: like memvm, virtio-mmio and no PCI, block or ACPI.
+IDS=(-name tiny -uuid 12345678-1234-1234-1234-123456789abc)
+qemu-system-x86_64 -enable-kvm -M microvm -S -display none -nodefaults -serial none -m 256M \
+	-device virtio-balloon-device "${IDS[@]}" -monitor "unix:$T/qemu-hmp.sock,server=on,wait=off" \
 	-qmp "unix:$QS,server=on,wait=off" </dev/null >"$T/qemu.log" 2>&1 &
 QPID=$!
 PIDS+=("$QPID")
 MS=$T/memvm-cmp.sock
-start_memvm cmp -S -m 256M -kernel "$IDLE" -device virtio-balloon -qmp "unix:$MS,server=on,wait=off"
+start_memvm cmp -S -m 256M -kernel "$IDLE" -device virtio-balloon -serial none "${IDS[@]}" \
+	-monitor "unix:$T/memvm-hmp.sock,server=on,wait=off" -qmp "unix:$MS,server=on,wait=off"
 CPID=$MPID
 if ! wait_sock "$QS"; then
 	skip "QEMU comparison" "QEMU did not start here: $(head -c 300 "$T/qemu.log" | tr '\n' '|')"
 	exit 0
 fi
 wait_sock "$MS"
+# HMP: the banner (but the version), and every output line, as QEMU's.
+# QEMU's readline redraws the line at each byte with cursor escapes; memvm
+# echoes what that renders to, so only the echo lines may differ.
+hmp_transcript() {
+	{ for c in "info status" "info name" "info uuid" "info balloon" "info kvm" "foo" "balloon 0"; do
+		echo "$c"; sleep 0.1; done; } | socat -t 3 - "UNIX-CONNECT:$1" | tr -d '\r' |
+		sed 's/\x1b\[[0-9]*[A-Z]//g; s/^QEMU [0-9.]* monitor/QEMU monitor/' | grep -v '^(qemu) '
+}
+wait_sock "$T/memvm-hmp.sock" 5
+expect_eq "HMP: same banner and output as QEMU" "$(hmp_transcript "$T/qemu-hmp.sock")" "$(hmp_transcript "$T/memvm-hmp.sock")"
+expect_eq "same greeting capabilities as QEMU" "$(qmp "$QS" </dev/null | head -1 | jq -c .QMP.capabilities)" "$(qmp "$MS" </dev/null | head -1 | jq -c .QMP.capabilities)"
 qmp "$QS" <"$T/same.in" >"$T/qemu.out"
 qmp "$MS" <"$T/same.in" >"$T/memvm.out"
+# Both quit at the end of the conversation; QEMU is not waited for forever.
+for _ in $(seq 100); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
+kill -9 "$QPID" 2>/dev/null
 wait "$QPID" 2>/dev/null
+for _ in $(seq 200); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
+kill -9 "$CPID" 2>/dev/null # a quit that went missing: status 137, not a hang
 wait "$CPID"; rc=$?
 expect_eq "QEMU comparison: memvm exits 0 on quit" 0 "$rc"
 
+# oob, on a pair of its own: once a client that enabled oob hangs up with an
+# in-band command pending, QEMU 7.2 answers no one after it.
+cat >"$T/oob.in" <<'EOF'
+{"execute": "qmp_capabilities", "arguments": {"enable": ["bogus"]}, "id": "oob-bogus"}
+{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}, "id": "oob-negotiate"}
+{"exec-oob": "query-status", "id": "oob-status"}
+{"exec-oob": "nosuch", "id": "oob-unknown"}
+{"execute": "query-status", "id": "after-oob"}
+EOF
+QS2=$T/qemu-oob.sock MS2=$T/memvm-oob.sock
+qemu-system-x86_64 -enable-kvm -M microvm -S -display none -nodefaults -serial none -m 64M \
+	-qmp "unix:$QS2,server=on,wait=off" </dev/null >"$T/qemu-oob.log" 2>&1 &
+QPID=$!
+PIDS+=("$QPID")
+start_memvm oob -S -m 64M -kernel "$IDLE" -serial none -qmp "unix:$MS2,server=on,wait=off"
+wait_sock "$QS2"
+wait_sock "$MS2"
+qmp "$QS2" <"$T/oob.in" | sed -n 2,5p >"$T/qemu-oob.out"
+qmp "$MS2" <"$T/oob.in" >"$T/memvm-oob.all"
+sed -n 2,5p "$T/memvm-oob.all" >"$T/memvm-oob.out"
+expect_eq "same as QEMU, byte for byte: oob negotiation and exec-oob" "$(cat "$T/qemu-oob.out")" "$(cat "$T/memvm-oob.out")"
+expect_json "oob on: execute still works (memvm)" "$T/memvm-oob.all" '"after-oob"' '.return.status == "prelaunch"'
+kill -9 "$QPID" 2>/dev/null
+kill -TERM "$MPID"
+wait "$MPID"
+expect_eq "oob pair: memvm exits 0 on SIGTERM" 0 "$?"
+
 # The structure of a message: keys and value types, recursively, with the
-# error class, the event name and the id kept as values. QEMU offers the
-# "oob" capability where memvm offers none.
+# error class, the event name and the id kept as values. query-machines
+# (QEMU has dozens of machines), query-commands and query-qmp-schema
+# (QEMU's whole API) are compared below by what they say of memvm's own.
 SHAPE='def shape: if type == "object" then with_entries(.value |= shape)
 	elif type == "array" then (if length > 0 then [.[0] | shape] else [] end)
 	else type end;
-	del(.QMP.capabilities) as $m | ($m | shape)
+	(if .id == "query-machines" or .id == "query-qmp-schema" or .id == "query-commands"
+	 then .return = [] else . end) as $m
+	| ($m | shape)
 	| if $m.error then .error.class = $m.error.class else . end
 	| if $m.event then .event = $m.event else . end
 	| if $m.id then .id = $m.id else . end'
@@ -471,6 +564,38 @@ while IFS= read -r q && IFS= read -r m <&3; do
 	if [ "$q" = "$m" ]; then pass "same as QEMU: message $i ($label)"
 	else fail "same as QEMU: message $i ($label)" "QEMU $q vs memvm $m"; fi
 done <"$T/qemu.shape" 3<"$T/memvm.shape"
-for id in before-negotiation negotiate-again balloon-zero balloon-type balloon-missing balloon-unexpected unknown bad-member bad-arguments qom-missing qom-too-big; do
+# Values that must be QEMU's own.
+for id in query-status query-name query-uuid query-target query-current-machine query-block query-block-jobs \
+	query-blockstats query-pci query-iothreads query-migrate query-memory-devices \
+	qom-list-root qom-list-anon qom-realized qom-memory-backend guest-stats status-after-reset; do
+	expect_eq "same value as QEMU: $id" "$(reply "$T/qemu.out" "\"$id\"" | jq -cS .return)" "$(reply "$T/memvm.out" "\"$id\"" | jq -cS .return)"
+done
+expect_eq "same as QEMU: -S is prelaunch" '"prelaunch"' "$(reply "$T/memvm.out" '"query-status"' | jq -c .return.status)"
+expect_eq "same as QEMU: the QMP version (major.minor) memvm implements" \
+	"$(reply "$T/qemu.out" '"query-version"' | jq -c '[.return.qemu.major, .return.qemu.minor]')" \
+	"$(reply "$T/memvm.out" '"query-version"' | jq -c '[.return.qemu.major, .return.qemu.minor]')"
+expect_eq "same as QEMU: the RAM backend (query-memdev)" \
+	"$(reply "$T/qemu.out" '"query-memdev"' | jq -cS .return)" \
+	"$(reply "$T/memvm.out" '"query-memdev"' | jq -cS .return)"
+# QEMU's balloon properties, all but parent_bus (memvm's transports are
+# not QOM objects), with QEMU's types.
+expect_eq "same as QEMU: the balloon's QOM properties" \
+	"$(reply "$T/qemu.out" '"qom-list-balloon"' | jq -cS '.return | map(select(.name != "parent_bus")) | sort_by(.name)')" \
+	"$(reply "$T/memvm.out" '"qom-list-balloon"' | jq -cS '.return | sort_by(.name)')"
+expect_eq "same as QEMU: the microvm machine's entry in query-machines" \
+	"$(reply "$T/qemu.out" '"query-machines"' | jq -cS '.return[] | select(.name == "microvm") | keys')" \
+	"$(reply "$T/memvm.out" '"query-machines"' | jq -cS '.return[] | select(.name == "microvm") | del(.["is-default"]) | keys')"
+expect_eq "query-machines: memvm's one machine is the default" true "$(reply "$T/memvm.out" '"query-machines"' | jq -c '.return[0]["is-default"]')"
+# The schema describes what query-commands lists; QEMU has each of those
+# commands too (memvm's x- ones aside).
+expect_eq "query-qmp-schema: a command entry for every command listed" \
+	"$(reply "$T/memvm.out" '"query-commands"' | jq -c '[.return[].name] | sort')" \
+	"$(reply "$T/memvm.out" '"query-qmp-schema"' | jq -c '[.return[] | select(.["meta-type"] == "command") | .name] | sort')"
+expect_eq "QEMU has every command memvm has (but memvm's x- ones)" "[]" \
+	"$(jq -cn --argjson q "$(reply "$T/qemu.out" '"query-commands"' | jq -c '[.return[].name]')" \
+		--argjson m "$(reply "$T/memvm.out" '"query-commands"' | jq -c '[.return[].name]')" \
+		'$m - $q | map(select(startswith("x-") | not))')"
+for id in before-negotiation negotiate-again balloon-zero balloon-type balloon-missing balloon-unexpected unknown bad-member bad-arguments qom-missing qom-too-big \
+	query-hotpluggable-cpus cl-options-unknown qom-unreadable qom-ambiguous qom-list-ambiguous exec-oob-unnegotiated; do
 	expect_eq "same error text as QEMU: $id" "$(reply "$T/qemu.out" "\"$id\"" | jq -c .error)" "$(reply "$T/memvm.out" "\"$id\"" | jq -c .error)"
 done

@@ -72,6 +72,15 @@ aU=$(actual_mib U)
 check "U: the balloon shrank to make room (actual ${aU:-?} MiB > 64)" [ -n "$aU" ] && [ "$aU" -gt 64 ]
 expect_no_match "U: no OOM kill in the guest" "Out of memory|oom-kill|Killed process" "$T/U.log"
 
-ctl U quit >/dev/null
+# system_powerdown: Ctrl-Alt-Del reaches busybox init, which shuts down in
+# order (its shutdown action runs, processes end) and reboots, which memvm
+# takes as the power-off it asked for.
+ctl U system_powerdown
+for _ in $(seq 300); do kill -0 "$PID_U" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$PID_U" 2>/dev/null && ctl U quit >/dev/null
 wait "$PID_U"; rc=$?
-expect_eq "U: quit exits 0" 0 "$rc"
+expect_eq "U: system_powerdown: memvm exits 0" 0 "$rc"
+expect_match "U: system_powerdown: busybox init shut down in order" "MEMVM-SHUTDOWN: stopping" "$T/U.log"
+expect_match "U: system_powerdown: processes were ended first" "The system is going down NOW|Sent SIG(TERM|KILL) to all processes" "$T/U.log"
+expect_match "U: system_powerdown: then the kernel went down" "reboot: Restarting system" "$T/U.log"
+expect_eq "U: system_powerdown: not booted again" 1 "$(grep -ac 'Linux version' "$T/U.log")"

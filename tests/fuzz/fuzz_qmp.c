@@ -12,6 +12,7 @@
 #include "balloon/balloon.h"
 #include "memory/guest_mem.h"
 #include "vmm/monitor/hmp.h"
+#include "vmm/monitor/monitor.h"
 #include "vmm/monitor/qmp.h"
 
 #define CHECK(c)                          \
@@ -88,7 +89,7 @@ static struct monitor_backend be = {
 	.ncpus = 2,
 };
 /* With HMP's table, as the monitor wires it: human-monitor-command too. */
-static struct qmp_ctx ctx = { .be = &be, .event = on_event, .extra = hmp_qmp_commands };
+static struct qmp_ctx ctx = { .be = &be, .event = on_event, .extra = monitor_qmp_tables };
 static struct qmp_session sess;
 static struct balloon *bal;
 

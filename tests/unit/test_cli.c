@@ -186,6 +186,91 @@ static int parse_v(const char *const *args)
 		ck_assert_msg(strstr(g_err, needle), "error '%s' lacks '%s'", g_err, needle); \
 	} while (0)
 
+/* QEMU's -object memory-backend-* with -machine memory-backend=ID, its
+ * defaults and QEMU's errors for bad combinations. */
+START_TEST(memory_backend_objects)
+{
+	PARSE_OK("-object", "memory-backend-ram,id=mem0,size=256M", "-machine",
+		 "memory-backend=mem0");
+	ck_assert_uint_eq(g_cfg.ram_size, 256ull << 20);
+	ck_assert_str_eq(g_cfg.ram_id, "mem0");
+	ck_assert_str_eq(g_cfg.ram_qom_type, "memory-backend-ram");
+	ck_assert(g_cfg.mem_merge && g_cfg.mem_dump && g_cfg.mem_reserve && !g_cfg.mem_shared);
+	PARSE_OK("-m", "1G", "-object",
+		 "memory-backend-file,id=m,size=1G,mem-path=/dev/hugepages,share=on,prealloc=on,"
+		 "prealloc-threads=4,merge=off,dump=off",
+		 "-machine", "microvm,memory-backend=m");
+	ck_assert_str_eq(g_cfg.mem_path, "/dev/hugepages");
+	ck_assert(g_cfg.mem_shared && g_cfg.mem_prealloc && !g_cfg.mem_merge && !g_cfg.mem_dump);
+	ck_assert_uint_eq(g_cfg.prealloc_threads, 4);
+	PARSE_OK("-object", "qom-type=memory-backend-memfd,id=h,size=64M,hugetlb=on,hugetlbsize=2M",
+		 "-M", "memory-backend=h");
+	ck_assert(g_cfg.mem_shared); /* memfd: shared, as QEMU's */
+	ck_assert_uint_eq(g_cfg.mem_hugetlb_size, 2ull << 20);
+	PARSE_OK("-object", "memory-backend-memfd,id=h,size=64M,hugetlb=on", "-M",
+		 "memory-backend=h");
+	ck_assert_uint_eq(g_cfg.mem_hugetlb_size, 2ull << 20); /* the default size */
+	PARSE_OK("-m", "64M");
+	ck_assert_str_eq(g_cfg.ram_id, "microvm.ram");
+	ck_assert_ptr_null(g_cfg.ram_qom_type);
+
+	PARSE_ERR("Size specified by -m option must match size of explicitly specified "
+		  "'memory-backend' property",
+		  "-m", "512M", "-object", "memory-backend-ram,id=m,size=1G", "-machine",
+		  "memory-backend=m");
+	PARSE_ERR("Memory backend 'nope' not found", "-object", "memory-backend-ram,id=m,size=1G",
+		  "-machine", "memory-backend=nope");
+	PARSE_ERR("Memory backend 'm' not found", "-machine", "memory-backend=m");
+	PARSE_ERR("is not used", "-object", "memory-backend-ram,id=m,size=1G");
+	PARSE_ERR("Parameter 'id' is missing", "-object", "memory-backend-ram,size=1G");
+	PARSE_ERR("can't create backend with size 0", "-object", "memory-backend-ram,id=m");
+	PARSE_ERR("mem-path property not set", "-object", "memory-backend-file,id=m,size=1G");
+	PARSE_ERR("Property 'memory-backend-ram.mem-path' not found", "-object",
+		  "memory-backend-ram,id=m,size=1G,mem-path=/tmp");
+	PARSE_ERR("Property 'memory-backend-ram.hugetlb' not found", "-object",
+		  "memory-backend-ram,id=m,size=1G,hugetlb=on");
+	PARSE_ERR("hugetlbsize= needs hugetlb=on", "-object",
+		  "memory-backend-memfd,id=m,size=1G,hugetlbsize=2M");
+	PARSE_ERR("memvm takes 2M or 1G", "-object",
+		  "memory-backend-memfd,id=m,size=1G,hugetlb=on,hugetlbsize=4K");
+	PARSE_ERR("share=off is not supported", "-object",
+		  "memory-backend-memfd,id=m,size=1G,share=off");
+	PARSE_ERR("memvm knows memory-backend-ram", "-object", "iothread,id=io0");
+	PARSE_ERR("a second -object memory-backend-*", "-object", "memory-backend-ram,id=a,size=1G",
+		  "-object", "memory-backend-ram,id=b,size=1G");
+	PARSE_ERR("-mem-path and -machine memory-backend cannot be used together", "-mem-path",
+		  "/tmp", "-object", "memory-backend-ram,id=m,size=1G", "-machine",
+		  "memory-backend=m");
+	PARSE_ERR("-mem-prealloc and -machine memory-backend", "-mem-prealloc", "-object",
+		  "memory-backend-ram,id=m,size=1G", "-machine", "memory-backend=m");
+	PARSE_ERR("at least 2 MiB", "-object", "memory-backend-ram,id=m,size=1M", "-machine",
+		  "memory-backend=m");
+	PARSE_ERR("expected on or off", "-object", "memory-backend-ram,id=m,size=1G,merge=maybe");
+}
+END_TEST
+
+/* -name in QEMU's forms, -uuid checked and kept in lower case. */
+START_TEST(name_uuid_options)
+{
+	PARSE_OK("-name", "tiny");
+	ck_assert_str_eq(g_cfg.name, "tiny");
+	PARSE_OK("-name", "guest=vm1,debug-threads=on");
+	ck_assert_str_eq(g_cfg.name, "vm1");
+	PARSE_OK("-name", "vm2,process=memvm-vm2");
+	ck_assert_str_eq(g_cfg.name, "vm2");
+	PARSE_OK("-m", "64M");
+	ck_assert_str_eq(g_cfg.name, ""); /* none by default */
+	ck_assert_str_eq(g_cfg.uuid, "");
+	PARSE_ERR("expected NAME or guest=NAME", "-name", "vm,colour=red");
+	PARSE_OK("-uuid", "12345678-ABCD-1234-1234-123456789abc");
+	ck_assert_str_eq(g_cfg.uuid, "12345678-abcd-1234-1234-123456789abc");
+	PARSE_ERR("expected the form xxxxxxxx-xxxx", "-uuid",
+		  "12345678-1234-1234-1234-123456789ab");
+	PARSE_ERR("expected the form", "-uuid", "12345678-1234-1234-1234x123456789abc");
+	PARSE_ERR("expected the form", "-uuid", "g2345678-1234-1234-1234-123456789abc");
+}
+END_TEST
+
 /* QEMU's -sandbox syntax; memvm denies its four options always. */
 START_TEST(sandbox_option)
 {
@@ -767,6 +852,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, boot_files);
 	tcase_add_test(tc, flags);
 	tcase_add_test(tc, familiar_options);
+	tcase_add_test(tc, name_uuid_options);
+	tcase_add_test(tc, memory_backend_objects);
 	suite_add_tcase(s, tc);
 	return s;
 }

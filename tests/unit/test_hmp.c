@@ -11,6 +11,7 @@
 #include "memory/ram.h"
 #include "tests/unit/check_main.h"
 #include "vmm/monitor/hmp.h"
+#include "vmm/monitor/monitor.h"
 #include "vmm/lib/size.h"
 
 #define MiB (1ull << 20)
@@ -96,7 +97,7 @@ static void setup(void)
 		.ncpus = 2,
 		.balloon = bal,
 	};
-	ctx = (struct qmp_ctx){ .be = &be, .event = on_event };
+	ctx = (struct qmp_ctx){ .be = &be, .event = on_event, .extra = monitor_qmp_tables };
 }
 
 static void teardown(void)
@@ -247,7 +248,14 @@ START_TEST(test_info_misc)
 {
 	expect_out("info cpus", "* CPU #0: thread_id=100\n  CPU #1: thread_id=101\n");
 	expect_out("info kvm", "kvm support: enabled\n");
-	expect_out("info version", MEMVM_VERSION " (memvm-" MEMVM_VERSION ")\n");
+	/* QEMU's format: the QEMU version, then the package with no space. */
+	expect_out("info version", "7.2.0memvm-" MEMVM_VERSION "\n");
+	expect_out("info uuid", "00000000-0000-0000-0000-000000000000\n");
+	expect_out("info name", "");
+	expect_out("info memdev",
+		   "memory backend: microvm.ram\n  size:  268435456\n  merge: true\n"
+		   "  dump: true\n  prealloc: false\n  share: false\n  reserve: true\n"
+		   "  policy: default\n  host nodes: \n\n");
 	expect_out("info memory_size_summary", "base memory: 268435456\nplugged memory: 0\n");
 }
 END_TEST

@@ -1083,6 +1083,50 @@ START_TEST(t_huge_map)
 }
 END_TEST
 
+/* memory-backend-memfd,hugetlb=on: huge pages without a mount; the
+ * balloon's discard punches them back into the pool. */
+START_TEST(t_huge_memfd)
+{
+	struct ram_config c;
+	struct reports r;
+	struct ram *ram;
+	char err[512];
+	NEED_HUGE();
+	long free0 = read_long(HP_DIR "free_hugepages");
+	cfg_init(&c, 8 * MiB, &r);
+	c.shared = true;
+	c.hugetlb_size = HUGE;
+	c.dump = false;
+	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), 0);
+	ck_assert_int_eq(ram_backing(ram), RAM_BACKING_HUGETLBFS);
+	ck_assert_uint_eq(ram_page_size(ram), HUGE);
+	ck_assert_int_eq(r.warnings, 0);                                 /* dump=off took */
+	memset(ram_base(ram), 7, 3 * MiB);                               /* two huge pages */
+	ck_assert_int_eq(read_long(HP_DIR "free_hugepages"), free0 - 2); /* two in use */
+	struct ram_summary s;
+	ram_summary(ram, &s);
+	ck_assert_int_eq(s.rss_bytes, (int64_t)(4 * MiB));
+	uint64_t freed;
+	ck_assert_int_eq(ram_discard(ram, 0, HUGE, &freed), 0);
+	ck_assert_uint_eq(freed, HUGE);
+	ck_assert_int_eq(read_long(HP_DIR "free_hugepages"), free0 - 1); /* one back in the pool */
+	ram_unmap(ram);
+	ck_assert_int_eq(read_long(HP_DIR "free_hugepages"), free0);
+
+	cfg_init(&c, 3 * MiB, &r);
+	c.shared = true;
+	c.hugetlb_size = HUGE;
+	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "not a multiple of the huge page size 2 MiB"));
+	cfg_init(&c, 8 * MiB, &r);
+	c.shared = true;
+	c.hugetlb_size = 4096;
+	ck_assert_int_eq(ram_map(&c, &ram, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "is not a huge page size"));
+	ck_assert_int_eq(read_long(HP_DIR "free_hugepages"), free0);
+}
+END_TEST
+
 START_TEST(t_huge_prealloc)
 {
 	struct ram_config c;
@@ -1424,6 +1468,7 @@ static Suite *make_suite(void)
 	tc = tcase_create("hugetlbfs");
 	tcase_add_unchecked_fixture(tc, setup_huge, teardown_huge);
 	tcase_add_test(tc, t_huge_map);
+	tcase_add_test(tc, t_huge_memfd);
 	tcase_add_test(tc, t_huge_prealloc);
 	tcase_add_test(tc, t_huge_pool_too_small);
 	tcase_add_test(tc, t_huge_sigbus_guard);

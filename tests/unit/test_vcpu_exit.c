@@ -274,11 +274,30 @@ START_TEST(finished_outcome_quits_once)
 	runstate_restart(rs, false);
 	ck_assert_int_eq(runstate_outcome(rs, NULL), VCPU_OUTCOME_NONE);
 	ck_assert(runstate_is_running(rs));
-	/* A machine paused by the monitor stays paused after a reset. */
+	/* A machine paused by the monitor stays paused after a reset, in
+	 * prelaunch as QEMU's; cont ends prelaunch. */
 	ck_assert(runstate_request(rs, RUN_REQ_RESET, 0));
 	runstate_restart(rs, true);
 	ck_assert(!runstate_is_running(rs));
+	ck_assert(runstate_is_prelaunch(rs));
 	ck_assert(!runstate_pending(rs, NULL, NULL));
+	runstate_resume(rs);
+	ck_assert(runstate_is_running(rs) && !runstate_is_prelaunch(rs));
+	runstate_pause(rs);
+	ck_assert(!runstate_is_prelaunch(rs)); /* stopped, not prelaunch */
+	/* A quit outranks a pending reset (both in one batch of monitor
+	 * input), nothing else does. */
+	ck_assert(runstate_request(rs, RUN_REQ_RESET, 0));
+	ck_assert(!runstate_request(rs, RUN_REQ_POWEROFF, 0));
+	ck_assert(runstate_request(rs, RUN_REQ_QUIT, 5));
+	int st;
+	ck_assert(runstate_pending(rs, &req, &st));
+	ck_assert(req == RUN_REQ_QUIT && st == 5);
+	ck_assert(!runstate_request(rs, RUN_REQ_RESET, 0));
+	runstate_free(rs);
+	/* -S: prelaunch from the start. */
+	ck_assert_int_eq(runstate_new(true, NULL, &rs), 0);
+	ck_assert(runstate_is_prelaunch(rs));
 	runstate_free(rs);
 }
 END_TEST

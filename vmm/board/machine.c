@@ -66,6 +66,9 @@ struct machine {
 	struct monitor *monitor;
 	enum shutdown_cause quit_cause; /* NONE: Ctrl-A x (host-ui) */
 	bool reset_announced;           /* the monitor's system_reset sent RESET itself */
+	/* system_powerdown pressed Ctrl-Alt-Del: the guest's own reset that
+	 * answers it powers the machine off (as Firecracker's exits). */
+	bool powerdown_requested;
 
 	struct boot_entry entry;
 };
@@ -98,6 +101,9 @@ static int machine_ram_new(const struct vm_config *cfg, struct guest_mem *gm,
 	rc.merge = cfg->mem_merge;
 	rc.thp = cfg->thp;
 	rc.shared = cfg->mem_shared;
+	rc.hugetlb_size = cfg->mem_hugetlb_size;
+	rc.dump = cfg->mem_dump;
+	rc.reserve = cfg->mem_reserve;
 	rc.progress = true;
 	rc.cancelled = machine_quit_pending;
 	unsigned long long gpa[2], len[2], off[2];
@@ -157,6 +163,12 @@ static bool machine_be_running(void *opaque)
 	return runstate_is_running(m->rs);
 }
 
+static bool machine_be_prelaunch(void *opaque)
+{
+	struct machine *m = opaque;
+	return runstate_is_prelaunch(m->rs);
+}
+
 static void machine_be_quit(void *opaque)
 {
 	struct machine *m = opaque;
@@ -178,6 +190,16 @@ static int machine_be_reset(void *opaque)
 	return 0;
 }
 
+static int machine_be_powerdown(void *opaque)
+{
+	struct machine *m = opaque;
+	/* -EAGAIN: the last press is still unread (a guest without a keyboard
+	 * driver); pressing again is no error, as QEMU's button. */
+	int ret = i8042_ctrl_alt_del(m->kbd);
+	m->powerdown_requested = true;
+	return ret == -EAGAIN ? 0 : ret;
+}
+
 static int machine_be_thread_id(void *opaque, unsigned index)
 {
 	struct machine *m = opaque;
@@ -197,13 +219,15 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 		.stop = machine_be_stop,
 		.cont = machine_be_cont,
 		.running = machine_be_running,
+		.prelaunch = machine_be_prelaunch,
 		.quit = machine_be_quit,
 		.reset = machine_be_reset,
-		.powerdown = NULL,
+		.powerdown = machine_be_powerdown,
 		.cpu_thread_id = machine_be_thread_id,
 		.ram_size = m->cfg.ram_size,
 		.ncpus = m->cfg.smp,
 		.ram = guest_ram_block(m->ram),
+		.cfg = &m->cfg,
 	};
 	if ((ret = monitor_new(&be, m->loop, &m->monitor))) {
 		snprintf(err, errlen, "creating the monitor: %s", strerror(-ret));
@@ -230,6 +254,18 @@ static void machine_uart_irq(void *opaque, int level)
 	/* Errors only while shutting down (irqchip gone); no VM once freed. */
 	if (m->vm)
 		(void)vm_irq_line(m->vm, LAYOUT_IRQ_SERIAL0, level);
+}
+
+static void machine_kbd_irq(void *opaque, int level)
+{
+	struct machine *m = opaque;
+	if (m->vm)
+		(void)vm_irq_line(m->vm, I8042_IRQ, level);
+}
+
+static void machine_reset_kbd(void *dev)
+{
+	i8042_reset(dev);
 }
 
 static void machine_reset_uart(void *dev)
@@ -355,11 +391,12 @@ static int machine_create_devices(struct machine *m, char *err, size_t errlen)
 		uart_fd = conout_fd(m->conout);
 	}
 	m->uart = serial_new(uart_fd, machine_uart_irq, m);
-	m->kbd = i8042_new(&link);
+	m->kbd = i8042_new(&link, machine_kbd_irq, m);
 	m->pm = pm_new(&link);
 	if (!m->uart || !m->kbd || !m->pm)
 		goto nomem;
-	if ((ret = devmgr_add_reset(m->dm, machine_reset_uart, m->uart)))
+	if ((ret = devmgr_add_reset(m->dm, machine_reset_uart, m->uart)) ||
+	    (ret = devmgr_add_reset(m->dm, machine_reset_kbd, m->kbd)))
 		goto busy;
 	void *port_devs[] = {
 		[MACHINE_PORT_UART] = m->uart,
@@ -523,6 +560,7 @@ static int machine_reboot(struct machine *m, bool paused, char *err, size_t errl
 	if ((ret = machine_boot(m, err, errlen)))
 		return ret;
 	m->reset_announced = false;
+	m->powerdown_requested = false; /* a reboot answers a pending powerdown */
 	runstate_restart(m->rs, paused);
 	return 0;
 }
@@ -663,6 +701,11 @@ again:
 		monitor_event_shutdown(m->monitor, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
 		return EXIT_STATUS_OK;
 	case RUN_REQ_RESET:
+		if (m->powerdown_requested && !m->reset_announced) {
+			log_debug("guest reset after system_powerdown: powering off");
+			monitor_event_shutdown(m->monitor, true, SHUTDOWN_CAUSE_GUEST_SHUTDOWN);
+			return EXIT_STATUS_OK;
+		}
 		if (!m->cfg.no_reboot) {
 			char err[256];
 			if (!m->reset_announced)

@@ -128,8 +128,14 @@ static int machine_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 		cfg->dumpdtb = val;
 		return 0;
 	}
+	if (!strcmp(key, "memory-backend")) {
+		if (!*val)
+			BAD("%s: memory-backend needs the id of an -object memory-backend-*", opt);
+		cfg->memory_backend = val;
+		return 0;
+	}
 	BAD("%s: unknown property '%s' (known: prealloc-threads, mem-merge, thp, mem-shared, "
-	    "host-quirks, dt, pvh, dumpdtb)",
+	    "host-quirks, dt, pvh, dumpdtb, memory-backend)",
 	    opt, key);
 }
 
@@ -277,11 +283,159 @@ static int parse_chardev(const char *opt, char *arg, bool allow_stdio, struct ch
 	return 0;
 }
 
+/* -object memory-backend-ram|file|memfd,id=ID,size=S,...: QEMU's keys
+ * and defaults (memfd is shared unless share=off, which memvm lacks). */
+static int memdev_kv(struct vm_config *cfg, const char *opt, char *key, char *val, char *err,
+		     size_t errlen)
+{
+	struct memdev_spec *m = &cfg->memdev;
+	const char *t = m->qom_type;
+	bool file = !strcmp(t, "memory-backend-file"), memfd = !strcmp(t, "memory-backend-memfd");
+	uint64_t n;
+	if (!strcmp(key, "id")) {
+		if (!val || !*val ||
+		    (size_t)snprintf(m->id, sizeof(m->id), "%s", val) >= sizeof(m->id))
+			BAD("%s: id= needs a name of 1 to %zu characters", opt, sizeof(m->id) - 1);
+		return 0;
+	}
+	if (!strcmp(key, "size")) {
+		int r = val ? size_parse(val, 1, &m->size) : -EINVAL;
+		if (r)
+			BAD("%s: size=%s: invalid size (use e.g. 512M or 2G)", opt, val ? val : "");
+		return 0;
+	}
+	if (file && !strcmp(key, "mem-path")) {
+		if (!val || !*val)
+			BAD("%s: mem-path needs a directory or file name", opt);
+		m->mem_path = val;
+		return 0;
+	}
+	if (!strcmp(key, "prealloc-threads")) {
+		if (parse_uint(val, 1024, &n) || n == 0)
+			BAD("%s: prealloc-threads=%s: expected a number from 1 to 1024", opt,
+			    val ? val : "");
+		m->prealloc_threads = (unsigned)n;
+		return 0;
+	}
+	if (memfd && !strcmp(key, "hugetlbsize")) {
+		if (!val || size_parse(val, 1, &n) || (n != (2ull << 20) && n != (1ull << 30)))
+			BAD("%s: hugetlbsize=%s: memvm takes 2M or 1G", opt, val ? val : "");
+		m->hugetlb_size = n;
+		return 0;
+	}
+	struct {
+		const char *key;
+		bool *b;
+		bool ok;
+	} bools[] = {
+		{ "share", &m->share, true },     { "prealloc", &m->prealloc, true },
+		{ "merge", &m->merge, true },     { "dump", &m->dump, true },
+		{ "reserve", &m->reserve, true }, { "hugetlb", &m->hugetlb, memfd },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bools); i++)
+		if (bools[i].ok && !strcmp(key, bools[i].key))
+			return bool_prop(opt, key, val, bools[i].b, err, errlen);
+	/* Accepted as QEMU's defaults, which are memvm's only behaviour. */
+	if ((memfd && !strcmp(key, "seal")) || (file && !strcmp(key, "discard-data")) ||
+	    (!strcmp(key, "policy") && val && !strcmp(val, "default")))
+		return 0;
+	BAD("%s: Property '%s.%s' not found", opt, t, key);
+}
+
+static int parse_object(struct vm_config *cfg, char *arg, char *err, size_t errlen)
+{
+	static const char *const types[] = { "memory-backend-ram", "memory-backend-file",
+					     "memory-backend-memfd" };
+	char opt[96];
+	if (!arg)
+		return -EINVAL;
+	snprintf(opt, sizeof(opt), "-object %.80s", arg);
+	char *type = arg, *rest = strchr(arg, ',');
+	if (rest)
+		*rest++ = '\0';
+	if (!strncmp(type, "qom-type=", 9))
+		type += 9;
+	const char *known = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (!strcmp(type, types[i]))
+			known = types[i];
+	if (!known)
+		BAD("%s: memvm knows memory-backend-ram, memory-backend-file and "
+		    "memory-backend-memfd only",
+		    opt);
+	struct memdev_spec *m = &cfg->memdev;
+	if (m->set)
+		BAD("%s: memvm has one RAM backend; a second -object memory-backend-* is not "
+		    "supported",
+		    opt);
+	/* QEMU's defaults: merge and dump on (memory-backend's), reserve on,
+	 * memfd shared. */
+	*m = (struct memdev_spec){ .set = true,
+				   .qom_type = known,
+				   .merge = true,
+				   .dump = true,
+				   .reserve = true,
+				   .share = !strcmp(known, "memory-backend-memfd") };
+	if (rest && for_each_kv(cfg, opt, rest, memdev_kv, err, errlen))
+		return -EINVAL;
+	if (!m->id[0])
+		BAD("%s: Parameter 'id' is missing", opt);
+	if (!m->size)
+		BAD("%s: can't create backend with size 0", opt);
+	if (!strcmp(known, "memory-backend-file") && !m->mem_path)
+		BAD("%s: mem-path property not set", opt);
+	if (m->hugetlb_size && !m->hugetlb)
+		BAD("%s: hugetlbsize= needs hugetlb=on", opt);
+	if (!strcmp(known, "memory-backend-memfd") && !m->share)
+		BAD("%s: share=off is not supported: memvm maps a memfd shared (use "
+		    "memory-backend-ram for private memory)",
+		    opt);
+	return 0;
+}
+
+/* -machine memory-backend=ID: the backend becomes the RAM, checked as QEMU
+ * checks it. */
+static int resolve_memdev(struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct memdev_spec *m = &cfg->memdev;
+	if (!cfg->memory_backend)
+		BAD("-object %s,id=%s is not used: it can only be memvm's RAM; add -machine "
+		    "memory-backend=%s",
+		    m->qom_type, m->id, m->id);
+	if (!m->set || strcmp(m->id, cfg->memory_backend))
+		BAD("Memory backend '%s' not found", cfg->memory_backend);
+	if (cfg->mem_path)
+		BAD("-mem-path and -machine memory-backend cannot be used together (give the "
+		    "backend mem-path=)");
+	if (cfg->mem_prealloc)
+		BAD("-mem-prealloc and -machine memory-backend cannot be used together (give the "
+		    "backend prealloc=on)");
+	if (cfg->ram_size_set && cfg->ram_size != m->size)
+		BAD("Size specified by -m option must match size of explicitly specified "
+		    "'memory-backend' property");
+	if (m->size < (2ull << 20) || (m->size & 0xfff))
+		BAD("-object %s,id=%s: size must be at least 2 MiB and a multiple of 4 KiB",
+		    m->qom_type, m->id);
+	cfg->ram_size = m->size;
+	cfg->mem_path = m->mem_path;
+	cfg->mem_shared = m->share;
+	cfg->mem_prealloc = m->prealloc;
+	if (m->prealloc_threads)
+		cfg->prealloc_threads = m->prealloc_threads;
+	cfg->mem_merge = m->merge;
+	cfg->mem_dump = m->dump;
+	cfg->mem_reserve = m->reserve;
+	cfg->mem_hugetlb_size = m->hugetlb ? (m->hugetlb_size ? m->hugetlb_size : 2ull << 20) : 0;
+	snprintf(cfg->ram_id, sizeof(cfg->ram_id), "%s", m->id);
+	cfg->ram_qom_type = m->qom_type;
+	return 0;
+}
+
 /* Options that take an argument. */
 static const char *const arg_opts[] = {
 	"m",       "smp",    "kernel", "initrd",  "append",  "mem-path", "machine",
 	"M",       "serial", "device", "qmp",     "monitor", "balloon",  "accel",
-	"display", "name",   "cpu",    "sandbox", "runas",
+	"display", "name",   "cpu",    "sandbox", "runas",   "uuid",     "object",
 };
 
 static bool takes_arg(const char *name)
@@ -321,6 +475,48 @@ static int parse_sandbox(struct vm_config *cfg, const char *arg, char *err, size
 			BAD("-sandbox %s: unknown option %s (expected log=on|off)", arg, tok);
 		}
 	}
+	return 0;
+}
+
+/* QEMU: -name [guest=]NAME[,process=P][,debug-threads=on|off]. */
+static int parse_name(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	char buf[256];
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", arg) >= sizeof(buf))
+		BAD("-name %.20s...: argument too long", arg);
+	char *save = NULL;
+	bool first = true;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+		if (val)
+			*val++ = '\0';
+		const char *nm = !val && first ? tok : val && !strcmp(tok, "guest") ? val : NULL;
+		first = false;
+		if (nm) {
+			if ((size_t)snprintf(cfg->name, sizeof(cfg->name), "%s", nm) >=
+			    sizeof(cfg->name))
+				BAD("-name: the name is longer than %zu bytes",
+				    sizeof(cfg->name) - 1);
+		} else if (!val || (strcmp(tok, "process") && strcmp(tok, "debug-threads"))) {
+			BAD("-name %s: expected NAME or guest=NAME[,process=P][,debug-threads=on|off]",
+			    arg);
+		}
+	}
+	return 0;
+}
+
+static int parse_uuid(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	static const char form[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	if (strlen(arg) != sizeof(form) - 1)
+		BAD("-uuid %s: expected the form %s (hexadecimal)", arg, form);
+	for (size_t i = 0; form[i]; i++) {
+		bool ok = form[i] == '-' ? arg[i] == '-' : isxdigit((unsigned char)arg[i]);
+		if (!ok)
+			BAD("-uuid %s: expected the form %s (hexadecimal)", arg, form);
+		cfg->uuid[i] = (char)tolower((unsigned char)arg[i]);
+	}
+	cfg->uuid[sizeof(form) - 1] = '\0';
 	return 0;
 }
 
@@ -381,6 +577,10 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 			if (v & 0xfff)
 				BAD("-m %s: RAM size must be a multiple of 4 KiB", arg);
 			cfg->ram_size = v;
+			cfg->ram_size_set = true;
+		} else if (!strcmp(name, "object")) {
+			if (parse_object(cfg, arg, err, errlen))
+				return -EINVAL;
 		} else if (!strcmp(name, "smp")) {
 			if (parse_smp(cfg, arg, err, errlen))
 				return -EINVAL;
@@ -456,7 +656,11 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 				BAD("-cpu %s: memvm passes the host CPU through (use -cpu host or omit it)",
 				    arg);
 		} else if (!strcmp(name, "name")) {
-			/* accepted for familiarity */
+			if (parse_name(cfg, arg, err, errlen))
+				return -EINVAL;
+		} else if (!strcmp(name, "uuid")) {
+			if (parse_uuid(cfg, arg, err, errlen))
+				return -EINVAL;
 		} else if (!strcmp(name, "enable-kvm") || !strcmp(name, "nographic") ||
 			   !strcmp(name, "nodefaults") || !strcmp(name, "no-user-config")) {
 			/* memvm always uses KVM and has no display */
@@ -470,6 +674,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 	}
 	if (cfg->want_help || cfg->want_version)
 		return 0;
+	if ((cfg->memdev.set || cfg->memory_backend) && resolve_memdev(cfg, err, errlen))
+		return -EINVAL;
 	if (cfg->initrd && !cfg->kernel)
 		BAD("-initrd needs -kernel");
 	if (cfg->append && !cfg->kernel)
@@ -497,15 +703,21 @@ void cli_usage(void *stream)
 		"  -smp N                   number of vCPUs (default 1)\n"
 		"  -machine PROP=VAL,...    prealloc-threads=N, mem-merge=on|off, thp=on|off,\n"
 		"                           mem-shared=on|off, host-quirks=on|off, dt=on|off, pvh=on|off,\n"
-		"                           dumpdtb=FILE\n"
+		"                           dumpdtb=FILE, memory-backend=ID (an -object memory-backend-*)\n"
 		"  -S                       do not start the vCPUs until 'cont' on the monitor\n"
 		"  -no-reboot               exit instead of rebooting the guest\n"
 		"  -sandbox on|off[,log=on] seccomp filters and no capabilities after set-up\n"
 		"                           (default on; log=on logs denied calls instead)\n"
 		"  -runas USER              become USER after set-up (memvm started as root)\n"
+		"  -name NAME               the VM's name (QMP query-name)\n"
+		"  -uuid UUID               the VM's UUID (QMP query-uuid)\n"
 		"Memory:\n"
 		"  -mem-path PATH           back RAM with a file (directory: temporary file; hugetlbfs ok)\n"
 		"  -mem-prealloc            populate all RAM before the guest runs\n"
+		"  -object memory-backend-ram|file|memfd,id=ID,size=SIZE[,mem-path=PATH]\n"
+		"          [,share=on|off][,prealloc=on][,prealloc-threads=N][,merge=on|off]\n"
+		"          [,dump=on|off][,reserve=on|off][,hugetlb=on,hugetlbsize=2M|1G]\n"
+		"                           RAM as QEMU spells it; use with -machine memory-backend=ID\n"
 		"Boot:\n"
 		"  -kernel FILE             vmlinux ELF, bzImage, or a bare-metal ELF payload\n"
 		"  -initrd FILE             initial ramdisk\n"

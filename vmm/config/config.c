@@ -1,5 +1,6 @@
 #include "vmm/config/config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void config_defaults(struct vm_config *cfg)
@@ -9,6 +10,9 @@ void config_defaults(struct vm_config *cfg)
 	cfg->smp = 1;
 	cfg->mem_merge = true;
 	cfg->thp = true;
+	cfg->mem_dump = true;
+	cfg->mem_reserve = true;
+	snprintf(cfg->ram_id, sizeof(cfg->ram_id), "microvm.ram");
 	cfg->serial = SERIAL_STDIO;
 	cfg->host_quirks = true;
 	cfg->sandbox = true;

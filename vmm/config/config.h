@@ -35,8 +35,22 @@ struct balloon_spec {
 	uint32_t stats_interval_s;
 };
 
+/* -object memory-backend-ram|file|memfd: memvm's RAM, when -machine
+ * memory-backend names it (QEMU's modern spelling of -m/-mem-path). */
+struct memdev_spec {
+	bool set;
+	char id[64];
+	const char *qom_type; /* "memory-backend-ram", "-file" or "-memfd" */
+	uint64_t size;
+	const char *mem_path; /* file */
+	bool share, prealloc, merge, dump, reserve, hugetlb;
+	unsigned prealloc_threads; /* 0: not given */
+	uint64_t hugetlb_size;     /* memfd hugetlbsize=; 0: not given */
+};
+
 struct vm_config {
 	uint64_t ram_size;
+	bool ram_size_set; /* -m was given */
 	unsigned smp;
 	const char *kernel;
 	const char *initrd;
@@ -48,6 +62,16 @@ struct vm_config {
 	bool mem_merge;
 	bool thp;
 	bool mem_shared;
+	bool mem_dump;             /* dump=on (default): RAM in core dumps */
+	bool mem_reserve;          /* reserve=on (default): hugetlb pages reserved */
+	uint64_t mem_hugetlb_size; /* memory-backend-memfd,hugetlb=on: page size */
+	/* The RAM backend as QOM and query-memdev name it: "microvm.ram" (QEMU
+	 * microvm's default-ram-id) and a type derived from the backing, or the
+	 * -object's own. */
+	char ram_id[64];
+	const char *ram_qom_type; /* NULL: from mem_path / mem_shared */
+	struct memdev_spec memdev;
+	const char *memory_backend; /* -machine memory-backend=ID */
 
 	enum serial_mode serial;
 	const char *serial_path;
@@ -71,6 +95,9 @@ struct vm_config {
 
 	struct chardev_spec qmp;
 	struct chardev_spec monitor;
+
+	char name[128]; /* -name (QMP query-name); "": none */
+	char uuid[37];  /* -uuid, lower case (query-uuid); "": the all-zero UUID */
 
 	/* -version / -help: the caller prints and exits 0. */
 	bool want_version;

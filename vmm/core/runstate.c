@@ -12,6 +12,7 @@ struct runstate {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	enum run_state state; /* read without the lock on the vCPU fast path */
+	bool prelaunch;       /* paused and not run since start or reset (QEMU's) */
 	bool req_pending;     /* likewise */
 	enum run_request req;
 	int req_status;
@@ -32,6 +33,7 @@ int runstate_new(bool start_paused, struct evloop *loop, struct runstate **out)
 	pthread_mutex_init(&rs->lock, NULL);
 	pthread_cond_init(&rs->cond, NULL);
 	rs->state = start_paused ? RS_PAUSED : RS_RUNNING;
+	rs->prelaunch = start_paused;
 	rs->loop = loop;
 	*out = rs;
 	return 0;
@@ -62,7 +64,9 @@ bool runstate_request(struct runstate *rs, enum run_request req, int status)
 {
 	bool taken = false;
 	pthread_mutex_lock(&rs->lock);
-	if (!rs->req_pending) {
+	/* Quitting outranks a pending reset: `system_reset` then `quit` in one
+	 * batch of monitor input must still end memvm. */
+	if (!rs->req_pending || (req == RUN_REQ_QUIT && rs->req == RUN_REQ_RESET)) {
 		rs->req = req;
 		rs->req_status = status;
 		__atomic_store_n(&rs->req_pending, true, __ATOMIC_RELEASE);
@@ -118,8 +122,10 @@ void runstate_pause(struct runstate *rs)
 void runstate_resume(struct runstate *rs)
 {
 	pthread_mutex_lock(&rs->lock);
-	if (rs->state == RS_PAUSED)
+	if (rs->state == RS_PAUSED) {
 		__atomic_store_n(&rs->state, RS_RUNNING, __ATOMIC_RELEASE);
+		rs->prelaunch = false;
+	}
 	pthread_cond_broadcast(&rs->cond);
 	pthread_mutex_unlock(&rs->lock);
 }
@@ -127,6 +133,14 @@ void runstate_resume(struct runstate *rs)
 bool runstate_is_running(struct runstate *rs)
 {
 	return __atomic_load_n(&rs->state, __ATOMIC_ACQUIRE) == RS_RUNNING;
+}
+
+bool runstate_is_prelaunch(struct runstate *rs)
+{
+	pthread_mutex_lock(&rs->lock);
+	bool pre = rs->prelaunch && rs->state == RS_PAUSED;
+	pthread_mutex_unlock(&rs->lock);
+	return pre;
 }
 
 void runstate_thread_starting(struct runstate *rs)
@@ -201,5 +215,7 @@ void runstate_restart(struct runstate *rs, bool paused)
 	__atomic_store_n(&rs->req_pending, false, __ATOMIC_RELEASE);
 	rs->outcome = VCPU_OUTCOME_NONE;
 	__atomic_store_n(&rs->state, paused ? RS_PAUSED : RS_RUNNING, __ATOMIC_RELEASE);
+	/* As QEMU: a machine reset while stopped is in prelaunch again. */
+	rs->prelaunch = paused;
 	pthread_mutex_unlock(&rs->lock);
 }

@@ -32,7 +32,8 @@ void runstate_free(struct runstate *rs);
 void runstate_set_kick(struct runstate *rs, runstate_kick_fn *kick, void *opaque);
 
 /* Asks the machine to stop for req; any thread. The first request wins
- * until runstate_restart(): returns true when this one was taken. */
+ * until runstate_restart(), except that a quit replaces a pending reset:
+ * returns true when this one was taken. */
 bool runstate_request(struct runstate *rs, enum run_request req, int status);
 /* The link devices use to make requests (i8042 reset, PM power-off, ...). */
 struct run_link runstate_link(struct runstate *rs);
@@ -43,6 +44,9 @@ bool runstate_pending(struct runstate *rs, enum run_request *req, int *status);
 void runstate_pause(struct runstate *rs);
 void runstate_resume(struct runstate *rs);
 bool runstate_is_running(struct runstate *rs);
+/* Paused since start (-S) or since a reset while paused, never resumed:
+ * QEMU's "prelaunch". */
+bool runstate_is_prelaunch(struct runstate *rs);
 
 /* vCPU threads: a thread is counted before it is created (thread_starting,
  * undone by thread_failed when pthread_create fails), asks should_run
@@ -55,8 +59,8 @@ void runstate_vcpu_finished(struct runstate *rs, unsigned vcpu, enum vcpu_outcom
 enum vcpu_outcome runstate_outcome(struct runstate *rs, unsigned *vcpu);
 
 /* Stopping: vCPU threads leave at their next check (the caller kicks and
- * joins them). restart: running (or paused) again with no request or
- * outcome, after a guest reboot. */
+ * joins them). restart: running (or paused, then in prelaunch) again with
+ * no request or outcome, after a guest reboot. */
 void runstate_stop(struct runstate *rs);
 void runstate_restart(struct runstate *rs, bool paused);
 

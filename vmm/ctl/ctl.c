@@ -50,6 +50,7 @@ static void usage(FILE *f)
 	      "  status                  run state (running or paused)\n"
 	      "  stop | cont             pause or resume the vCPUs\n"
 	      "  system_reset            reset the machine\n"
+	      "  system_powerdown        ask the guest to power off (Ctrl-Alt-Del)\n"
 	      "  quit                    stop memvm\n"
 	      "  balloon SIZE            set the guest's target size (MiB unless K/M/G/T given)\n"
 	      "  info balloon            the guest's current size, as QEMU's monitor prints it\n"
@@ -98,6 +99,44 @@ static void conn_open(struct conn *c, const char *path, int timeout_s)
 	}
 }
 
+/* jansson's integers are signed: an unsigned one over INT64_MAX (QEMU's
+ * never-sent statistic, 2^64-1) becomes -1, "not known", before parsing.
+ * Only whole number tokens outside strings; the text shrinks or stays. */
+static size_t big_ints_to_minus_one(char *s, size_t n)
+{
+	size_t w = 0;
+	bool in_str = false, esc = false;
+	for (size_t r = 0; r < n;) {
+		char ch = s[r];
+		if (in_str) {
+			esc = !esc && ch == '\\';
+			in_str = esc || ch != '"';
+		} else if (ch == '"') {
+			in_str = true;
+		} else if (ch >= '0' && ch <= '9' && (r == 0 || !strchr("-.eE+", s[r - 1]))) {
+			size_t d = r;
+			while (d < n && s[d] >= '0' && s[d] <= '9')
+				d++;
+			bool frac = d < n && strchr(".eE", s[d]);
+			/* 19 digits fit an int64 up to 9223372036854775807. */
+			if (!frac &&
+			    (d - r > 19 ||
+			     (d - r == 19 && strncmp(s + r, "9223372036854775807", 19) > 0))) {
+				memcpy(s + w, "-1", 2);
+				w += 2;
+				r = d;
+				continue;
+			}
+			memmove(s + w, s + r, d - r);
+			w += d - r;
+			r = d;
+			continue;
+		}
+		s[w++] = s[r++];
+	}
+	return w;
+}
+
 /* Next message from memvm; NULL when the connection closed. With
  * `lenient`, a line that is not JSON yields json_null() and a timeout NULL. */
 static json_t *conn_read_any(struct conn *c, int timeout_ms, bool lenient)
@@ -107,7 +146,7 @@ static json_t *conn_read_any(struct conn *c, int timeout_ms, bool lenient)
 		if (nl) {
 			size_t n = (size_t)(nl - c->buf) + 1;
 			json_error_t jerr;
-			json_t *j = json_loadb(c->buf, n, 0, &jerr);
+			json_t *j = json_loadb(c->buf, big_ints_to_minus_one(c->buf, n), 0, &jerr);
 			memmove(c->buf, c->buf + n, c->len - n);
 			c->len -= n;
 			if (!j && lenient)
@@ -420,8 +459,9 @@ int main(int argc, char **argv)
 	/* Check the arguments before connecting. */
 	uint64_t bytes = 0;
 	long count = 0;
-	static const char *const simple[] = { "status",       "stop",  "cont",  "quit",
-					      "system_reset", "stats", "memory" };
+	static const char *const simple[] = { "status", "stop",         "cont",
+					      "quit",   "system_reset", "system_powerdown",
+					      "stats",  "memory" };
 	bool known = false;
 	for (size_t k = 0; k < ARRAY_SIZE(simple); k++)
 		known |= !strcmp(cmd, simple[k]);
@@ -477,7 +517,7 @@ int main(int argc, char **argv)
 		printf("VM status: %s\n", json_string_value(json_object_get(r, "status")));
 		json_decref(r);
 	} else if (!strcmp(cmd, "stop") || !strcmp(cmd, "cont") || !strcmp(cmd, "quit") ||
-		   !strcmp(cmd, "system_reset")) {
+		   !strcmp(cmd, "system_reset") || !strcmp(cmd, "system_powerdown")) {
 		json_decref(qmp_call(&c, cmd, NULL));
 	} else if (!strcmp(cmd, "balloon")) {
 		json_decref(

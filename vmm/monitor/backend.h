@@ -9,6 +9,7 @@
 
 struct balloon;
 struct ram;
+struct vm_config;
 
 /* QEMU's QOM path of an anonymous -device virtio-balloon. */
 #define MONITOR_BALLOON_QOM_PATH "/machine/peripheral-anon/device[0]"
@@ -42,6 +43,9 @@ struct monitor_backend {
 	int (*stop)(void *opaque); /* pause all vCPUs: 0 or -errno */
 	int (*cont)(void *opaque); /* resume them: 0 or -errno */
 	bool (*running)(void *opaque);
+	/* Paused since start (-S) or a reset while paused: QEMU's "prelaunch"
+	 * (NULL: never). */
+	bool (*prelaunch)(void *opaque);
 	/* Asks the VM to exit with status 0 (the monitor sends the SHUTDOWN
 	 * event with reason host-qmp-quit itself). */
 	void (*quit)(void *opaque);
@@ -50,7 +54,8 @@ struct monitor_backend {
 	 * ends the VM instead (-no-reboot: the machine sends SHUTDOWN only, as
 	 * QEMU does), or -errno. */
 	int (*reset)(void *opaque);
-	/* ACPI power button; NULL or -ENOTSUP: "not supported" error. */
+	/* Asks the guest to power off (memvm: Ctrl-Alt-Del on the i8042);
+	 * NULL or -ENOTSUP: "not supported" error. */
 	int (*powerdown)(void *opaque);
 	/* Host thread id of vCPU `index`, or -1 (NULL: -1 for all). */
 	int (*cpu_thread_id)(void *opaque, unsigned index);
@@ -62,6 +67,10 @@ struct monitor_backend {
 	struct balloon *balloon;      /* NULL: no balloon device */
 	const char *balloon_qom_path; /* NULL: MONITOR_BALLOON_QOM_PATH */
 	struct ram *ram;              /* NULL: no RAM details in memory queries */
+	/* What the machine was built from (names, paths, backend and device
+	 * options for QOM and the queries); referenced, must outlive the
+	 * monitor. NULL: memvm's defaults. */
+	const struct vm_config *cfg;
 };
 
 #endif

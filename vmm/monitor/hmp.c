@@ -66,8 +66,15 @@ static bool jbool(json_t *obj, const char *key)
 static void info_status(const struct qmp_ctx *ctx, FILE *out)
 {
 	json_t *r = run(ctx, out, "query-status", NULL);
-	if (r)
-		fprintf(out, "VM status: %s\n", json_string_value(json_object_get(r, "status")));
+	if (r) {
+		/* QEMU's: running or paused, then any other state in brackets. */
+		const char *st = json_string_value(json_object_get(r, "status"));
+		bool running = json_is_true(json_object_get(r, "running"));
+		fprintf(out, "VM status: %s", running ? "running" : "paused");
+		if (!running && st && strcmp(st, "paused"))
+			fprintf(out, " (%s)", st);
+		fputc('\n', out);
+	}
 	json_decref(r);
 }
 
@@ -99,10 +106,53 @@ static void info_kvm(const struct qmp_ctx *ctx, FILE *out)
 	json_decref(r);
 }
 
+/* QEMU's format: the version, then the package with no space between. */
 static void info_version(const struct qmp_ctx *ctx, FILE *out)
 {
-	(void)ctx;
-	fprintf(out, "%s (memvm-%s)\n", MEMVM_VERSION, MEMVM_VERSION);
+	json_t *r = run(ctx, out, "query-version", NULL);
+	json_t *q = json_object_get(r, "qemu");
+	if (r)
+		fprintf(out, "%" PRId64 ".%" PRId64 ".%" PRId64 "%s\n", jint(q, "major"),
+			jint(q, "minor"), jint(q, "micro"),
+			json_string_value(json_object_get(r, "package")));
+	json_decref(r);
+}
+
+/* QEMU's layout, field by field. */
+static void info_memdev(const struct qmp_ctx *ctx, FILE *out)
+{
+	json_t *r = run(ctx, out, "query-memdev", NULL);
+	size_t i;
+	json_t *m;
+	json_array_foreach(r, i, m) {
+		fprintf(out, "memory backend: %s\n", json_string_value(json_object_get(m, "id")));
+		fprintf(out, "  size:  %" PRId64 "\n", jint(m, "size"));
+		fprintf(out, "  merge: %s\n", jbool(m, "merge") ? "true" : "false");
+		fprintf(out, "  dump: %s\n", jbool(m, "dump") ? "true" : "false");
+		fprintf(out, "  prealloc: %s\n", jbool(m, "prealloc") ? "true" : "false");
+		fprintf(out, "  share: %s\n", jbool(m, "share") ? "true" : "false");
+		fprintf(out, "  reserve: %s\n", jbool(m, "reserve") ? "true" : "false");
+		fprintf(out, "  policy: %s\n", json_string_value(json_object_get(m, "policy")));
+		fprintf(out, "  host nodes: \n\n");
+	}
+	json_decref(r);
+}
+
+static void info_name(const struct qmp_ctx *ctx, FILE *out)
+{
+	json_t *r = run(ctx, out, "query-name", NULL);
+	const char *name = json_string_value(json_object_get(r, "name"));
+	if (name)
+		fprintf(out, "%s\n", name);
+	json_decref(r);
+}
+
+static void info_uuid(const struct qmp_ctx *ctx, FILE *out)
+{
+	json_t *r = run(ctx, out, "query-uuid", NULL);
+	if (r)
+		fprintf(out, "%s\n", json_string_value(json_object_get(r, "UUID")));
+	json_decref(r);
 }
 
 static void info_memory_size_summary(const struct qmp_ctx *ctx, FILE *out)
@@ -211,11 +261,15 @@ static const struct info_cmd info_cmds[] = {
 	{ "ksm", "show KSM (same-page merging) state for guest RAM", info_ksm },
 	{ "kvm", "show KVM information", info_kvm },
 	{ "memory", "show guest memory: backing, residency, merging, balloon", info_memory },
+	{ "memdev", "show memory backends", info_memdev },
+	{ "name", "show the current VM name", info_name },
 	{ "memory_size_summary",
 	  "show the amount of initially allocated and present hotpluggable (if enabled) memory in bytes.",
 	  info_memory_size_summary },
 	{ "status", "show the current VM status (running|paused)", info_status },
-	{ "version", "show the version of memvm", info_version },
+	{ "uuid", "show the current VM UUID", info_uuid },
+	{ "version", "show the version of QEMU (whose monitor memvm speaks) and of memvm",
+	  info_version },
 };
 
 static const struct info_cmd *find_info(const char *name)

@@ -1,23 +1,26 @@
 /* The human monitor (HMP): QEMU's command spelling and output text for
  * what memvm supports (help|?, info balloon|cpus|ksm|kvm|memory|
- * memory_size_summary|status|version, balloon SIZE (MiB, or with -m's
+ * memory_size_summary|memdev|name|status|uuid|version, balloon SIZE (MiB, or with -m's
  * suffixes), stop|s, cont|c, system_reset, system_powerdown, quit|q).
  * Commands run through the QMP dispatcher, as in QEMU, so both monitors
  * behave alike; in the other direction HMP gives QMP its
  * human-monitor-command (hmp_qmp_commands, for qmp_ctx.extra).
  *
- * The prompt is QEMU's "(qemu) ": scripts and tools written for QEMU's
- * monitor wait for exactly that string. Unlike QEMU, input is not echoed
- * (no readline on sockets), which keeps scripted sessions clean. Output
- * lines end in "\r\n" on the wire, as QEMU's. */
+ * The banner and the prompt are QEMU's ("QEMU 7.2.0 monitor - ...",
+ * "(qemu) "): scripts and tools written for QEMU's monitor wait for exactly
+ * those. On a socket, input is echoed as QEMU's readline echoes it (the
+ * printable bytes, and CR LF where a line ends), so a transcript reads as
+ * QEMU's does. Output lines end in "\r\n" on the wire, as QEMU's. */
 #ifndef MEMVM_HMP_H
 #define MEMVM_HMP_H
 
 #include "vmm/lib/version.h"
 #include "vmm/monitor/qmp.h"
 
-#define HMP_PROMPT   "(qemu) "
-#define HMP_GREETING "memvm " MEMVM_VERSION " monitor - type 'help' for more information\n"
+#define HMP_PROMPT "(qemu) "
+/* QEMU's banner, with the QEMU version whose monitor memvm speaks: scripts
+ * wait for it ("info version" names memvm). */
+#define HMP_GREETING "QEMU " QMP_QEMU_VERSION " monitor - type 'help' for more information\n"
 
 /* Runs one command line; returns its output ("\n" line ends, possibly
  * empty; malloc'd) or NULL when out of memory. */

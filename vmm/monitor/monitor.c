@@ -21,6 +21,8 @@
 #include "vmm/lib/sigbus.h"
 #include "vmm/monitor/hmp.h"
 #include "vmm/monitor/qmp.h"
+#include "vmm/monitor/qom.h"
+#include "vmm/monitor/query.h"
 
 #define MAX_LISTENERS      4
 #define READ_CHUNK         16384
@@ -48,6 +50,9 @@ struct client {
 	uint32_t events; /* what the loop watches in_fd for */
 	bool dead;       /* reaped at the end of the current callback */
 	bool closing;    /* flush what is queued, then close */
+	bool lingering;  /* closing: shut the write side, drop input until EOF */
+	bool shut;       /* lingering: the write side is shut down */
+	size_t dropped;  /* lingering: input read and dropped */
 	struct qmp_session qmp;
 	struct qmp_framer *framer;
 	char *line; /* HMP: the line being read */
@@ -79,6 +84,13 @@ struct monitor {
 };
 
 static const char *const throttled_event = "BALLOON_CHANGE";
+
+const struct qmp_command *const monitor_qmp_tables[] = {
+	qom_commands,
+	query_commands,
+	hmp_qmp_commands,
+	NULL,
+};
 
 /* ---- output ----------------------------------------------------------- */
 
@@ -194,10 +206,16 @@ static void client_update_watch(struct client *c)
 	if (c->dead || !c->mon->loop || !c->is_socket)
 		return;
 	if (c->closing && !queued(c)) {
-		c->dead = true;
-		return;
+		if (!c->lingering) {
+			c->dead = true;
+			return;
+		}
+		if (!c->shut) {
+			shutdown(c->out_fd, SHUT_WR); /* the client reads EOF after the error */
+			c->shut = true;
+		}
 	}
-	uint32_t want = (c->closing ? 0 : EPOLLIN) | (queued(c) ? EPOLLOUT : 0);
+	uint32_t want = (c->closing && !c->lingering ? 0 : EPOLLIN) | (queued(c) ? EPOLLOUT : 0);
 	if (c->watched && want == c->events)
 		return;
 	if (c->watched)
@@ -270,7 +288,7 @@ static int client_new(struct monitor *mon, enum monitor_proto proto, int in_fd, 
 			return -ENOMEM;
 		}
 	} else {
-		c->line = malloc(MONITOR_MAX_MESSAGE + 1);
+		c->line = malloc(MONITOR_MAX_LINE + 1);
 		if (!c->line) {
 			free(c);
 			return -ENOMEM;
@@ -349,34 +367,80 @@ static void hmp_line(struct client *c)
 	client_send_text(c, HMP_PROMPT);
 }
 
+/* After an error that ends the connection: a client still writing would
+ * get EPIPE and, like socat, never read the error, so its input is read and
+ * dropped (up to a bound) until it sees our EOF and closes. */
+static void client_linger(struct client *c)
+{
+	c->closing = true;
+	c->lingering = c->is_socket;
+}
+
+static void client_drop_input(struct client *c)
+{
+	char buf[READ_CHUNK];
+	for (int i = 0; i < READS_PER_WAKEUP && !c->dead; i++) {
+		ssize_t n = recv(c->in_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0 || (c->dropped += (size_t)n) > MONITOR_MAX_MESSAGE) {
+			client_kill(c, n <= 0 ? NULL : "kept writing after an error");
+			return;
+		}
+	}
+}
+
 static void client_input(struct client *c, const char *buf, size_t n)
 {
 	if (c->proto == MONITOR_QMP) {
 		int ret = qmp_framer_feed(c->framer, buf, n, on_qmp_message, c);
-		if (ret == -E2BIG) {
-			char *e = qmp_error_line("GenericError", QMP_TOO_LARGE_DESC);
+		if (ret == -E2BIG || ret == -ENOMEM) {
+			char *e = qmp_error_line(
+				"GenericError",
+				ret == -E2BIG
+					? QMP_TOO_LARGE_DESC
+					: "out of memory for a JSON message, closing the connection");
 			client_send_line(c, e);
 			free(e);
-			c->closing = true;
+			client_linger(c);
 		}
 		return;
 	}
-	/* CR, LF and CR LF all end a line, as in QEMU's readline. */
+	/* CR, LF and CR LF all end a line, as in QEMU's readline; on a socket
+	 * the printable bytes are echoed as they come, a run at a time. */
+	size_t echo_from = 0, echo_len = 0;
 	for (size_t i = 0; i < n && !c->dead && !c->closing; i++) {
 		bool after_cr = c->after_cr;
 		c->after_cr = buf[i] == '\r';
+		bool eol = buf[i] == '\n' || buf[i] == '\r';
+		if (echo_len && (eol || echo_from + echo_len != i)) {
+			client_send(c, buf + echo_from, echo_len);
+			echo_len = 0;
+		}
 		if (buf[i] == '\n' && after_cr)
 			continue;
-		if (buf[i] == '\n' || buf[i] == '\r') {
+		if (eol) {
+			if (c->is_socket)
+				client_send(c, "\r\n", 2);
 			hmp_line(c);
-		} else if (c->line_len == MONITOR_MAX_MESSAGE) {
+		} else if (c->line_len == MONITOR_MAX_LINE) {
 			client_send_text(c,
 					 "line too long (limit 64 KiB), closing the connection\n");
-			c->closing = true;
+			client_linger(c);
+		} else if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+			/* readline's editing keys: ignored, neither kept nor echoed */
 		} else {
 			c->line[c->line_len++] = buf[i];
+			if (c->is_socket && (unsigned char)buf[i] < 0x80) {
+				if (!echo_len)
+					echo_from = i;
+				echo_len++;
+			}
 		}
 	}
+	client_send(c, buf + echo_from, echo_len);
 }
 
 static void client_read(struct client *c)
@@ -415,6 +479,8 @@ static void on_client(void *opaque, uint32_t events)
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		if (!c->closing)
 			client_read(c);
+		else if (c->lingering)
+			client_drop_input(c);
 		else if (events & (EPOLLHUP | EPOLLERR))
 			client_kill(c, "hung up");
 	}
@@ -750,7 +816,7 @@ int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct mo
 		.be = &mon->be,
 		.event = on_event,
 		.opaque = mon,
-		.extra = hmp_qmp_commands,
+		.extra = monitor_qmp_tables,
 	};
 	mon->efd = mon->tfd = -1;
 	mon->throttle_ms = MONITOR_BALLOON_CHANGE_THROTTLE_MS;

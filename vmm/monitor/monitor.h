@@ -7,9 +7,12 @@
  * replaced; one with a live listener is refused. Up to MONITOR_MAX_CLIENTS
  * clients at once, each with its own QMP negotiation state. Client sockets
  * are non-blocking: a client that stops reading is dropped once
- * MONITOR_MAX_OUTPUT bytes of replies and events wait for it, and a
- * message or line over MONITOR_MAX_MESSAGE bytes gets an error and the
- * connection is closed. */
+ * MONITOR_MAX_OUTPUT bytes of replies and events wait for it, and a QMP
+ * message over MONITOR_MAX_MESSAGE bytes (QEMU takes several MiB) or an HMP
+ * line over MONITOR_MAX_LINE gets an error and the connection is closed:
+ * the error is sent, the write side shut down, and input read and dropped
+ * for a while, so a client still writing reads the error rather than a
+ * broken pipe. Buffers grow with what a client sends. */
 #ifndef MEMVM_MONITOR_H
 #define MEMVM_MONITOR_H
 
@@ -28,13 +31,20 @@ struct monitor;
 struct ram;
 
 #define MONITOR_MAX_CLIENTS 64
-#define MONITOR_MAX_MESSAGE (64 * 1024)
-#define MONITOR_MAX_OUTPUT  (1024 * 1024)
+#define MONITOR_MAX_MESSAGE (16 * 1024 * 1024)
+#define MONITOR_MAX_LINE    (64 * 1024)
+/* One reply may echo a whole message (an error naming a huge argument). */
+#define MONITOR_MAX_OUTPUT (MONITOR_MAX_MESSAGE + 1024 * 1024)
 /* QEMU throttles BALLOON_CHANGE to one event a second, sending the latest
  * value at the end of the window. */
 #define MONITOR_BALLOON_CHANGE_THROTTLE_MS 1000
 
 enum monitor_proto { MONITOR_QMP, MONITOR_HMP };
+
+/* Every command table beyond QMP's core, for qmp_ctx.extra: QOM, the
+ * queries, HMP's human-monitor-command. */
+struct qmp_command;
+extern const struct qmp_command *const monitor_qmp_tables[];
 
 /* loop may be NULL (fuzzing): then nothing is served and events are not
  * throttled. */

@@ -4,6 +4,7 @@
 #include "vmm/monitor/qmp.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,10 @@
 /* QEMU escapes non-ASCII; JSON_ENCODE_ANY lets strings be dumped too. */
 #define DUMP_FLAGS (JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
 
-#define CLS_GENERIC       "GenericError"
-#define CLS_NOT_FOUND     "CommandNotFound"
-#define CLS_NOT_ACTIVE    "DeviceNotActive"
-#define CLS_DEV_NOT_FOUND "DeviceNotFound"
-
-#define BALLOON_QOM_TYPE "virtio-balloon-device"
+#define CLS_GENERIC    QMP_CLS_GENERIC
+#define CLS_NOT_FOUND  QMP_CLS_NOT_FOUND
+#define CLS_NOT_ACTIVE QMP_CLS_NOT_ACTIVE
+#define set_err        qmp_error_set
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -40,7 +39,7 @@ static void utf8_trim(char *s)
 		s[i - 1] = '\0';
 }
 
-static void PRINTF(3, 4) set_err(struct qmp_error *err, const char *cls, const char *fmt, ...)
+void qmp_error_set(struct qmp_error *err, const char *cls, const char *fmt, ...)
 {
 	va_list ap;
 	err->cls = cls;
@@ -77,7 +76,75 @@ char *qmp_error_line(const char *cls, const char *desc)
 	return s;
 }
 
-/* Reply with an optional id (borrowed); steals ret. */
+/* jansson's integers are signed, QEMU's statistics unsigned (a never-sent
+ * one is 2^64-1): a value over INT64_MAX goes into a return value as a
+ * marker string, which reply_return() turns back into its digits. */
+#define U64_MARK     "\x01u64:"
+#define U64_MARK_OUT "\"\\u0001u64:" /* as dumped with JSON_ENSURE_ASCII */
+#define U64_MARK_END "\\u0001\""
+
+json_t *qmp_u64(uint64_t v)
+{
+	if (v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	char buf[32];
+	snprintf(buf, sizeof(buf), U64_MARK "%" PRIu64 "\x01", v);
+	return json_string(buf);
+}
+
+bool qmp_get_u64(const json_t *v, uint64_t *out)
+{
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return false;
+		*out = (uint64_t)json_integer_value(v);
+		return true;
+	}
+	const char *s = json_string_value(v);
+	size_t n = strlen(U64_MARK);
+	if (!s || strncmp(s, U64_MARK, n))
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s + n, &end, 10);
+	if (errno || end == s + n || strcmp(end, "\x01"))
+		return false;
+	*out = x;
+	return true;
+}
+
+bool qmp_is_int(const json_t *v)
+{
+	uint64_t x;
+	return json_is_integer(v) || qmp_get_u64(v, &x);
+}
+
+/* In place: "\u0001u64:DIGITS\u0001" (quotes included) -> DIGITS. */
+static void u64_unmark(char *s)
+{
+	char *r = s, *w = s, *m;
+	while ((m = strstr(r, U64_MARK_OUT))) {
+		char *digits = m + strlen(U64_MARK_OUT);
+		size_t nd = strspn(digits, "0123456789");
+		if (strncmp(digits + nd, U64_MARK_END, strlen(U64_MARK_END))) {
+			size_t keep = (size_t)(digits - r);
+			memmove(w, r, keep);
+			w += keep;
+			r = digits;
+			continue;
+		}
+		memmove(w, r, (size_t)(m - r));
+		w += m - r;
+		memmove(w, digits, nd);
+		w += nd;
+		r = digits + nd + strlen(U64_MARK_END);
+	}
+	memmove(w, r, strlen(r) + 1);
+}
+
+/* Reply with an optional id (borrowed); steals ret. Markers become digits
+ * wherever they are: a client's own id of 2^64-1 is echoed as digits, as
+ * QEMU does, and a client sending the marker text fools only itself. */
 static char *reply_return(json_t *ret, json_t *id)
 {
 	json_t *r = json_object();
@@ -85,20 +152,28 @@ static char *reply_return(json_t *ret, json_t *id)
 		json_decref(r);
 		return NULL;
 	}
-	return dump_free(r);
+	char *s = dump_free(r);
+	if (s)
+		u64_unmark(s);
+	return s;
 }
 
+/* QEMU puts the id first in an error, last in a return. */
 static char *reply_error(const struct qmp_error *err, json_t *id)
 {
-	json_t *r = json_pack("{s:{s:s,s:s}}", "error", "class", err->cls, "desc", err->desc);
-	if (!r)
-		r = json_pack("{s:{s:s,s:s}}", "error", "class", err->cls, "desc",
+	json_t *r = json_object();
+	json_t *e = json_pack("{s:s,s:s}", "class", err->cls, "desc", err->desc);
+	if (!e)
+		e = json_pack("{s:s,s:s}", "class", err->cls, "desc",
 			      "internal error formatting the reply");
-	if (r && id && json_object_set(r, "id", id)) {
+	if (!r || (id && json_object_set(r, "id", id)) || json_object_set_new(r, "error", e)) {
 		json_decref(r);
 		return NULL;
 	}
-	return dump_free(r);
+	char *s = dump_free(r);
+	if (s)
+		u64_unmark(s);
+	return s;
 }
 
 char *qmp_event_format(const char *name, json_t *data)
@@ -158,15 +233,17 @@ void qmp_emit_cause(const struct qmp_ctx *ctx, const char *event, bool guest,
 	json_decref(data);
 }
 
+static json_t *version_info(void)
+{
+	return json_pack("{s:{s:i,s:i,s:i},s:s}", "qemu", "micro", QMP_QEMU_MICRO, "minor",
+			 QMP_QEMU_MINOR, "major", QMP_QEMU_MAJOR, "package", QMP_PACKAGE);
+}
+
 char *qmp_greeting(void)
 {
-	unsigned major = 0, minor = 0, micro = 0;
-	if (sscanf(MEMVM_VERSION, "%u.%u.%u", &major, &minor, &micro) < 2) {
-		/* keep zeros */
-	}
-	return dump_free(json_pack("{s:{s:{s:{s:i,s:i,s:i},s:s},s:[]}}", "QMP", "version", "qemu",
-				   "micro", (int)micro, "minor", (int)minor, "major", (int)major,
-				   "package", "memvm-" MEMVM_VERSION, "capabilities"));
+	/* oob is offered as QEMU offers it; no memvm command runs out of band. */
+	return dump_free(json_pack("{s:{s:o,s:[s]}}", "QMP", "version", version_info(),
+				   "capabilities", "oob"));
 }
 
 /* ---- argument checking (QEMU's visitor order: declared members, then
@@ -192,7 +269,7 @@ static bool type_ok(enum qmp_arg_type t, const json_t *v)
 {
 	switch (t) {
 	case QMP_ARG_INT:
-		return json_is_integer(v);
+		return qmp_is_int(v);
 	case QMP_ARG_STR:
 		return json_is_string(v);
 	case QMP_ARG_BOOL:
@@ -267,12 +344,7 @@ static json_t *cmd_query_version(const struct qmp_ctx *ctx, json_t *args, struct
 	(void)ctx;
 	(void)args;
 	(void)err;
-	unsigned major = 0, minor = 0, micro = 0;
-	if (sscanf(MEMVM_VERSION, "%u.%u.%u", &major, &minor, &micro) < 2) {
-		/* keep zeros */
-	}
-	return json_pack("{s:{s:i,s:i,s:i},s:s}", "qemu", "micro", (int)micro, "minor", (int)minor,
-			 "major", (int)major, "package", "memvm-" MEMVM_VERSION);
+	return version_info();
 }
 
 static json_t *cmd_query_commands(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err);
@@ -282,8 +354,11 @@ static json_t *cmd_query_status(const struct qmp_ctx *ctx, json_t *args, struct 
 	(void)args;
 	(void)err;
 	bool running = be_running(ctx);
-	return json_pack("{s:s,s:b,s:b}", "status", running ? "running" : "paused", "singlestep", 0,
-			 "running", running);
+	const char *status = running ? "running"
+			     : ctx->be->prelaunch && ctx->be->prelaunch(ctx->be->opaque)
+				     ? "prelaunch"
+				     : "paused";
+	return json_pack("{s:s,s:b,s:b}", "status", status, "singlestep", 0, "running", running);
 }
 
 static json_t *cmd_stop(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
@@ -376,13 +451,13 @@ static json_t *cmd_balloon(const struct qmp_ctx *ctx, json_t *args, struct qmp_e
 	struct balloon *b = need_balloon(ctx, err);
 	if (!b)
 		return NULL;
-	json_int_t value = json_integer_value(json_object_get(args, "value"));
-	if (value <= 0) {
+	uint64_t value = 0;
+	if (!qmp_get_u64(json_object_get(args, "value"), &value) || value == 0) {
 		/* QEMU's text names its internal parameter. */
 		set_err(err, CLS_GENERIC, "Parameter 'target' expects a size");
 		return NULL;
 	}
-	int ret = balloon_set_target(b, (uint64_t)value);
+	int ret = balloon_set_target(b, value);
 	if (ret < 0) {
 		set_err(err, CLS_GENERIC, "balloon: %s", strerror(-ret));
 		return NULL;
@@ -497,107 +572,6 @@ static json_t *cmd_query_memvm_memory(const struct qmp_ctx *ctx, json_t *args,
 	return r;
 }
 
-/* QOM: only the balloon's properties exist. Accepts the full path, its
- * QEMU-style "virtio-backend" child and partial paths (a trailing run of
- * whole components, as QEMU resolves them). */
-static bool qom_is_balloon(const struct qmp_ctx *ctx, const char *path)
-{
-	const char *full = ctx->be->balloon_qom_path ? ctx->be->balloon_qom_path
-						     : MONITOR_BALLOON_QOM_PATH;
-	size_t n = strlen(full), pl = strlen(path);
-	if (!ctx->be->balloon || pl == 0)
-		return false;
-	if (!strcmp(path, full))
-		return true;
-	if (pl > n && !strncmp(path, full, n) && !strcmp(path + n, "/virtio-backend"))
-		return true;
-	return path[0] != '/' && pl < n && full[n - pl - 1] == '/' && !strcmp(full + n - pl, path);
-}
-
-static struct balloon *qom_balloon(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
-{
-	const char *path = json_string_value(json_object_get(args, "path"));
-	if (!qom_is_balloon(ctx, path)) {
-		set_err(err, CLS_DEV_NOT_FOUND, "Device '%s' not found", path);
-		return NULL;
-	}
-	return ctx->be->balloon;
-}
-
-static json_t *guest_stats(struct balloon *b)
-{
-	struct balloon_stats st;
-	balloon_get_stats(b, &st);
-	json_t *stats = json_object();
-	for (int i = 0; stats && i < BALLOON_STAT_COUNT; i++) {
-		/* QEMU shows a never-sent statistic as 2^64-1; jansson's
-		 * integers are signed, so it reads -1 here. */
-		if (json_object_set_new(stats, balloon_stat_name(i), json_integer(st.value[i]))) {
-			json_decref(stats);
-			return NULL;
-		}
-	}
-	return json_pack("{s:o,s:I}", "stats", stats, "last-update", (json_int_t)st.last_update);
-}
-
-static json_t *cmd_qom_get(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
-{
-	struct balloon *b = qom_balloon(ctx, args, err);
-	if (!b)
-		return NULL;
-	const char *prop = json_string_value(json_object_get(args, "property"));
-	if (!strcmp(prop, "guest-stats"))
-		return guest_stats(b);
-	if (!strcmp(prop, "guest-stats-polling-interval")) {
-		struct balloon_stats st;
-		balloon_get_stats(b, &st);
-		return json_integer(st.polling_interval_s);
-	}
-	if (!strcmp(prop, "type"))
-		return json_string(BALLOON_QOM_TYPE);
-	set_err(err, CLS_GENERIC, "Property '" BALLOON_QOM_TYPE ".%s' not found", prop);
-	return NULL;
-}
-
-static json_t *cmd_qom_set(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
-{
-	struct balloon *b = qom_balloon(ctx, args, err);
-	if (!b)
-		return NULL;
-	const char *prop = json_string_value(json_object_get(args, "property"));
-	json_t *value = json_object_get(args, "value");
-	if (!strcmp(prop, "guest-stats-polling-interval")) {
-		if (!json_is_integer(value)) {
-			set_err(err, CLS_GENERIC,
-				"Invalid parameter type for '%s', expected: integer", prop);
-			return NULL;
-		}
-		json_int_t v = json_integer_value(value);
-		if (v < 0) {
-			set_err(err, CLS_GENERIC, "timer value must be greater than zero");
-			return NULL;
-		}
-		if (v > UINT32_MAX) {
-			set_err(err, CLS_GENERIC, "timer value is too big");
-			return NULL;
-		}
-		int ret = balloon_set_stats_interval(b, (uint32_t)v);
-		if (ret < 0) {
-			set_err(err, CLS_GENERIC, "cannot set the polling interval: %s",
-				strerror(-ret));
-			return NULL;
-		}
-		return json_object();
-	}
-	if (!strcmp(prop, "guest-stats") || !strcmp(prop, "type")) {
-		set_err(err, CLS_GENERIC, "Property '" BALLOON_QOM_TYPE ".%s' is not writable",
-			prop);
-		return NULL;
-	}
-	set_err(err, CLS_GENERIC, "Property '" BALLOON_QOM_TYPE ".%s' not found", prop);
-	return NULL;
-}
-
 /* Test hook, there only when memvm started with MEMVM_TEST_HOOKS=1: a
  * system call the sandbox forbids, on the monitor's or a vCPU's thread. */
 static json_t *cmd_debug_sandbox_probe(const struct qmp_ctx *ctx, json_t *args,
@@ -617,15 +591,6 @@ static json_t *cmd_debug_sandbox_probe(const struct qmp_ctx *ctx, json_t *args,
 	return json_object();
 }
 
-static json_t *cmd_qom_list(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
-{
-	if (!qom_balloon(ctx, args, err))
-		return NULL;
-	return json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "type", "type", "string",
-			 "name", "guest-stats", "type", "guest statistics", "name",
-			 "guest-stats-polling-interval", "type", "int");
-}
-
 static const struct qmp_command commands[] = {
 	{ "qmp_capabilities", cmd_capabilities, { { "enable", QMP_ARG_ARRAY, true } } },
 	{ "query-version", cmd_query_version, { { 0 } } },
@@ -642,15 +607,6 @@ static const struct qmp_command commands[] = {
 	{ "query-kvm", cmd_query_kvm, { { 0 } } },
 	{ "query-cpus-fast", cmd_query_cpus_fast, { { 0 } } },
 	{ "x-query-memvm-memory", cmd_query_memvm_memory, { { 0 } } },
-	{ "qom-get",
-	  cmd_qom_get,
-	  { { "path", QMP_ARG_STR, false }, { "property", QMP_ARG_STR, false } } },
-	{ "qom-set",
-	  cmd_qom_set,
-	  { { "path", QMP_ARG_STR, false },
-	    { "property", QMP_ARG_STR, false },
-	    { "value", QMP_ARG_ANY, false } } },
-	{ "qom-list", cmd_qom_list, { { "path", QMP_ARG_STR, false } } },
 	{ "x-debug-sandbox-probe", cmd_debug_sandbox_probe, { { "thread", QMP_ARG_STR, false } } },
 };
 
@@ -668,20 +624,36 @@ static const struct qmp_command *find_builtin(const char *name)
 	return NULL;
 }
 
+#define FOR_EXTRA(c, ctx)                                                         \
+	for (const struct qmp_command *const *t_ = (ctx)->extra; t_ && *t_; t_++) \
+		for (const struct qmp_command *c = *t_; c->name; c++)
+
 static const struct qmp_command *find_cmd(const struct qmp_ctx *ctx, const char *name)
 {
 	const struct qmp_command *b = find_builtin(name);
 	if (b)
 		return cmd_available(ctx, b) ? b : NULL;
-	for (const struct qmp_command *c = ctx->extra; c && c->name; c++)
-		if (!strcmp(c->name, name))
-			return c;
+	FOR_EXTRA(c, ctx)
+	if (!strcmp(c->name, name))
+		return c;
 	return NULL;
 }
 
-static int list_cmd(json_t *list, const char *name)
+int qmp_foreach_command(const struct qmp_ctx *ctx, qmp_command_visit_fn *fn, void *opaque)
 {
-	return json_array_append_new(list, json_pack("{s:s}", "name", name));
+	int ret;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (cmd_available(ctx, &commands[i]) && (ret = fn(opaque, &commands[i])))
+			return ret;
+	FOR_EXTRA(c, ctx)
+	if (find_cmd(ctx, c->name) == c && (ret = fn(opaque, c))) /* not shadowed */
+		return ret;
+	return 0;
+}
+
+static int list_cmd(void *opaque, const struct qmp_command *c)
+{
+	return json_array_append_new(opaque, json_pack("{s:s}", "name", c->name));
 }
 
 static json_t *cmd_query_commands(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
@@ -689,18 +661,11 @@ static json_t *cmd_query_commands(const struct qmp_ctx *ctx, json_t *args, struc
 	(void)args;
 	(void)err;
 	json_t *list = json_array();
-	if (!list)
+	if (list && qmp_foreach_command(ctx, list_cmd, list)) {
+		json_decref(list);
 		return NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (cmd_available(ctx, &commands[i]) && list_cmd(list, commands[i].name))
-			goto nomem;
-	for (const struct qmp_command *c = ctx->extra; c && c->name; c++)
-		if (find_cmd(ctx, c->name) == c && list_cmd(list, c->name)) /* not shadowed */
-			goto nomem;
+	}
 	return list;
-nomem:
-	json_decref(list);
-	return NULL;
 }
 
 json_t *qmp_execute(const struct qmp_ctx *ctx, const char *name, json_t *args,
@@ -730,7 +695,7 @@ json_t *qmp_execute(const struct qmp_ctx *ctx, const char *name, json_t *args,
 
 /* qmp_capabilities before negotiation: accepts only offered capabilities
  * (none). */
-static bool negotiate(json_t *args, struct qmp_error *err)
+static bool negotiate(json_t *args, bool *oob, struct qmp_error *err)
 {
 	if (args && !check_args(find_builtin("qmp_capabilities"), args, err))
 		return false;
@@ -744,27 +709,35 @@ static bool negotiate(json_t *args, struct qmp_error *err)
 			return false;
 		}
 		if (strcmp(json_string_value(v), "oob")) {
-			set_err(err, CLS_GENERIC, "Parameter 'enable' does not accept value '%s'",
+			/* QEMU 7.2's text, 'null' included. */
+			set_err(err, CLS_GENERIC, "Parameter 'null' does not accept value '%s'",
 				json_string_value(v));
 			return false;
 		}
 	}
-	if (json_array_size(enable)) {
-		set_err(err, CLS_GENERIC, "Capability oob not available");
-		return false;
-	}
+	*oob = json_array_size(enable) > 0;
 	return true;
 }
 
-/* The envelope as QEMU checks it: execute (string), arguments (object),
- * id (anything), nothing else. */
-static const char *check_envelope(json_t *req, json_t **args, struct qmp_error *err)
+/* The envelope as QEMU checks it: execute (string), or exec-oob once oob
+ * is enabled, arguments (object), id (anything), nothing else. */
+static const char *check_envelope(json_t *req, bool oob_on, json_t **args, bool *oob,
+				  struct qmp_error *err)
 {
 	const char *key, *cmd = NULL;
 	json_t *v;
 	*args = NULL;
+	*oob = false;
 	json_object_foreach(req, key, v) {
-		if (!strcmp(key, "execute")) {
+		if (oob_on && !strcmp(key, "exec-oob") && !cmd) {
+			if (!json_is_string(v)) {
+				set_err(err, CLS_GENERIC,
+					"QMP input member 'exec-oob' must be a string");
+				return NULL;
+			}
+			cmd = json_string_value(v);
+			*oob = true;
+		} else if (!strcmp(key, "execute") && !*oob) {
 			if (!json_is_string(v)) {
 				set_err(err, CLS_GENERIC,
 					"QMP input member 'execute' must be a string");
@@ -788,13 +761,104 @@ static const char *check_envelope(json_t *req, json_t **args, struct qmp_error *
 	return cmd;
 }
 
+/* Appends n bytes; false when out of memory. */
+static bool buf_put(char **b, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = MAX(*cap * 2, *len + n + 1);
+		char *p = realloc(*b, c);
+		if (!p)
+			return false;
+		*b = p;
+		*cap = c;
+	}
+	memcpy(*b + *len, s, n);
+	*len += n;
+	(*b)[*len] = '\0';
+	return true;
+}
+
+/* An integer token of QEMU's JSON that jansson cannot hold: one over
+ * INT64_MAX up to UINT64_MAX becomes qmp_u64's marker, anything bigger
+ * (either sign) a real, as QEMU parses them. */
+static bool put_number(char **b, size_t *len, size_t *cap, const char *t, size_t n)
+{
+	bool neg = t[0] == '-';
+	size_t digits = n - neg;
+	bool big = digits > 19 ||
+		   (digits == 19 &&
+		    strncmp(t + neg, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0);
+	if (!big)
+		return buf_put(b, len, cap, t, n);
+	bool u64 = !neg &&
+		   (digits < 20 || (digits == 20 && strncmp(t, "18446744073709551615", 20) <= 0));
+	if (u64)
+		return buf_put(b, len, cap, "\"\\u0001u64:", 11) && buf_put(b, len, cap, t, n) &&
+		       buf_put(b, len, cap, "\\u0001\"", 7);
+	return buf_put(b, len, cap, t, n) && buf_put(b, len, cap, ".0", 2);
+}
+
+char *qemu_json_normalize(const char *msg, size_t len, size_t *out_len)
+{
+	char *b = NULL;
+	size_t n = 0, cap = 0;
+	char quote = 0; /* inside a string: its quote */
+	bool ok = buf_put(&b, &n, &cap, "", 0);
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = msg[i];
+		if (quote) {
+			if (c == '\\' && i + 1 < len) {
+				char e = msg[++i];
+				/* \' is QEMU's escape jansson lacks */
+				ok = e == '\'' ? buf_put(&b, &n, &cap, "'", 1)
+					       : buf_put(&b, &n, &cap, msg + i - 1, 2);
+			} else if (c == quote) {
+				quote = 0;
+				ok = buf_put(&b, &n, &cap, "\"", 1);
+			} else if (c == '"') { /* in a single-quoted string */
+				ok = buf_put(&b, &n, &cap, "\\\"", 2);
+			} else {
+				ok = buf_put(&b, &n, &cap, &c, 1);
+			}
+		} else if (c == '"' || c == '\'') {
+			quote = c;
+			ok = buf_put(&b, &n, &cap, "\"", 1);
+		} else if ((c == '-' || (c >= '0' && c <= '9')) &&
+			   (i == 0 || !strchr("0123456789.eE+-", msg[i - 1]))) {
+			size_t j = i + 1;
+			while (j < len && msg[j] >= '0' && msg[j] <= '9')
+				j++;
+			bool integer = j == len || !strchr(".eE", msg[j]);
+			ok = integer && j > i + (c == '-')
+				     ? put_number(&b, &n, &cap, msg + i, j - i)
+				     : buf_put(&b, &n, &cap, msg + i, j - i);
+			i = j - 1;
+		} else {
+			ok = buf_put(&b, &n, &cap, &c, 1);
+		}
+	}
+	if (!ok) {
+		free(b);
+		return NULL;
+	}
+	*out_len = n;
+	return b;
+}
+
 char *qmp_handle(const struct qmp_ctx *ctx, struct qmp_session *s, const char *msg, size_t len)
 {
 	struct qmp_error err = { 0 };
 	json_error_t jerr;
 	char *out;
 
-	json_t *req = json_loadb(msg, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	/* QEMU's JSON: single-quoted strings, \' escapes, integers up to
+	 * 2^64-1 (and beyond as reals); jansson reads the standard form. */
+	size_t nlen;
+	char *norm = qemu_json_normalize(msg, len, &nlen);
+	if (!norm)
+		return NULL;
+	json_t *req = json_loadb(norm, nlen, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	free(norm);
 	if (!req) {
 		sanitize_ascii(jerr.text);
 		set_err(&err, CLS_GENERIC, "JSON parse error, %s", jerr.text);
@@ -806,7 +870,8 @@ char *qmp_handle(const struct qmp_ctx *ctx, struct qmp_session *s, const char *m
 	}
 	json_t *id = json_object_get(req, "id");
 	json_t *args;
-	const char *cmd = check_envelope(req, &args, &err);
+	bool oob;
+	const char *cmd = check_envelope(req, s->oob, &args, &oob, &err);
 	if (!cmd) {
 		out = reply_error(&err, id);
 	} else if (!s->negotiated) {
@@ -814,12 +879,20 @@ char *qmp_handle(const struct qmp_ctx *ctx, struct qmp_session *s, const char *m
 			set_err(&err, CLS_NOT_FOUND,
 				"Expecting capabilities negotiation with 'qmp_capabilities'");
 			out = reply_error(&err, id);
-		} else if (!negotiate(args, &err)) {
+		} else if (!negotiate(args, &s->oob, &err)) {
 			out = reply_error(&err, id);
 		} else {
 			s->negotiated = true;
 			out = reply_return(json_object(), id);
 		}
+	} else if (oob) {
+		/* No memvm command runs out of band (QEMU's allow-oob ones are
+		 * migration's). */
+		if (find_cmd(ctx, cmd))
+			set_err(&err, CLS_GENERIC, "The command %s does not support OOB", cmd);
+		else
+			set_err(&err, CLS_NOT_FOUND, "The command %s has not been found", cmd);
+		out = reply_error(&err, id);
 	} else {
 		json_t *ret = qmp_execute(ctx, cmd, args, &err);
 		out = ret ? reply_return(ret, id) : reply_error(&err, id);
@@ -831,10 +904,11 @@ char *qmp_handle(const struct qmp_ctx *ctx, struct qmp_session *s, const char *m
 /* ---- framing ---------------------------------------------------------- */
 
 struct qmp_framer {
-	char *buf;
-	size_t len, max;
+	char *buf; /* grows on demand up to max: a client costs what it sends */
+	size_t len, cap, max;
 	long depth; /* open braces + brackets, as QEMU's streamer counts */
-	bool in_str, esc, scalar, overflow;
+	char quote; /* inside a string: its quote, ' or " (QEMU takes both) */
+	bool esc, scalar, overflow;
 };
 
 struct qmp_framer *qmp_framer_new(size_t max_message)
@@ -842,13 +916,25 @@ struct qmp_framer *qmp_framer_new(size_t max_message)
 	struct qmp_framer *f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
-	f->buf = malloc(max_message ? max_message : 1);
+	f->cap = MIN(max_message, (size_t)4096);
+	f->buf = malloc(f->cap ? f->cap : 1);
 	if (!f->buf) {
 		free(f);
 		return NULL;
 	}
 	f->max = max_message;
 	return f;
+}
+
+static int framer_grow(struct qmp_framer *f)
+{
+	size_t cap = MIN(MAX(f->cap * 2, (size_t)4096), f->max);
+	char *p = realloc(f->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	f->buf = p;
+	f->cap = cap;
+	return 0;
 }
 
 void qmp_framer_free(struct qmp_framer *f)
@@ -869,7 +955,8 @@ static int framer_emit(struct qmp_framer *f, qmp_framer_fn fn, void *opaque)
 	size_t len = f->len;
 	f->len = 0;
 	f->depth = 0;
-	f->in_str = f->esc = f->scalar = false;
+	f->quote = 0;
+	f->esc = f->scalar = false;
 	return fn(opaque, f->buf, len);
 }
 
@@ -882,7 +969,7 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 	for (size_t i = 0; i < len; i++) {
 		char c = data[i];
 		/* A bare top-level token ends at whitespace or structure. */
-		if (f->scalar && (is_ws(c) || memchr("{}[]\"", c, 5))) {
+		if (f->scalar && (is_ws(c) || memchr("{}[]\"'", c, 6))) {
 			ret = framer_emit(f, fn, opaque);
 			if (ret)
 				return ret;
@@ -894,14 +981,19 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 			f->len = 0;
 			return -E2BIG;
 		}
+		if (f->len == f->cap && framer_grow(f)) {
+			f->overflow = true;
+			f->len = 0;
+			return -ENOMEM;
+		}
 		f->buf[f->len++] = c;
-		if (f->in_str) {
+		if (f->quote) {
 			if (f->esc)
 				f->esc = false;
 			else if (c == '\\')
 				f->esc = true;
-			else if (c == '"') {
-				f->in_str = false;
+			else if (c == f->quote) {
+				f->quote = 0;
 				if (f->depth == 0 && (ret = framer_emit(f, fn, opaque)))
 					return ret;
 			}
@@ -909,7 +1001,8 @@ int qmp_framer_feed(struct qmp_framer *f, const char *data, size_t len, qmp_fram
 		}
 		switch (c) {
 		case '"':
-			f->in_str = true;
+		case '\'':
+			f->quote = c;
 			break;
 		case '{':
 		case '[':
