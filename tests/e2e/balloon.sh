@@ -67,6 +67,17 @@ guest_syscalls_work && INIT=$INIT_BUSYBOX
 common=(-kernel "$VMLINUX" -initrd "$INIT")
 start_guest A -m 128M -mem-prealloc "${common[@]}" -append "$GUEST_APPEND" \
 	-device virtio-balloon,guest-stats-polling-interval=1 -qmp "unix:$T/A.qmp,server=on,wait=off"
+# inflate_frees_huge_pages GUEST WHAT: a 128 MiB huge-page guest inflated by
+# 32 MiB gives whole huge pages back to the pool.
+inflate_frees_huge_pages() {
+	local f0 f1
+	f0=$(hp_free)
+	ctl "$1" balloon 96M
+	if wait_actual "$1" 96 60; then pass "$1: $2 guest inflates to 96 MiB"; else fail "$1: $2 guest inflates to 96 MiB" "actual=$(actual_mib "$1")"; fi
+	sleep 0.5
+	f1=$(hp_free)
+	check "$1: $2: HugePages_Free rose by >= 8 of 16 possible (rose $((f1 - f0)))" [ $((f1 - f0)) -ge 8 ]
+}
 if [ "$hp_ok" = 1 ]; then
 	# E: QEMU's spelling of huge pages without a mount, a hugetlb memfd.
 	start_guest E -object memory-backend-memfd,id=mem0,size=128M,hugetlb=on,hugetlbsize=2M,prealloc=on \
@@ -75,12 +86,7 @@ if [ "$hp_ok" = 1 ]; then
 	wait_guest_line E "Run /init as init process" || fail "E boots to init" "$(tail -3 "$T/E.log" | tr '\n' '|') $(cat "$T/E.err")"
 	expect_eq "E: memory-backend-memfd,hugetlb=on: backed by huge pages" hugetlbfs "$(qnum E x-query-memvm-memory backing)"
 	expect_eq "E: query-memdev names the backend" mem0 "$(qnum E query-memdev id)"
-	f0=$(hp_free)
-	ctl E balloon 96M
-	if wait_actual E 96 60; then pass "E: hugetlb memfd guest inflates to 96 MiB"; else fail "E: hugetlb memfd guest inflates to 96 MiB" "actual=$(actual_mib E)"; fi
-	sleep 0.5
-	f1=$(hp_free)
-	check "E: HugePages_Free rose by >= 8 of 16 possible: holes punched in the memfd (rose $((f1 - f0)))" [ $((f1 - f0)) -ge 8 ]
+	inflate_frees_huge_pages E "a hugetlb memfd: holes punched in it"
 	ctl E quit >/dev/null
 	wait "$PID_E"
 	expect_eq "E: quit exits 0" 0 "$?"
@@ -125,12 +131,7 @@ expect_match "A: unsent statistics read n/a (-1)" "^stat-htlb-pgfail: n/a$" "$T/
 
 # --- B: hugetlbfs, inflate gives whole huge pages back to the pool ---
 if [ "$hp_ok" = 1 ]; then
-	f0=$(hp_free)
-	ctl B balloon 96M
-	if wait_actual B 96 60; then pass "B: hugetlbfs guest inflates to 96 MiB"; else fail "B: hugetlbfs guest inflates to 96 MiB" "actual=$(actual_mib B)"; fi
-	sleep 0.5
-	f1=$(hp_free)
-	check "B: HugePages_Free rose by >= 8 of 16 possible (rose $((f1 - f0)))" [ $((f1 - f0)) -ge 8 ]
+	inflate_frees_huge_pages B "hugetlbfs"
 	# Another VM takes every free huge page: B's deflate must wait.
 	hog=$(hp_free)
 	"$MEMVM" -m $((hog * 2))M -mem-path "$HP" -mem-prealloc -kernel "$BUILD/payloads/idle64.elf" \

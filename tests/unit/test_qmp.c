@@ -761,13 +761,7 @@ static json_t *listed(void);
  * the vCPUs, the RAM backend; and the early queries. */
 static json_t *schema_find(json_t *schema, const char *name)
 {
-	size_t i;
-	json_t *e;
-	json_array_foreach(schema, i, e) {
-		if (!strcmp(json_string_value(json_object_get(e, "name")), name))
-			return e;
-	}
-	return NULL;
+	return qmp_find_named(schema, name);
 }
 
 START_TEST(test_qom_tree_and_queries)

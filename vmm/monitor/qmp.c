@@ -113,6 +113,18 @@ bool qmp_get_u64(const json_t *v, uint64_t *out)
 	return true;
 }
 
+json_t *qmp_find_named(json_t *list, const char *name)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e) {
+		const char *n = json_string_value(json_object_get(e, "name"));
+		if (n && !strcmp(n, name))
+			return e;
+	}
+	return NULL;
+}
+
 bool qmp_is_int(const json_t *v)
 {
 	uint64_t x;

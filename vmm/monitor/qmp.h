@@ -83,6 +83,10 @@ void qmp_error_set(struct qmp_error *err, const char *cls, const char *fmt, ...)
  * one over INT64_MAX (QEMU's 2^64-1 for "unknown") is carried as a marker
  * that the reply's text turns back into its digits. */
 json_t *qmp_u64(uint64_t v) WUR;
+/* The element of an array of objects whose "name" is name (borrowed), or
+ * NULL: QOM property lists, query-commands, the schema. */
+json_t *qmp_find_named(json_t *list, const char *name);
+
 /* An integer argument, signed or such a marker (from a client's integer
  * over INT64_MAX): is it one; its value when not negative. */
 bool qmp_is_int(const json_t *v);

@@ -367,13 +367,7 @@ static json_t *resolve(const struct qmp_ctx *ctx, json_t *args, bool listing, ch
 
 static json_t *find_prop(json_t *l, const char *name)
 {
-	size_t i;
-	json_t *p;
-	json_array_foreach(l, i, p) {
-		if (!strcmp(json_string_value(json_object_get(p, "name")), name))
-			return p;
-	}
-	return NULL;
+	return qmp_find_named(l, name);
 }
 
 static const char *node_type(json_t *l)
