@@ -1,6 +1,7 @@
 # memvm: a small, fast KVM VMM with a strong memory story.
 #   make            build build/memvm and build/memvm-ctl
 #   make run        install what is missing, build memvm and the tiny guest, boot it
+#   make install    memvm, memvm-ctl and their man pages into $(DESTDIR)$(PREFIX)
 #   make check      install what is missing, run every test (SAN=1: ASan+UBSan)
 #   make bench      benchmarks (ratios against peers and limits)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
@@ -13,7 +14,7 @@ BUILD := build
 # Debian packages the build, tests and guest need; `make deps` installs the
 # missing ones (as root) and does nothing when all are present.
 DEB_PKGS := pkg-config libfdt-dev check libjansson-dev libseccomp-dev libcap-dev \
-	device-tree-compiler gcc make binutils
+	libinih-dev device-tree-compiler gcc make binutils
 GUEST_DEB_PKGS := linux-source-6.1 busybox-static flex bison bc libelf-dev \
 	libssl-dev cpio xz-utils
 FUZZ_DEB_PKGS := clang libclang-rt-14-dev
@@ -26,7 +27,7 @@ BENCH_DEB_PKGS := bc qemu-system-x86
 # QEMU (TCG) and socat for the nested KVM host, busybox for its initramfs.
 NESTED_DEB_PKGS := qemu-system-x86 socat busybox-static cpio
 
-PKG_LIBS := jansson libseccomp libcap
+PKG_LIBS := jansson libseccomp libcap inih
 
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -MMD -MP \
 	-fno-strict-aliasing -pthread
@@ -58,7 +59,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 10
 
-.PHONY: FORCE all run check check-unit check-format format bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested deps-format guest payloads
+.PHONY: FORCE all run check check-unit check-format format bench fuzz clean deps deps-guest deps-fuzz deps-bench deps-test deps-nested deps-format guest payloads install
 
 all: $(BUILD)/memvm $(BUILD)/memvm-ctl
 
@@ -148,7 +149,7 @@ format: deps-format
 run: deps deps-guest deps-nested
 	@$(MAKE) --no-print-directory all guest
 	@echo "memvm: booting the tiny guest (Ctrl-A x quits). In another terminal:"
-	@echo "  $(BUILD)/memvm-ctl -s $(BUILD)/qmp.sock balloon 192M    # or: watch, stats, info balloon"
+	@echo "  $(BUILD)/memvm-ctl -s $(BUILD)/qmp.sock balloon 96M    # or: watch, stats, info balloon"
 	@BUILD=$(BUILD) bash guests/run.sh
 
 # libFuzzer targets are built with clang from source, separate from $(BUILD)/obj.
@@ -170,6 +171,14 @@ deps-bench:
 bench: deps deps-bench
 	@$(MAKE) --no-print-directory all payloads
 	@BUILD=$(BUILD) bash tests/bench/run.sh
+
+# Installs memvm, memvm-ctl and their man pages under $(DESTDIR)$(PREFIX).
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(BUILD)/memvm $(DESTDIR)$(PREFIX)/bin/memvm
+	install -D -m 0755 $(BUILD)/memvm-ctl $(DESTDIR)$(PREFIX)/bin/memvm-ctl
+	install -D -m 0644 man/memvm.1 $(DESTDIR)$(PREFIX)/share/man/man1/memvm.1
+	install -D -m 0644 man/memvm-ctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/memvm-ctl.1
 
 clean:
 	rm -rf $(BUILD)

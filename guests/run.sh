@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: boots the tiny guest with a balloon, an rng and both monitors,
-# the serial console on this terminal (Ctrl-A x quits). On a machine without
+# `make run`: boots configs/tiny.ini, the tiny guest with a balloon, an rng
+# and both monitors, the serial console on this terminal (Ctrl-A x quits);
+# the options here only say where this build and this host put things. On a machine without
 # a usable /dev/kvm it boots inside the nested KVM host (guests/nested/), with
 # the monitor sockets forwarded, so $BUILD/qmp.sock and $BUILD/monitor.sock
 # work from here exactly as on a native run.
@@ -11,9 +12,7 @@ BUILD=${BUILD:-build}
 
 . guests/nested/where.sh # vm_host
 
-args=(-m 256M -smp 2 -kernel "$BUILD/guest/vmlinux"
-	-device virtio-balloon,guest-stats-polling-interval=2,free-page-reporting=on
-	-device virtio-rng -serial stdio)
+args=(-readconfig configs/tiny.ini -kernel "$BUILD/guest/vmlinux")
 
 where=$(vm_host)
 if [ "$where" != nested ]; then
@@ -23,7 +22,7 @@ if [ "$where" != nested ]; then
 	# syscall-free init on hosts whose KVM emulates guest kernel mode.
 	init=$INIT_NOSYS
 	guest_syscalls_work && init=$INIT_BUSYBOX
-	exec "$BUILD/memvm" "${args[@]}" -initrd "$init" -append "console=ttyS0 quiet" \
+	exec "$BUILD/memvm" "${args[@]}" -initrd "$init" \
 		-qmp "unix:$sock/qmp.sock,server=on,wait=off" \
 		-monitor "unix:$sock/monitor.sock,server=on,wait=off"
 fi

@@ -67,10 +67,12 @@ count_script() {
 }
 
 # Lint: the C layout (.clang-format), the architecture (which folder may
-# include which, no include circles) and the hardened binaries, one test each.
+# include which, no include circles), the hardened binaries and the docs
+# (every option and command in -help and the man pages; make install), one
+# test each.
 if [ -z "$ONLY" ] || [ "$ONLY" = lint ]; then
 	t0=$SECONDS
-	for l in format layers hardening; do
+	for l in format layers hardening docs; do
 		if bash "tests/lint/$l.sh" >"$log/$l.log" 2>&1; then
 			echo "$(tail -1 "$log/$l.log")"; passed=$((passed + 1))
 		else

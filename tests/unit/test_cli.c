@@ -1,6 +1,8 @@
 /* Unit tests for vmm/config/cli.c and vmm/lib/size.c: QEMU-style option and size parsing. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -159,6 +161,7 @@ static int parse_v(const char *const *args)
 		off += l;
 	}
 	g_argv[g_argc] = NULL;
+	cli_free(&g_cfg);
 	config_defaults(&g_cfg);
 	memset(g_err, 'X', sizeof(g_err));
 	g_err[sizeof(g_err) - 1] = '\0';
@@ -455,8 +458,9 @@ START_TEST(machine_properties)
 
 	PARSE_OK("-machine", "dumpdtb=/tmp/out.dtb");
 	ck_assert_str_eq(g_cfg.dumpdtb, "/tmp/out.dtb");
-	/* Points into argv (the header promises it). */
-	ck_assert(g_cfg.dumpdtb >= g_store && g_cfg.dumpdtb < g_store + sizeof(g_store));
+	/* Points into the parser's own copy of the words, which lives until
+	 * cli_free (the header promises it): argv may change meanwhile. */
+	ck_assert(!(g_cfg.dumpdtb >= g_store && g_cfg.dumpdtb < g_store + sizeof(g_store)));
 
 	/* --machine and -M are the same option. */
 	PARSE_OK("--machine", "thp=off");
@@ -639,7 +643,7 @@ START_TEST(serial_modes)
 	PARSE_OK("-serial", "file:/tmp/console.log");
 	ck_assert_int_eq(g_cfg.serial, SERIAL_FILE);
 	ck_assert_str_eq(g_cfg.serial_path, "/tmp/console.log");
-	ck_assert_ptr_eq(g_cfg.serial_path, g_argv[2] + 5);
+	ck_assert_str_eq(g_cfg.serial_path, g_argv[2] + 5);
 	PARSE_ERR("-serial tcp::4444", "-serial", "tcp::4444");
 	PARSE_ERR("expected stdio, file:PATH or none", "-serial", "file:");
 	PARSE_ERR("expected stdio, file:PATH or none", "-serial", "STDIO");
@@ -761,9 +765,9 @@ END_TEST
 START_TEST(boot_files)
 {
 	PARSE_OK("-kernel", "vmlinux", "-initrd", "init.cpio", "-append", "console=ttyS0 quiet");
-	ck_assert_ptr_eq(g_cfg.kernel, g_argv[2]);
-	ck_assert_ptr_eq(g_cfg.initrd, g_argv[4]);
-	ck_assert_ptr_eq(g_cfg.append, g_argv[6]);
+	ck_assert_str_eq(g_cfg.kernel, g_argv[2]);
+	ck_assert_str_eq(g_cfg.initrd, g_argv[4]);
+	ck_assert_str_eq(g_cfg.append, g_argv[6]);
 	ck_assert_str_eq(g_cfg.append, "console=ttyS0 quiet");
 	/* Order does not matter. */
 	PARSE_OK("-initrd", "i", "-kernel", "k");
@@ -815,6 +819,216 @@ START_TEST(familiar_options)
 }
 END_TEST
 
+/* ---- config files ------------------------------------------------------ */
+
+static char g_dir[64];
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[128];
+	if (!g_dir[0]) {
+		snprintf(g_dir, sizeof(g_dir), "/tmp/memvm-cfg.XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(g_dir));
+	}
+	snprintf(path, sizeof(path), "%s/%s", g_dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* The configuration as -writeconfig writes it (malloc'd). */
+static char *written(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(writeconfig_write(&g_cfg, f), 0);
+	fclose(f);
+	return buf;
+}
+
+/* -writeconfig, then -readconfig of that file: the same machine. */
+START_TEST(config_round_trip)
+{
+	PARSE_OK("-m", "320M", "-smp", "3", "-kernel", "/k", "-initrd", "/i", "-append",
+		 "console=ttyS0 a=\"b c\"", "-device",
+		 "virtio-balloon,deflate-on-oom=on,guest-stats-polling-interval=5", "-device",
+		 "virtio-rng", "-device", "virtio-rng", "-device", "isa-debug-exit,iobase=0xf4",
+		 "-qmp", "unix:/tmp/q,server=on,wait=off", "-monitor", "stdio", "-serial",
+		 "file:/tmp/con", "-name", "vm7", "-uuid", "12345678-1234-1234-1234-123456789abc",
+		 "-no-reboot", "-S", "-machine", "mem-merge=off,dt=on,prealloc-threads=3",
+		 "-mem-path", "/dev/hugepages", "-mem-prealloc", "-sandbox", "on,log=on");
+	char *a = written();
+	const char *path = write_file("rt.ini", a);
+	PARSE_OK("-readconfig", path);
+	char *b = written();
+	ck_assert_str_eq(a, b);
+	ck_assert_uint_eq(g_cfg.ram_size, 320ull << 20);
+	ck_assert_uint_eq(g_cfg.rng, 2);
+	ck_assert_str_eq(g_cfg.append, "console=ttyS0 a=\"b c\"");
+	ck_assert(g_cfg.balloon.deflate_on_oom && g_cfg.no_reboot && g_cfg.start_paused);
+	ck_assert(g_cfg.sandbox_log && g_cfg.monitor.stdio && !g_cfg.mem_merge);
+	free(a);
+	free(b);
+	/* A memory backend, written as QEMU writes one. */
+	PARSE_OK("-object", "memory-backend-memfd,id=m0,size=64M,hugetlb=on,dump=off", "-machine",
+		 "memory-backend=m0", "-kernel", "/k");
+	a = written();
+	path = write_file("rt2.ini", a);
+	PARSE_OK("-readconfig", path);
+	b = written();
+	ck_assert_str_eq(a, b);
+	ck_assert_uint_eq(g_cfg.mem_hugetlb_size, 2ull << 20);
+	ck_assert(!g_cfg.mem_dump);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* QEMU's own file for a VM (indented keys, quoted values, a chardev and a
+ * mon for the monitor, libvirt's memory backend), and options after it
+ * overriding it. */
+START_TEST(config_qemu_syntax)
+{
+	const char *path = write_file("qemu.ini", "# written by QEMU 7.2 -writeconfig\n"
+						  "[machine]\n"
+						  "  type = \"microvm\"\n"
+						  "  accel = \"kvm\"\n"
+						  "  memory-backend = \"pc.ram\"\n"
+						  "\n"
+						  "[object \"pc.ram\"]\n"
+						  "  qom-type = \"memory-backend-file\"\n"
+						  "  size = \"1073741824\"\n"
+						  "  mem-path = \"/dev/hugepages\"\n"
+						  "  prealloc = \"on\"\n"
+						  "[device \"balloon0\"]\n"
+						  "  driver = \"virtio-balloon-device\"\n"
+						  "  deflate-on-oom = \"on\"\n"
+						  "[chardev \"charmonitor\"]\n"
+						  "  backend = \"socket\"\n"
+						  "  path = \"/run/vm.qmp\"\n"
+						  "  server = \"on\"\n"
+						  "  wait = \"off\"\n"
+						  "[mon \"monitor\"]\n"
+						  "  chardev = \"charmonitor\"\n"
+						  "  mode = \"control\"\n"
+						  "[smp-opts]\n"
+						  "  cpus = \"2\"\n"
+						  "[name]\n"
+						  "  guest = \"web1\"\n");
+	PARSE_OK("-readconfig", path, "-kernel", "/k", "-smp", "4");
+	ck_assert_uint_eq(g_cfg.ram_size, 1ull << 30);
+	ck_assert_str_eq(g_cfg.mem_path, "/dev/hugepages");
+	ck_assert(g_cfg.mem_prealloc && g_cfg.balloon.enabled && g_cfg.balloon.deflate_on_oom);
+	ck_assert(g_cfg.qmp.set);
+	ck_assert_str_eq(g_cfg.qmp.path, "/run/vm.qmp");
+	ck_assert_str_eq(g_cfg.name, "web1");
+	ck_assert_str_eq(g_cfg.ram_id, "pc.ram");
+	ck_assert_uint_eq(g_cfg.smp, 4); /* the option after the file wins */
+	/* A value longer than inih's 200-byte lines. */
+	char text[1200];
+	int n = snprintf(text, sizeof(text), "[boot]\nkernel = /k\nappend = \"");
+	memset(text + n, 'a', 900);
+	snprintf(text + n + 900, sizeof(text) - (size_t)n - 900, " end\"\n");
+	PARSE_OK("-readconfig", write_file("long.ini", text));
+	ck_assert_uint_eq(strlen(g_cfg.append), 904);
+	ck_assert_str_eq(g_cfg.append + 900, " end");
+}
+END_TEST
+
+/* Errors name the file, the line and the key. */
+START_TEST(config_errors)
+{
+	const char *p = write_file(
+		"e1.ini", "[machine]\n  mem-merge = \"on\"\n\n[memory]\n  size = \"lots\"\n");
+	PARSE_ERR(":5: [memory] size: -m lots: invalid size", "-readconfig", p);
+	ck_assert_ptr_nonnull(strstr(g_err, "e1.ini:5"));
+	p = write_file("e2.ini", "[memory]\n  size = \"1G\"\n[colour]\n  x = \"red\"\n");
+	PARSE_ERR("e2.ini:3: section [colour] is not known", "-readconfig", p);
+	p = write_file("e3.ini", "[memory]\n  size = \"1G\"\n  maxmem = \"2G\"\n");
+	PARSE_ERR("e3.ini:3: maxmem: unknown in [memory] (known: size)", "-readconfig", p);
+	p = write_file("e4.ini", "[memory]\nsize\n");
+	PARSE_ERR("e4.ini:2: not an INI line", "-readconfig", p);
+	p = write_file("e5.ini", "[device \"b\"]\n  deflate-on-oom = \"on\"\n");
+	PARSE_ERR("e5.ini:1: [device \"b\"]: driver is missing", "-readconfig", p);
+	p = write_file("e6.ini", "[object]\n  qom-type = \"memory-backend-ram\"\n");
+	PARSE_ERR("an object needs an id", "-readconfig", p);
+	p = write_file("e7.ini", "[mon]\n  chardev = \"nope\"\n");
+	PARSE_ERR("e7.ini:2: chardev: [mon] needs the id of a [chardev] above it", "-readconfig",
+		  p);
+	p = write_file("e8.ini", "[device \"x\"]\n  driver = \"virtio-gpu\"\n");
+	PARSE_ERR("e8.ini:2: [device \"x\"] driver: -device virtio-gpu", "-readconfig", p);
+	PARSE_ERR("-readconfig /nonexistent/x.ini: No such file or directory", "-readconfig",
+		  "/nonexistent/x.ini");
+	PARSE_ERR("-readconfig needs a file name", "-readconfig");
+	PARSE_ERR("-writeconfig needs an argument", "-writeconfig");
+}
+END_TEST
+
+/* The example configurations parse (tests/e2e/configs.sh boots them). */
+START_TEST(config_examples)
+{
+	static const char *const files[] = { "configs/tiny.ini", "configs/hugepages.ini",
+					     "configs/overcommit.ini" };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		PARSE_OK("-readconfig", files[i]);
+		ck_assert_ptr_nonnull(g_cfg.kernel);
+		ck_assert(g_cfg.balloon.enabled && g_cfg.qmp.set);
+	}
+	PARSE_OK("-readconfig", "configs/tiny.ini");
+	ck_assert_uint_eq(g_cfg.ram_size, 128ull << 20);
+	PARSE_OK("-readconfig", "configs/hugepages.ini");
+	ck_assert(g_cfg.mem_prealloc && g_cfg.memdev.set);
+	PARSE_OK("-readconfig", "configs/overcommit.ini");
+	ck_assert(g_cfg.balloon.deflate_on_oom && g_cfg.balloon.free_page_reporting &&
+		  g_cfg.mem_merge);
+}
+END_TEST
+
+/* Every option the parser knows is in -help and in memvm(1). */
+START_TEST(options_documented)
+{
+	const char *names[128];
+	size_t n = cli_option_names(names, ARRAY_SIZE(names));
+	ck_assert_uint_gt(n, 20);
+	ck_assert_uint_lt(n, ARRAY_SIZE(names));
+	char *help = NULL, *man = NULL;
+	size_t hl = 0;
+	FILE *f = open_memstream(&help, &hl);
+	cli_usage(f);
+	fclose(f);
+	f = fopen("man/memvm.1", "r");
+	ck_assert_msg(f != NULL, "man/memvm.1 is missing");
+	size_t ml = 0;
+	ck_assert_int_ge(getdelim(&man, &ml, '\0', f), 100);
+	fclose(f);
+	/* roff writes a dash as \- */
+	for (char *r = man, *w = man;; r++) {
+		if (r[0] == '\\' && r[1] == '-')
+			r++;
+		if (!(*w++ = *r))
+			break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char opt[64];
+		snprintf(opt, sizeof(opt), "-%s", names[i]);
+		/* whole words: "-m" must not be found inside "-machine" */
+		bool in_help = false, in_man = false;
+		for (const char *t = help; (t = strstr(t, opt)); t++)
+			in_help |= !isalnum((unsigned char)t[strlen(opt)]) && t[strlen(opt)] != '-';
+		for (const char *t = man; (t = strstr(t, opt)); t++)
+			in_man |= !isalnum((unsigned char)t[strlen(opt)]) && t[strlen(opt)] != '-';
+		ck_assert_msg(in_help, "%s is not in memvm -help", opt);
+		ck_assert_msg(in_man, "%s is not in man/memvm.1", opt);
+	}
+	free(help);
+	free(man);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -854,6 +1068,11 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, familiar_options);
 	tcase_add_test(tc, name_uuid_options);
 	tcase_add_test(tc, memory_backend_objects);
+	tcase_add_test(tc, config_round_trip);
+	tcase_add_test(tc, config_qemu_syntax);
+	tcase_add_test(tc, config_errors);
+	tcase_add_test(tc, config_examples);
+	tcase_add_test(tc, options_documented);
 	suite_add_tcase(s, tc);
 	return s;
 }

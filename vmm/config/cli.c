@@ -433,17 +433,44 @@ static int resolve_memdev(struct vm_config *cfg, char *err, size_t errlen)
 
 /* Options that take an argument. */
 static const char *const arg_opts[] = {
-	"m",       "smp",    "kernel", "initrd",  "append",  "mem-path", "machine",
-	"M",       "serial", "device", "qmp",     "monitor", "balloon",  "accel",
-	"display", "name",   "cpu",    "sandbox", "runas",   "uuid",     "object",
+	"m",      "smp",     "kernel", "initrd",  "append",  "mem-path",    "machine", "M",
+	"serial", "device",  "qmp",    "monitor", "balloon", "accel",       "display", "name",
+	"cpu",    "sandbox", "runas",  "uuid",    "object",  "writeconfig",
 };
+
+/* Options without an argument. An option is in one of the two lists or is
+ * unknown, so the lists are every option (-help and the man page are
+ * checked against them); -readconfig is read before parsing. */
+static const char *const flag_opts[] = {
+	"mem-prealloc",   "no-reboot", "S", "enable-kvm", "nographic", "nodefaults",
+	"no-user-config", "version",   "V", "help",       "h",
+};
+
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, list[i]))
+			return true;
+	return false;
+}
 
 static bool takes_arg(const char *name)
 {
+	return in_list(name, arg_opts, ARRAY_SIZE(arg_opts));
+}
+
+size_t cli_option_names(const char **out, size_t max)
+{
+	size_t n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(arg_opts); i++)
-		if (!strcmp(name, arg_opts[i]))
-			return true;
-	return false;
+		if (n < max)
+			out[n++] = arg_opts[i];
+	for (size_t i = 0; i < ARRAY_SIZE(flag_opts); i++)
+		if (n < max)
+			out[n++] = flag_opts[i];
+	if (n < max)
+		out[n++] = "readconfig";
+	return n;
 }
 
 /* QEMU: -sandbox on|off[,obsolete=,elevateprivileges=,spawn=,resourcecontrol=];
@@ -541,10 +568,13 @@ static int parse_smp(struct vm_config *cfg, const char *arg, char *err, size_t e
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+/* The options, files expanded; *at is the word being parsed (-1 after). */
+static int parse_words(int argc, char **argv, int *at, struct vm_config *cfg, char *err,
+		       size_t errlen)
 {
 	err[0] = '\0';
 	for (int i = 1; i < argc; i++) {
+		*at = i;
 		const char *a = argv[i];
 		if (a[0] != '-' || a[1] == '\0')
 			BAD("unexpected argument '%s' (options start with '-'; see -help)", a);
@@ -552,6 +582,8 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 		if (*name == '-')
 			name++; /* QEMU accepts --opt too */
 		char *arg = NULL;
+		if (!takes_arg(name) && !in_list(name, flag_opts, ARRAY_SIZE(flag_opts)))
+			BAD("unknown option '%s' (see -help)", a);
 		if (takes_arg(name)) {
 			if (i + 1 >= argc)
 				BAD("-%s needs an argument (see -help)", name);
@@ -668,10 +700,15 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 			cfg->want_version = true;
 		} else if (!strcmp(name, "help") || !strcmp(name, "h")) {
 			cfg->want_help = true;
+		} else if (!strcmp(name, "writeconfig")) {
+			if (!*arg)
+				BAD("-writeconfig needs a file name (or - for standard output)");
+			cfg->writeconfig = arg;
 		} else {
 			BAD("unknown option '%s' (see -help)", a);
 		}
 	}
+	*at = -1;
 	if (cfg->want_help || cfg->want_version)
 		return 0;
 	if ((cfg->memdev.set || cfg->memory_backend) && resolve_memdev(cfg, err, errlen))
@@ -692,6 +729,45 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t er
 	return 0;
 }
 
+int cli_parse(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct cfg_words *w = calloc(1, sizeof(*w));
+	int ret = w ? readconfig_push(w, argc ? argv[0] : "memvm", NULL) : -ENOMEM;
+	for (int i = 1; !ret && i < argc; i++) {
+		if (strcmp(argv[i], "-readconfig") && strcmp(argv[i], "--readconfig")) {
+			ret = readconfig_push(w, argv[i], NULL);
+		} else if (i + 1 >= argc) {
+			snprintf(err, errlen, "-readconfig needs a file name (see -help)");
+			ret = -EINVAL;
+		} else if ((ret = readconfig_load(argv[++i], w, err, errlen))) {
+			ret = -EINVAL; /* err names the file and line */
+		}
+	}
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	cfg->owned_words = w;
+	if (ret)
+		return ret;
+	int at = -1;
+	ret = parse_words(w->argc, w->argv, &at, cfg, err, errlen);
+	if (ret && at > 0 && w->origin[at]) {
+		/* A file's word: say where it came from. */
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", err);
+		snprintf(err, errlen, "%s: %s", w->origin[at], msg);
+	}
+	return ret;
+}
+
+void cli_free(struct vm_config *cfg)
+{
+	if (cfg->owned_words) {
+		readconfig_words_free(cfg->owned_words);
+		free(cfg->owned_words);
+		cfg->owned_words = NULL;
+	}
+}
+
 void cli_usage(void *stream)
 {
 	FILE *f = stream;
@@ -701,7 +777,7 @@ void cli_usage(void *stream)
 		"Machine:\n"
 		"  -m SIZE                  guest RAM (plain number = MiB, or K/M/G/T suffix; default 128M)\n"
 		"  -smp N                   number of vCPUs (default 1)\n"
-		"  -machine PROP=VAL,...    prealloc-threads=N, mem-merge=on|off, thp=on|off,\n"
+		"  -machine|-M PROP=VAL,... prealloc-threads=N, mem-merge=on|off, thp=on|off,\n"
 		"                           mem-shared=on|off, host-quirks=on|off, dt=on|off, pvh=on|off,\n"
 		"                           dumpdtb=FILE, memory-backend=ID (an -object memory-backend-*)\n"
 		"  -S                       do not start the vCPUs until 'cont' on the monitor\n"
@@ -732,8 +808,13 @@ void cli_usage(void *stream)
 		"Monitor:\n"
 		"  -qmp unix:PATH,server=on,wait=off       QMP (JSON) monitor socket\n"
 		"  -monitor unix:PATH,server=on,wait=off   human monitor socket (or stdio)\n"
+		"Configuration files:\n"
+		"  -readconfig FILE         read options from FILE (QEMU's INI syntax; options\n"
+		"                           after it override it; see configs/)\n"
+		"  -writeconfig FILE        write the configuration to FILE (- for stdout); without\n"
+		"                           -kernel, only that\n"
 		"Other:\n"
-		"  -version, -help\n"
+		"  -version (-V), -help (-h)\n"
 		"  accepted for familiarity: -enable-kvm, -accel kvm, -cpu host, -nographic,\n"
-		"  -display none, -nodefaults, -name NAME\n");
+		"  -display none, -nodefaults, -no-user-config\n");
 }

@@ -9,6 +9,8 @@
 
 #include "vmm/lib/util.h"
 
+struct cfg_words;
+
 /* The most vCPUs a memvm machine has: APIC ids are 8 bits, 0xff is the
  * broadcast id and the IOAPIC takes id ncpus. The host's KVM may allow
  * fewer (checked when the machine is built). */
@@ -98,6 +100,11 @@ struct vm_config {
 
 	char name[128]; /* -name (QMP query-name); "": none */
 	char uuid[37];  /* -uuid, lower case (query-uuid); "": the all-zero UUID */
+
+	const char *writeconfig; /* -writeconfig FILE ("-": stdout) */
+	/* The words of -readconfig files, which cfg's strings point into
+	 * (cli_free() releases them). */
+	struct cfg_words *owned_words;
 
 	/* -version / -help: the caller prints and exits 0. */
 	bool want_version;
