@@ -934,6 +934,16 @@ START_TEST(test_qom_tree_and_queries)
 			    "\"unix:/run/q.sock,server=on\", \"label\": \"compat_monitor0\"}]");
 	free(d);
 	json_decref(v);
+	/* An rng beside the balloon: device[1], of its own type. */
+	cfg.rng = 1;
+	v = ok("{\"execute\": \"qom-get\", \"arguments\": {\"path\": "
+	       "\"/machine/peripheral-anon/device[1]\", \"property\": \"type\"}}");
+	ck_assert_str_eq(json_string_value(v), "virtio-rng-device");
+	json_decref(v);
+	v = ok("{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
+	       "\"/machine/peripheral-anon\"}}");
+	ck_assert_uint_eq(json_array_size(v), 3);
+	json_decref(v);
 	be.cfg = NULL;
 }
 END_TEST

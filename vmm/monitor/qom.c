@@ -173,7 +173,7 @@ static int node_balloon(json_t *l, const struct qmp_ctx *ctx, const struct vm_co
 static int node_peripheral_anon(json_t *l, const struct qmp_ctx *ctx, const struct vm_config *cfg,
 				const char *path, const char *want)
 {
-	int r = props_type(l, "container");
+	int r = want ? 0 : props_type(l, "container");
 	const char *bp = balloon_path(ctx);
 	size_t pl = strlen(path);
 	bool balloon_here = ctx->be->balloon && !strncmp(bp, path, pl) && bp[pl] == '/' &&
