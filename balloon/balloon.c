@@ -72,7 +72,7 @@ struct balloon {
 	uint64_t inflated_pages;
 	uint64_t deflated_pages;
 	uint64_t discarded_bytes;
-	uint64_t reported_bytes;
+	uint64_t reported_bytes, reported_kept_bytes;
 	uint64_t bad_pfns;
 	uint64_t duplicate_pfns;
 	uint64_t discard_errors;
@@ -499,6 +499,12 @@ static int balloon_report_queue(struct balloon *b, struct virtio_mmio *t, uint32
 				continue;
 			/* virtq has checked the segment lies inside one region. */
 			b->reported_bytes += s->len;
+			/* As QEMU: pages the guest poisons must keep their bytes. */
+			if ((virtio_mmio_features(t) & (1ull << VIRTIO_BALLOON_F_PAGE_POISON)) &&
+			    b->poison_val) {
+				b->reported_kept_bytes += s->len;
+				continue;
+			}
 			discard_run(b, s->gpa, s->len, true);
 		}
 		ret = virtq_push(q, b->elem.head, 0);
@@ -568,7 +574,7 @@ static const struct virtio_device_ops balloon_ops = {
 	.features = (1ull << VIRTIO_BALLOON_F_MUST_TELL_HOST) |
 		    (1ull << VIRTIO_BALLOON_F_STATS_VQ) |
 		    (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) |
-		    (1ull << VIRTIO_BALLOON_F_REPORTING),
+		    (1ull << VIRTIO_BALLOON_F_PAGE_POISON) | (1ull << VIRTIO_BALLOON_F_REPORTING),
 	.config_size = CONFIG_SIZE,
 	.config_read = balloon_config_read,
 	.config_write = balloon_config_write,
@@ -746,6 +752,8 @@ void balloon_query(struct balloon *b, struct balloon_info *out)
 		.deflated_pages = b->deflated_pages,
 		.discarded_bytes = b->discarded_bytes,
 		.reported_bytes = b->reported_bytes,
+		.reported_kept_bytes = b->reported_kept_bytes,
+		.poison_val = b->poison_val,
 		.bad_pfns = b->bad_pfns,
 		.duplicate_pfns = b->duplicate_pfns,
 		.discard_errors = b->discard_errors,
@@ -802,6 +810,12 @@ const char *balloon_stat_name(enum balloon_stat s)
 		[BALLOON_STAT_DISK_CACHES] = "stat-disk-caches",
 		[BALLOON_STAT_HTLB_PGALLOC] = "stat-htlb-pgalloc",
 		[BALLOON_STAT_HTLB_PGFAIL] = "stat-htlb-pgfail",
+		[BALLOON_STAT_OOM_KILLS] = "stat-oom-kills",
+		[BALLOON_STAT_ALLOC_STALLS] = "stat-alloc-stalls",
+		[BALLOON_STAT_ASYNC_SCANS] = "stat-async-scans",
+		[BALLOON_STAT_DIRECT_SCANS] = "stat-direct-scans",
+		[BALLOON_STAT_ASYNC_RECLAIMS] = "stat-async-reclaims",
+		[BALLOON_STAT_DIRECT_RECLAIMS] = "stat-direct-reclaims",
 	};
 	return (unsigned)s < BALLOON_STAT_COUNT ? names[s] : NULL;
 }

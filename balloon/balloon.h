@@ -28,9 +28,11 @@
 
 #define VIRTIO_ID_BALLOON 5
 /* Device feature bits (include/uapi/linux/virtio_balloon.h). Offered:
- * MUST_TELL_HOST and STATS_VQ always, DEFLATE_ON_OOM and REPORTING when
- * configured. FREE_PAGE_HINT and PAGE_POISON are never offered (so a
- * guest with page poisoning or init_on_free turns reporting off). */
+ * MUST_TELL_HOST, STATS_VQ and PAGE_POISON always (as QEMU's default
+ * page-poison=on: without it Linux turns free page reporting off on
+ * init_on_free and page-poisoning guests), DEFLATE_ON_OOM and REPORTING
+ * when configured; FREE_PAGE_HINT never. Reported pages are discarded only
+ * while the guest's poison value is 0: a non-zero poison must survive. */
 #define VIRTIO_BALLOON_F_MUST_TELL_HOST 0
 #define VIRTIO_BALLOON_F_STATS_VQ       1
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
@@ -62,7 +64,16 @@ enum balloon_stat {
 	BALLOON_STAT_DISK_CACHES,
 	BALLOON_STAT_HTLB_PGALLOC,
 	BALLOON_STAT_HTLB_PGFAIL,
+	/* Linux 6.12's (QEMU 9.1's names); QEMU 7.2, whose guest-stats memvm
+	 * reports, has the ten above. Tags past the table are ignored. */
+	BALLOON_STAT_OOM_KILLS,
+	BALLOON_STAT_ALLOC_STALLS,
+	BALLOON_STAT_ASYNC_SCANS,
+	BALLOON_STAT_DIRECT_SCANS,
+	BALLOON_STAT_ASYNC_RECLAIMS,
+	BALLOON_STAT_DIRECT_RECLAIMS,
 	BALLOON_STAT_COUNT,
+	BALLOON_STAT_QEMU72_COUNT = BALLOON_STAT_OOM_KILLS, /* guest-stats' keys */
 };
 
 struct balloon_config {
@@ -116,15 +127,17 @@ struct balloon_info {
 	uint64_t actual_bytes; /* QEMU's query-balloon "actual": ram - actual pages */
 	bool driver_ready;     /* the guest driver set DRIVER_OK */
 	/* Counters since start. */
-	uint64_t inflated_pages;  /* PFNs accepted on the inflate queue */
-	uint64_t deflated_pages;  /* PFNs accepted on the deflate queue */
-	uint64_t discarded_bytes; /* bytes that really left the process */
-	uint64_t reported_bytes;  /* free page reporting: bytes reported */
-	uint64_t bad_pfns;        /* PFNs rejected (outside RAM, ...) */
-	uint64_t duplicate_pfns;  /* repeated within one buffer (ignored) */
-	uint64_t discard_errors;  /* discard ops that failed */
-	uint64_t deflate_waits;   /* deflates held until the host could back them */
-	bool deflate_waiting;     /* one is held now */
+	uint64_t inflated_pages;      /* PFNs accepted on the inflate queue */
+	uint64_t deflated_pages;      /* PFNs accepted on the deflate queue */
+	uint64_t discarded_bytes;     /* bytes that really left the process */
+	uint64_t reported_bytes;      /* free page reporting: bytes reported */
+	uint64_t reported_kept_bytes; /* ... not discarded: the guest poisons pages */
+	uint32_t poison_val;          /* the guest's, with PAGE_POISON negotiated */
+	uint64_t bad_pfns;            /* PFNs rejected (outside RAM, ...) */
+	uint64_t duplicate_pfns;      /* repeated within one buffer (ignored) */
+	uint64_t discard_errors;      /* discard ops that failed */
+	uint64_t deflate_waits;       /* deflates held until the host could back them */
+	bool deflate_waiting;         /* one is held now */
 };
 void balloon_query(struct balloon *b, struct balloon_info *out);
 

@@ -42,6 +42,7 @@
 #define F_STATS     (1ull << VIRTIO_BALLOON_F_STATS_VQ)
 #define F_OOM       (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM)
 #define F_REP       (1ull << VIRTIO_BALLOON_F_REPORTING)
+#define F_POISON    (1ull << VIRTIO_BALLOON_F_PAGE_POISON)
 
 /* ---- fake memory ops ---- */
 
@@ -403,7 +404,7 @@ START_TEST(test_features_and_queues)
 	make();
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BALLOON);
 	uint64_t f = device_features();
-	ck_assert_uint_eq(f & 0xffffffu, F_TELL | F_STATS);
+	ck_assert_uint_eq(f & 0xffffffu, F_TELL | F_STATS | F_POISON);
 	ck_assert(f & F_VERSION_1);
 	/* (Bits 24+ are the transport's.) The type has four queues; without
 	 * reporting the driver never sets up the fourth, so it has no role. */
@@ -421,14 +422,15 @@ START_TEST(test_features_and_queues)
 	bus = bus_new("mmio");
 	make();
 	f = device_features();
-	ck_assert_uint_eq(f & 0xffffffu, F_TELL | F_STATS | F_OOM | F_REP);
+	ck_assert_uint_eq(f & 0xffffffu, F_TELL | F_STATS | F_OOM | F_POISON | F_REP);
 	wr(VIRTIO_MMIO_QUEUE_SEL, 3);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), BALLOON_QUEUE_SIZE);
 	wr(VIRTIO_MMIO_QUEUE_SEL, 4);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
-	/* Free page hinting and page poisoning are never offered. */
+	/* Free page hinting is never offered; page poisoning always, as QEMU's
+	 * default (else Linux turns reporting off on init_on_free guests). */
 	ck_assert(!(f & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT)));
-	ck_assert(!(f & (1ull << VIRTIO_BALLOON_F_PAGE_POISON)));
+	ck_assert(f & F_POISON);
 }
 END_TEST
 
@@ -456,12 +458,17 @@ END_TEST
 START_TEST(test_stat_names)
 {
 	static const char *const want[] = {
-		"stat-swap-in",          "stat-swap-out",    "stat-major-faults",
-		"stat-minor-faults",     "stat-free-memory", "stat-total-memory",
-		"stat-available-memory", "stat-disk-caches", "stat-htlb-pgalloc",
-		"stat-htlb-pgfail",
+		"stat-swap-in",          "stat-swap-out",     "stat-major-faults",
+		"stat-minor-faults",     "stat-free-memory",  "stat-total-memory",
+		"stat-available-memory", "stat-disk-caches",  "stat-htlb-pgalloc",
+		"stat-htlb-pgfail",      "stat-oom-kills",    "stat-alloc-stalls",
+		"stat-async-scans",      "stat-direct-scans", "stat-async-reclaims",
+		"stat-direct-reclaims",
 	};
-	ck_assert_int_eq(BALLOON_STAT_COUNT, 10);
+	/* Sized by tag, Linux 6.12's included (QEMU once crashed on tags its
+	 * name table did not cover). */
+	ck_assert_int_eq(BALLOON_STAT_COUNT, 16);
+	ck_assert_int_eq(BALLOON_STAT_QEMU72_COUNT, 10);
 	for (int i = 0; i < BALLOON_STAT_COUNT; i++)
 		ck_assert_str_eq(balloon_stat_name((enum balloon_stat)i), want[i]);
 	ck_assert_ptr_null(balloon_stat_name(BALLOON_STAT_COUNT));
@@ -808,9 +815,12 @@ START_TEST(test_stats_parsed_and_held)
 	put_stat(BUF2_GPA, 1, 42, 7);           /* unknown: ignored */
 	put_stat(BUF2_GPA, 2, 0, 11);           /* swap in */
 	put_stat(BUF2_GPA, 3, 9, ~0ull);        /* htlb-pgfail: clamped */
-	put_stat(BUF2_GPA, 4, 4, 999);          /* truncated below */
+	put_stat(BUF2_GPA, 4, 10, 3);           /* Linux 6.12: oom kills */
+	put_stat(BUF2_GPA, 5, 15, 8);           /* ... direct reclaims, the last */
+	put_stat(BUF2_GPA, 6, 16, 9);           /* past the table: ignored */
+	put_stat(BUF2_GPA, 7, 4, 999);          /* truncated below */
 	time_t before = time(NULL);
-	send_stats(2, 4 * 10 + 9);
+	send_stats(2, 7 * 10 + 9);
 	ck_assert(!needs_reset());
 	/* Held, not returned. */
 	ck_assert_uint_eq(used_idx(2), 0);
@@ -821,6 +831,9 @@ START_TEST(test_stats_parsed_and_held)
 	ck_assert_int_eq(st.value[BALLOON_STAT_HTLB_PGFAIL], INT64_MAX);
 	ck_assert_int_eq(st.value[BALLOON_STAT_FREE_MEMORY], -1); /* truncated entry */
 	ck_assert_int_eq(st.value[BALLOON_STAT_SWAP_OUT], -1);
+	ck_assert_int_eq(st.value[BALLOON_STAT_OOM_KILLS], 3);
+	ck_assert_int_eq(st.value[BALLOON_STAT_DIRECT_RECLAIMS], 8);
+	ck_assert_int_eq(st.value[BALLOON_STAT_ALLOC_STALLS], -1);
 	ck_assert_int_ge(st.last_update, before);
 	ck_assert_int_le(st.last_update, time(NULL));
 	ck_assert_uint_eq(st.polling_interval_s, 0);
@@ -1061,6 +1074,32 @@ START_TEST(test_reporting_with_stats_uses_queue_3)
 }
 END_TEST
 
+/* With PAGE_POISON negotiated, a guest that poisons free pages (non-zero
+ * poison_val) keeps its reported pages; poison 0 (init_on_free) does not. */
+START_TEST(test_reporting_keeps_poisoned_pages)
+{
+	cfg.free_page_reporting = true;
+	make();
+	bring_up(F_VERSION_1 | F_POISON | F_REP);
+	uint32_t v = htole32(0xaaaaaaaa);
+	ck_assert_int_eq(bus_write(bus, BASE + VIRTIO_MMIO_CONFIG + 12, &v, 4), 0);
+	send_report(2);
+	ck_assert_int_eq(reported.n, 0);
+	ck_assert_int_eq(discards.n, 0);
+	struct balloon_info info;
+	query(&info);
+	ck_assert_uint_eq(info.reported_bytes, 0x21000);
+	ck_assert_uint_eq(info.reported_kept_bytes, 0x21000);
+	ck_assert_uint_eq(info.poison_val, 0xaaaaaaaa);
+	ck_assert_uint_eq(used_idx(2), 1); /* the buffer still goes back */
+	v = 0;
+	ck_assert_int_eq(bus_write(bus, BASE + VIRTIO_MMIO_CONFIG + 12, &v, 4), 0);
+	send_report(2);
+	ck_assert_int_eq(reported.n, 2);
+	ck_assert(!needs_reset());
+}
+END_TEST
+
 START_TEST(test_reporting_falls_back_to_discard)
 {
 	cfg.free_page_reporting = true;
@@ -1211,6 +1250,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_reporting_without_stats_uses_queue_2);
 	tcase_add_test(tc, test_reporting_with_stats_uses_queue_3);
 	tcase_add_test(tc, test_reporting_falls_back_to_discard);
+	tcase_add_test(tc, test_reporting_keeps_poisoned_pages);
 	tcase_add_test(tc, test_set_target);
 	tcase_add_test(tc, test_actual_written_by_guest);
 	tcase_add_test(tc, test_before_attach);

@@ -535,15 +535,34 @@ static json_t *balloon_section(const struct qmp_ctx *ctx)
 	uint64_t target = i.ram_size - MIN(i.ram_size, i.target_pages * BALLOON_PAGE_SIZE);
 	const char *path = ctx->be->balloon_qom_path ? ctx->be->balloon_qom_path
 						     : MONITOR_BALLOON_QOM_PATH;
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "qom-path", path,
-			 "target", (json_int_t)target, "actual", (json_int_t)i.actual_bytes,
-			 "target-pages", (json_int_t)i.target_pages, "actual-pages",
-			 (json_int_t)i.actual_pages, "driver-ready", i.driver_ready,
-			 "inflated-pages", (json_int_t)i.inflated_pages, "deflated-pages",
-			 (json_int_t)i.deflated_pages, "discarded", (json_int_t)i.discarded_bytes,
-			 "reported", (json_int_t)i.reported_bytes, "bad-pfns",
-			 (json_int_t)i.bad_pfns, "deflate-waits", (json_int_t)i.deflate_waits,
-			 "deflate-waiting", i.deflate_waiting);
+	json_t *sec = json_pack(
+		"{s:s,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I}", "qom-path", path,
+		"target", (json_int_t)target, "actual", (json_int_t)i.actual_bytes, "target-pages",
+		(json_int_t)i.target_pages, "actual-pages", (json_int_t)i.actual_pages,
+		"driver-ready", i.driver_ready, "inflated-pages", (json_int_t)i.inflated_pages,
+		"deflated-pages", (json_int_t)i.deflated_pages, "discarded",
+		(json_int_t)i.discarded_bytes, "reported", (json_int_t)i.reported_bytes, "bad-pfns",
+		(json_int_t)i.bad_pfns, "deflate-waits", (json_int_t)i.deflate_waits,
+		"deflate-waiting", i.deflate_waiting, "reported-kept",
+		(json_int_t)i.reported_kept_bytes, "poison-val", (json_int_t)i.poison_val);
+	/* The statistics the guest sent last, Linux 6.12's too (guest-stats
+	 * keeps QEMU 7.2's ten, with 2^64-1 for the missing). */
+	struct balloon_stats st;
+	balloon_get_stats(ctx->be->balloon, &st);
+	json_t *stats = json_object();
+	for (int k = 0; stats && k < BALLOON_STAT_COUNT; k++)
+		if (st.value[k] >= 0 &&
+		    json_object_set_new(stats, balloon_stat_name(k), json_integer(st.value[k]))) {
+			json_decref(stats);
+			stats = NULL;
+		}
+	if (!sec || !stats || json_object_set_new(sec, "stats", stats)) {
+		if (!sec)
+			json_decref(stats);
+		json_decref(sec);
+		return NULL;
+	}
+	return sec;
 }
 
 /* memvm's own memory summary: backing, residency, KSM, balloon counters. */

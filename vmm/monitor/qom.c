@@ -151,12 +151,12 @@ static int node_balloon(json_t *l, const struct qmp_ctx *ctx, const struct vm_co
 	r |= prop(l, "iothread", "link<iothread>", json_string(""));
 	r |= prop(l, "deflate-on-oom", "bool", json_boolean(cfg->balloon.deflate_on_oom));
 	r |= prop(l, "free-page-hint", "bool", json_false());
-	r |= prop(l, "page-poison", "bool", json_false());
+	r |= prop(l, "page-poison", "bool", json_true());
 	r |= prop(l, "qemu-4-0-config-size", "bool", json_false());
 	r |= prop(l, "free-page-reporting", "bool", json_boolean(cfg->balloon.free_page_reporting));
 	r |= prop(l, "guest-stats-polling-interval", "int", json_integer(st.polling_interval_s));
 	json_t *stats = json_object();
-	for (int i = 0; stats && i < BALLOON_STAT_COUNT; i++) {
+	for (int i = 0; stats && i < BALLOON_STAT_QEMU72_COUNT; i++) {
 		/* QEMU shows a never-sent statistic as 2^64-1. */
 		uint64_t v = st.value[i] < 0 ? UINT64_MAX : (uint64_t)st.value[i];
 		if (json_object_set_new(stats, balloon_stat_name(i), qmp_u64(v))) {
