@@ -94,6 +94,7 @@ check "README: the first session's commands are there" [ "$(grep -c 'memvm-ctl' 
 timeout 120 bash -e "$T/readme.sh" </dev/null >"$T/readme.out" 2>&1
 expect_eq "README: the first session's commands all succeed" 0 "$?"
 expect_match "README: info balloon answers as the README says" "^balloon: actual=128$" "$T/readme.out"
+expect_match "README: balloon --wait returns once the guest is there" "^balloon: actual=64 \(target reached\)$" "$T/readme.out"
 expect_match "README: the socat QMP block gets query-balloon's reply" '"return": \{"actual": [0-9]+\}' "$T/readme.out"
 
 for g in tiny overcommit $([ "$hp" = 1 ] && echo hugepages); do

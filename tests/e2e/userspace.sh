@@ -63,8 +63,11 @@ check "U: stat-free-memory rose again after the process exited (${free1:-?} -> $
 	[ -n "$free2" ] && [ -n "$free1" ] && [ $((free2 - free1)) -ge $((80 << 20)) ]
 
 # Deflate-on-oom: inflate to 64 MiB, then a process needs 160 MiB.
-ctl U balloon 64M
-for _ in $(seq 300); do [ "$(actual_mib U)" = 64 ] && break; sleep 0.2; done
+# --wait follows the guest's BALLOON_CHANGE and X_BALLOON_TARGET_REACHED
+# events until it gets there.
+ctl U balloon 64M --wait=60 >"$T/wait.out" 2>&1
+expect_eq "U: balloon --wait returns 0 once the guest is there" 0 "$?"
+expect_match "U: ... and says so" "^balloon: actual=64 \(target reached\)$" "$T/wait.out"
 expect_eq "U: inflated to 64 MiB" 64 "$(actual_mib U)"
 send 'memhog 160 && echo "hog160=ok"'
 if wait_guest_line U "^hog160=ok" 180; then pass "U: a process allocating more than inflation left succeeds (deflate-on-oom)"; else fail "U: a process allocating more than inflation left succeeds (deflate-on-oom)" "$(tail -5 "$T/U.log" | tr '\n' '|')"; fi

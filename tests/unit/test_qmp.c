@@ -1675,6 +1675,43 @@ static void *poster(void *opaque)
 	return NULL;
 }
 
+/* X_BALLOON_TARGET_REACHED: once when actual gets to the target, again
+ * only after it left it; none for a full balloon at start. */
+START_TEST(test_balloon_target_reached)
+{
+	struct tclient a;
+	ck_assert_int_eq(monitor_set_event_throttle(mon, "BALLOON_CHANGE", 0), 0);
+	tc_pair(&a, MONITOR_QMP);
+	tc_negotiate(&a);
+	monitor_balloon_changed(mon, RAM); /* the driver's first actual: full */
+	tc_expect(&a, "\"event\": \"BALLOON_CHANGE\"");
+	ck_assert_ptr_null(tc_line(&a, 50));
+	ck_assert_int_eq(balloon_set_target(bal, 100 * MiB), 0);
+	monitor_balloon_changed(mon, 150 * MiB);
+	tc_expect(&a, "\"actual\": 157286400}");
+	ck_assert_ptr_null(tc_line(&a, 50)); /* not there yet */
+	monitor_balloon_changed(mon, 100 * MiB);
+	tc_expect(&a, "\"event\": \"BALLOON_CHANGE\"");
+	tc_expect(&a, "\"event\": \"X_BALLOON_TARGET_REACHED\", \"data\": {\"target\": 104857600, "
+		      "\"actual\": 104857600}}");
+	monitor_balloon_changed(mon, 100 * MiB);
+	tc_expect(&a, "\"event\": \"BALLOON_CHANGE\"");
+	ck_assert_ptr_null(tc_line(&a, 50)); /* once per target */
+	monitor_balloon_changed(mon, 101 * MiB);
+	pump(20); /* (changes the loop has not seen yet coalesce) */
+	monitor_balloon_changed(mon, 100 * MiB);
+	pump(50);
+	int reached = 0;
+	char *l;
+	while ((l = tc_line(&a, 50))) {
+		reached += strstr(l, "X_BALLOON_TARGET_REACHED") != NULL;
+		free(l);
+	}
+	ck_assert_int_eq(reached, 1); /* it left and came back */
+	close(a.fd);
+}
+END_TEST
+
 START_TEST(test_balloon_change_throttle)
 {
 	struct tclient a;
@@ -2050,6 +2087,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tm, 30);
 	tcase_add_test(tm, test_monitor_pair_and_events);
 	tcase_add_test(tm, test_balloon_change_throttle);
+	tcase_add_test(tm, test_balloon_target_reached);
 	tcase_add_test(tm, test_monitor_hmp_seam);
 	tcase_add_test(tm, test_monitor_late_devices);
 	tcase_add_test(tm, test_unix_socket);

@@ -27,6 +27,7 @@ struct conn {
 	int timeout_ms;
 	char *buf;
 	size_t len;
+	bool closed; /* memvm closed the connection */
 };
 
 static void die(const char *fmt, ...) PRINTF(1, 2) __attribute__((noreturn));
@@ -52,7 +53,9 @@ static void usage(FILE *f)
 	      "  system_reset            reset the machine\n"
 	      "  system_powerdown        ask the guest to power off (Ctrl-Alt-Del)\n"
 	      "  quit                    stop memvm\n"
-	      "  balloon SIZE            set the guest's target size (MiB unless K/M/G/T given)\n"
+	      "  balloon SIZE [--wait[=S]] set the guest's target size (MiB unless K/M/G/T\n"
+	      "                          given); --wait: until the guest reaches it, or fail\n"
+	      "                          once it has not moved for S seconds (default 10)\n"
 	      "  info balloon            the guest's current size, as QEMU's monitor prints it\n"
 	      "  stats                   guest memory statistics (from the balloon driver)\n"
 	      "  stats-interval SECONDS  poll guest statistics every SECONDS (0: off)\n"
@@ -168,8 +171,10 @@ static json_t *conn_read_any(struct conn *c, int timeout_ms, bool lenient)
 		ssize_t n = read(c->fd, c->buf + c->len, MAX_LINE - c->len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			c->closed = true;
 			return NULL;
+		}
 		c->len += (size_t)n;
 	}
 }
@@ -244,6 +249,55 @@ static const char *size_str(char *buf, size_t n, int64_t bytes)
 	if (bytes < 0)
 		return "?";
 	return size_format(buf, n, (uint64_t)bytes);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* balloon --wait: follows the guest through BALLOON_CHANGE and
+ * X_BALLOON_TARGET_REACHED events (no polling) until actual reaches the
+ * target; fails once the guest has not moved for stall_s seconds. */
+static void balloon_wait(struct conn *c, int stall_s)
+{
+	char a[32], t[32];
+	json_t *mem = qmp_call(c, "x-query-memvm-memory", NULL);
+	json_t *bal = json_object_get(mem, "balloon");
+	if (!bal)
+		die("No balloon device has been activated");
+	int64_t target = jint(bal, "target"), actual = jint(bal, "actual");
+	bool driver = json_is_true(json_object_get(bal, "driver-ready"));
+	json_decref(mem);
+	if (!driver && actual != target)
+		die("balloon --wait: the guest has no balloon driver running: actual stays %s "
+		    "(target %s)",
+		    size_str(a, sizeof(a), actual), size_str(t, sizeof(t), target));
+	int64_t moved = mono_ms();
+	while (actual != target) {
+		int64_t left = (int64_t)stall_s * 1000 - (mono_ms() - moved);
+		if (left <= 0)
+			die("balloon --wait: the guest stopped following: actual %s, target %s, no "
+			    "change for %d s",
+			    size_str(a, sizeof(a), actual), size_str(t, sizeof(t), target),
+			    stall_s);
+		json_t *ev = conn_read_any(c, (int)left, true);
+		if (!ev && c->closed)
+			die("%s: memvm closed the connection while the balloon moved", c->path);
+		const char *name = json_string_value(json_object_get(ev, "event"));
+		json_t *data = json_object_get(ev, "data");
+		if (name && (!strcmp(name, "BALLOON_CHANGE") ||
+			     !strcmp(name, "X_BALLOON_TARGET_REACHED"))) {
+			int64_t now = jint(data, "actual");
+			if (now != actual)
+				moved = mono_ms();
+			actual = now;
+		}
+		json_decref(ev);
+	}
+	printf("balloon: actual=%" PRId64 " (target reached)\n", actual >> 20);
 }
 
 static void cmd_stats(struct conn *c)
@@ -458,7 +512,7 @@ int main(int argc, char **argv)
 
 	/* Check the arguments before connecting. */
 	uint64_t bytes = 0;
-	long count = 0;
+	long count = 0, wait_s = 0;
 	static const char *const simple[] = { "status", "stop",         "cont",
 					      "quit",   "system_reset", "system_powerdown",
 					      "stats",  "memory" };
@@ -469,8 +523,17 @@ int main(int argc, char **argv)
 		if (nargs)
 			die("%s takes no arguments", cmd);
 	} else if (!strcmp(cmd, "balloon")) {
+		if (nargs == 2 && !strncmp(args[1], "--wait", 6)) {
+			char *end;
+			wait_s = args[1][6] == '=' ? strtol(args[1] + 7, &end, 10) : 10;
+			if ((args[1][6] && args[1][6] != '=') ||
+			    (args[1][6] == '=' && (*end || wait_s <= 0 || wait_s > 3600)))
+				die("balloon: --wait=SECONDS takes 1 to 3600");
+			nargs = 1;
+		}
 		if (nargs != 1)
-			die("usage: balloon SIZE (e.g. 512M, 1G; plain numbers are MiB)");
+			die("usage: balloon SIZE [--wait[=SECONDS]] (e.g. 512M, 1G; plain numbers are "
+			    "MiB)");
 		int ret = size_parse(args[0], 1ull << 20, &bytes);
 		if (ret || bytes == 0 || bytes > INT64_MAX)
 			die("balloon: invalid size '%s' (e.g. 512M, 1G; plain numbers are MiB)",
@@ -522,6 +585,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "balloon")) {
 		json_decref(
 			qmp_call(&c, "balloon", json_pack("{s:I}", "value", (json_int_t)bytes)));
+		if (wait_s)
+			balloon_wait(&c, (int)wait_s);
 	} else if (!strcmp(cmd, "info")) {
 		json_t *r = qmp_call(&c, "query-balloon", NULL);
 		printf("balloon: actual=%" PRId64 "\n", jint(r, "actual") >> 20);

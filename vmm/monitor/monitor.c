@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "balloon/balloon.h"
 #include "vmm/config/config.h"
 #include "vmm/lib/evloop.h"
 #include "vmm/lib/sigbus.h"
@@ -75,6 +76,7 @@ struct monitor {
 	int efd;
 	bool bc_pending;
 	uint64_t bc_bytes;
+	uint64_t reached; /* the target X_BALLOON_TARGET_REACHED last named */
 
 	/* BALLOON_CHANGE throttle (QEMU's monitor_qapi_event_queue). */
 	int tfd;
@@ -739,6 +741,29 @@ static void on_throttle_timer(void *opaque, uint32_t events)
 	monitor_reap(mon);
 }
 
+/* X_BALLOON_TARGET_REACHED, memvm's own (unthrottled, once per target):
+ * what a controller waits for instead of polling query-balloon. */
+static void balloon_target_check(struct monitor *mon, uint64_t actual)
+{
+	if (!mon->be.balloon)
+		return;
+	struct balloon_info i;
+	balloon_query(mon->be.balloon, &i);
+	uint64_t target = i.ram_size - MIN(i.ram_size, i.target_pages * BALLOON_PAGE_SIZE);
+	if (actual != target) {
+		mon->reached = UINT64_MAX;
+		return;
+	}
+	if (mon->reached == target)
+		return;
+	mon->reached = target;
+	json_t *data = json_pack("{s:I,s:I}", "target", (json_int_t)target, "actual",
+				 (json_int_t)actual);
+	if (data)
+		qmp_emit(&mon->ctx, "X_BALLOON_TARGET_REACHED", data);
+	json_decref(data);
+}
+
 static void on_balloon_efd(void *opaque, uint32_t events)
 {
 	struct monitor *mon = opaque;
@@ -756,6 +781,7 @@ static void on_balloon_efd(void *opaque, uint32_t events)
 		if (data)
 			qmp_emit(&mon->ctx, throttled_event, data);
 		json_decref(data);
+		balloon_target_check(mon, bytes);
 	}
 	monitor_reap(mon);
 }
@@ -819,6 +845,7 @@ int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct mo
 		.extra = monitor_qmp_tables,
 	};
 	mon->efd = mon->tfd = -1;
+	mon->reached = be->ram_size; /* a full balloon at start is no news */
 	mon->throttle_ms = MONITOR_BALLOON_CHANGE_THROTTLE_MS;
 	pthread_mutex_init(&mon->lock, NULL);
 	if (loop) {
