@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE 4096ull
+#include "memory/host_mem.h"
+
+#define PAGE           4096ull
+#define MARK_BALLOONED 0
+#define MARK_REPORTED  1
 /* ram_ranges translated per ram_discard_ranges() call: a Linux inflate
  * buffer (256 PFNs) is one call, and the stack stays small. */
 #define RUN_CHUNK 256u
@@ -14,6 +18,9 @@
 struct guest_ram {
 	struct ram *ram;
 	uint8_t *base;
+	/* For the ledger, one bit per 4 KiB page of the block: given back by
+	 * the balloon, returned by free page reporting (atomic: any thread). */
+	uint64_t *marks[2];
 	size_t n;
 	struct guest_ram_region r[]; /* sorted by gpa, and by offset */
 };
@@ -96,6 +103,12 @@ int guest_ram_new(const struct ram_config *cfg, const struct guest_ram_region *r
 		goto fail;
 	}
 	gr->base = ram_base(gr->ram);
+	size_t words = (size_t)((ram_size(gr->ram) / PAGE + 63) / 64);
+	for (int k = 0; k < 2; k++)
+		if (!(gr->marks[k] = calloc(words ? words : 1, sizeof(uint64_t)))) {
+			ret = errorf(err, errlen, -ENOMEM, "out of memory");
+			goto fail;
+		}
 	gr->n = n;
 	memcpy(gr->r, regions, n * sizeof(gr->r[0]));
 	for (size_t i = 0; i < n; i++) {
@@ -126,7 +139,26 @@ void guest_ram_free(struct guest_ram *gr)
 	if (!gr)
 		return;
 	ram_unmap(gr->ram);
+	free(gr->marks[0]);
+	free(gr->marks[1]);
 	free(gr);
+}
+
+static void mark(struct guest_ram *gr, int which, uint64_t off, uint64_t len, bool on)
+{
+	for (uint64_t p = off / PAGE; p < (off + len) / PAGE; p++) {
+		uint64_t bit = 1ull << (p % 64);
+		if (on)
+			__atomic_fetch_or(&gr->marks[which][p / 64], bit, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(&gr->marks[which][p / 64], ~bit, __ATOMIC_RELAXED);
+	}
+}
+
+static bool marked(const struct guest_ram *gr, int which, uint64_t page)
+{
+	return __atomic_load_n(&gr->marks[which][page / 64], __ATOMIC_RELAXED) &
+	       (1ull << (page % 64));
 }
 
 struct ram *guest_ram_block(const struct guest_ram *gr)
@@ -176,6 +208,7 @@ int guest_ram_discard(struct guest_ram *gr, uint64_t gpa, uint64_t len, uint64_t
 			*freed = 0;
 		return ret;
 	}
+	mark(gr, MARK_BALLOONED, off, len, true);
 	return ram_discard(gr->ram, off, len, freed);
 }
 
@@ -203,6 +236,7 @@ int guest_ram_discard_runs(struct guest_ram *gr, const struct guest_ram_run *run
 		for (; k < RUN_CHUNK && i < n; k++, i++) {
 			(void)to_offset(gr, runs[i].gpa, runs[i].len, &r[k].offset);
 			r[k].len = runs[i].len;
+			mark(gr, MARK_BALLOONED, r[k].offset, r[k].len, true);
 		}
 		ret = ram_discard_ranges(gr->ram, r, k, &f);
 		total += f;
@@ -221,6 +255,7 @@ int guest_ram_discard_reported(struct guest_ram *gr, uint64_t gpa, uint64_t len,
 			*freed = 0;
 		return ret;
 	}
+	mark(gr, MARK_REPORTED, off, len, true);
 	return ram_discard_reported(gr->ram, off, len, freed);
 }
 
@@ -228,7 +263,63 @@ int guest_ram_reclaim(struct guest_ram *gr, uint64_t gpa, uint64_t len)
 {
 	uint64_t off;
 	int ret = to_offset(gr, gpa, len, &off);
-	return ret ? ret : ram_reclaim(gr->ram, off, len);
+	if (ret)
+		return ret;
+	mark(gr, MARK_BALLOONED, off, len, false);
+	mark(gr, MARK_REPORTED, off, len, false);
+	return ram_reclaim(gr->ram, off, len);
+}
+
+int guest_ram_ledger(struct guest_ram *gr, struct guest_ram_ledger *out)
+{
+	*out = (struct guest_ram_ledger){ .size = ram_size(gr->ram),
+					  .ksm_merged = -1,
+					  .vmm_overhead = -1 };
+	unsigned char vec[16384];
+	uint64_t res = 0, other = 0, stranded = 0;
+	bool huge = ram_backing(gr->ram) == RAM_BACKING_HUGETLBFS;
+	for (uint64_t off = 0; off < out->size;) {
+		uint64_t len = MIN(out->size - off, (uint64_t)sizeof(vec) * PAGE);
+		int ret = ram_residency(gr->ram, off, len, vec);
+		if (ret)
+			return ret;
+		for (uint64_t i = 0; i < len / PAGE; i++) {
+			uint64_t p = off / PAGE + i;
+			if (vec[i] & 1) {
+				res++;
+				/* A huge page still held though the guest gave parts back. */
+				stranded += huge && marked(gr, MARK_BALLOONED, p);
+			} else if (marked(gr, MARK_BALLOONED, p)) {
+				out->ballooned += PAGE;
+			} else if (marked(gr, MARK_REPORTED, p)) {
+				out->reported += PAGE;
+			} else {
+				other++;
+			}
+		}
+		off += len;
+	}
+	struct host_mem_vma v;
+	bool have = !host_mem_smaps((uintptr_t)gr->base, out->size, &v);
+	res *= PAGE;
+	if (huge) {
+		out->resident_hugetlb = res;
+		out->stranded = stranded * PAGE;
+	} else {
+		out->resident_thp = have ? MIN(v.thp, res) : 0;
+		out->resident_4k = res - out->resident_thp;
+	}
+	out->swapped = have ? MIN(v.swap, other * PAGE) : 0;
+	out->untouched = other * PAGE - out->swapped;
+	int64_t ksm = host_mem_ksm_merging_pages();
+	if (ksm >= 0)
+		out->ksm_merged = (int64_t)MIN((uint64_t)ksm * PAGE, out->resident_4k);
+	/* VmRSS has no hugetlb pages. */
+	int64_t rss = host_mem_self_rss();
+	uint64_t guest_in_rss = out->resident_4k + out->resident_thp;
+	if (rss >= 0)
+		out->vmm_overhead = rss > (int64_t)guest_in_rss ? rss - (int64_t)guest_in_rss : 0;
+	return 0;
 }
 
 int guest_ram_clear(struct guest_ram *gr)
@@ -249,6 +340,8 @@ int guest_ram_clear(struct guest_ram *gr)
 		memset(gr->base, 0, size);
 	} else if ((ret = ram_discard_reported(gr->ram, 0, size, NULL)))
 		return ret;
+	mark(gr, MARK_BALLOONED, 0, size, false);
+	mark(gr, MARK_REPORTED, 0, size, false);
 	/* The new guest starts with all RAM in use: no huge page may count as
 	 * partly given back by the old one's balloon. */
 	return ram_reclaim(gr->ram, 0, size);

@@ -48,6 +48,27 @@ struct guest_ram;
 int guest_ram_new(const struct ram_config *cfg, const struct guest_ram_region *regions, size_t n,
 		  struct guest_mem *gm, struct guest_ram **out, char *err, size_t errlen) WUR;
 
+/* Where every byte of guest RAM is, host-side: the first seven parts add
+ * up to size exactly (each 4 KiB page counted once: resident, else swapped,
+ * else given back by the balloon, else by free page reporting, else never
+ * touched or released otherwise); ksm_merged and stranded are within them;
+ * vmm_overhead is beside them. One mincore pass and one smaps read. */
+struct guest_ram_ledger {
+	uint64_t size;
+	uint64_t resident_4k;      /* resident in 4 KiB pages (KSM-merged ones too) */
+	uint64_t resident_thp;     /* resident in transparent huge pages */
+	uint64_t resident_hugetlb; /* resident in hugetlb pages */
+	uint64_t swapped;
+	uint64_t ballooned;   /* given back by the balloon, not in use again */
+	uint64_t reported;    /* returned by free page reporting, not in use again */
+	uint64_t untouched;   /* never touched, or released another way */
+	int64_t ksm_merged;   /* of resident_4k, merged by KSM; -1 unknown */
+	uint64_t stranded;    /* of resident_hugetlb: parts the balloon has, in huge
+			      * pages still held for their other parts */
+	int64_t vmm_overhead; /* memvm's own RSS beside guest RAM; -1 unknown */
+};
+int guest_ram_ledger(struct guest_ram *gr, struct guest_ram_ledger *out) WUR;
+
 /* Unmaps RAM. Its regions stay in gm, pointing at nothing: free gm as
  * well, or stop using it. NULL is a no-op. */
 void guest_ram_free(struct guest_ram *gr);

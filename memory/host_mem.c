@@ -187,3 +187,50 @@ int64_t host_mem_ksm_merging_pages(void)
 	}
 	return -1;
 }
+
+int host_mem_smaps(uintptr_t start, uint64_t len, struct host_mem_vma *out)
+{
+	*out = (struct host_mem_vma){ 0 };
+	FILE *f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return -errno;
+	char line[512];
+	bool in = false;
+	uint64_t end = start + len;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, kb;
+		char key[64];
+		if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') &&
+		    line[strspn(line, "0123456789abcdef")] == '-') {
+			in = lo >= start && hi <= end; /* a mapping inside the range */
+			continue;
+		}
+		if (!in || sscanf(line, "%63[^:]: %llu kB", key, &kb) != 2)
+			continue;
+		uint64_t b = (uint64_t)kb << 10;
+		if (!strcmp(key, "Rss"))
+			out->rss += b;
+		else if (!strcmp(key, "AnonHugePages") || !strcmp(key, "ShmemPmdMapped"))
+			out->thp += b;
+		else if (!strcmp(key, "Swap"))
+			out->swap += b;
+		else if (!strcmp(key, "Shared_Hugetlb") || !strcmp(key, "Private_Hugetlb"))
+			out->hugetlb += b;
+	}
+	fclose(f);
+	return 0;
+}
+
+int64_t host_mem_self_rss(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	long long kb = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : (int64_t)kb << 10;
+}

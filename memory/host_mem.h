@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/lib/util.h"
+
 /* The hugetlbfs-backed guest RAM a huge page message is about. */
 struct host_mem_huge {
 	const char *mem_path; /* -mem-path as given; NULL: a hugetlb memfd */
@@ -37,5 +39,16 @@ bool host_mem_fits_total(uint64_t ram_size, char *why, size_t n);
 int host_mem_ksm_run(void);
 /* This process's KSM-merged pages, -1 unknown. */
 int64_t host_mem_ksm_merging_pages(void);
+
+/* What /proc/self/smaps says of the mappings inside [start, start+len). */
+struct host_mem_vma {
+	uint64_t rss;     /* resident bytes (hugetlb pages not included) */
+	uint64_t thp;     /* of rss, in transparent huge pages */
+	uint64_t swap;    /* swapped out */
+	uint64_t hugetlb; /* resident in hugetlb pages */
+};
+int host_mem_smaps(uintptr_t start, uint64_t len, struct host_mem_vma *out) WUR;
+/* This process's VmRSS in bytes, -1 unknown. */
+int64_t host_mem_self_rss(void);
 
 #endif

@@ -74,6 +74,14 @@ static void report(const struct ram_config *cfg, enum ram_report_kind kind, cons
 
 /* Resident 4 KiB pages in [off, off+len) (hugetlb pages count 512 each),
  * or -errno. A bounded vector keeps each call cheap whatever the size. */
+int ram_residency(const struct ram *ram, uint64_t off, uint64_t len, unsigned char *vec)
+{
+	uint64_t end;
+	if ((off | len) % PART || !add_ok(off, len, &end) || end > ram->size)
+		return -EINVAL;
+	return len && mincore(ram->base + off, len, vec) ? -errno : 0;
+}
+
 static int64_t count_resident(const struct ram *ram, uint64_t off, uint64_t len)
 {
 	unsigned char vec[16384];

@@ -174,6 +174,10 @@ struct ram_summary {
  * (a byte per 4 KiB page, in bounded chunks) and one small /proc read. */
 void ram_summary(struct ram *ram, struct ram_summary *out);
 
+/* mincore() of [off, off+len) (4 KiB aligned, inside): one byte per 4 KiB
+ * page in vec, bit 0 set when resident. 0 or -errno. */
+int ram_residency(const struct ram *ram, uint64_t off, uint64_t len, unsigned char *vec) WUR;
+
 void *ram_base(const struct ram *ram);
 uint64_t ram_size(const struct ram *ram);
 uint64_t ram_page_size(const struct ram *ram);

@@ -115,6 +115,14 @@ sleep 0.5
 rss1=$(ram_rss A)
 drop=$((rss0 - rss1))
 check "A: guest RAM RSS dropped by >= 90% of 32 MiB (dropped $((drop >> 20)) MiB: $rss0 -> $rss1 bytes)" [ "$drop" -ge $((32 * 1048576 * 9 / 10)) ]
+# The ledger: every byte once, the inflated 32 MiB in the balloon's part.
+led=$(printf '{"execute": "qmp_capabilities"}\n{"execute": "x-query-memvm-memory", "id": 1}\n' |
+	socat -t 5 - "UNIX-CONNECT:$T/A.qmp" | tr -d '\r' | jq -c 'select(.id == 1) | .return.ledger')
+expect_eq "A: the ledger's parts add up to the RAM size" $((128 << 20)) \
+	"$(jq '."resident-4k" + ."resident-thp" + ."resident-hugetlb" + .swapped + .ballooned + .reported + .untouched' <<<"$led")"
+check "A: the ledger has the inflated 32 MiB as given back by the balloon ($(jq .ballooned <<<"$led"))" \
+	[ "$(jq .ballooned <<<"$led")" -ge $((32 * 1048576 * 9 / 10)) ]
+check "A: ... and memvm's own memory beside it" [ "$(jq '."vmm-overhead"' <<<"$led")" -gt 0 ]
 inflated=$(qnum A x-query-memvm-memory inflated-pages)
 expect_eq "A: device counted 8192 inflated pages" 8192 "$inflated"
 expect_eq "A: no bad PFNs" 0 "$(qnum A x-query-memvm-memory bad-pfns)"

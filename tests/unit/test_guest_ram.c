@@ -260,6 +260,53 @@ START_TEST(t_discard_frees)
 }
 END_TEST
 
+static void ledger_sums(const struct guest_ram_ledger *l)
+{
+	ck_assert_uint_eq(l->resident_4k + l->resident_thp + l->resident_hugetlb + l->swapped +
+				  l->ballooned + l->reported + l->untouched,
+			  l->size);
+}
+
+/* The ledger: every byte once, each in the part its history says. */
+START_TEST(t_ledger)
+{
+	struct guest_ram_ledger l;
+	ck_assert_int_eq(guest_ram_ledger(gr, &l), 0);
+	ledger_sums(&l);
+	ck_assert_uint_eq(l.size, RAM_SIZE);
+	ck_assert_uint_eq(l.resident_4k, RAM_SIZE); /* make() wrote every byte */
+	ck_assert_uint_eq(l.ballooned + l.reported + l.untouched + l.resident_hugetlb, 0);
+	ck_assert_int_ge(l.vmm_overhead, 0);
+	/* 2 MiB to the balloon (one run of them through the runs call), 1 MiB
+	 * to free page reporting, 1 MiB released otherwise. */
+	ck_assert_int_eq(guest_ram_discard(gr, R1_GPA + MiB, MiB, NULL), 0);
+	const struct guest_ram_run run = { 0, MiB };
+	ck_assert_int_eq(guest_ram_discard_runs(gr, &run, 1, NULL), 0);
+	ck_assert_int_eq(guest_ram_discard_reported(gr, 4 * MiB, MiB, NULL), 0);
+	ck_assert_int_eq(madvise(base + 6 * MiB, MiB, MADV_DONTNEED), 0);
+	ck_assert_int_eq(guest_ram_ledger(gr, &l), 0);
+	ledger_sums(&l);
+	ck_assert_uint_eq(l.ballooned, 2 * MiB);
+	ck_assert_uint_eq(l.reported, MiB);
+	ck_assert_uint_eq(l.untouched + l.swapped, MiB);
+	ck_assert_uint_eq(l.resident_4k, RAM_SIZE - 4 * MiB);
+	/* The guest uses half of the reported range again, and deflates the
+	 * first ballooned megabyte: resident again, out of their parts. */
+	memset(base + 4 * MiB, 1, MiB / 2);
+	ck_assert_int_eq(guest_ram_reclaim(gr, 0, MiB), 0);
+	ck_assert_int_eq(guest_ram_ledger(gr, &l), 0);
+	ledger_sums(&l);
+	ck_assert_uint_eq(l.reported, MiB / 2);
+	ck_assert_uint_eq(l.ballooned, MiB);
+	ck_assert_uint_eq(l.untouched + l.swapped, MiB + MiB); /* deflated, not touched yet */
+	/* A reboot's clear forgets the balloon's and the reports' marks. */
+	ck_assert_int_eq(guest_ram_clear(gr), 0);
+	ck_assert_int_eq(guest_ram_ledger(gr, &l), 0);
+	ledger_sums(&l);
+	ck_assert_uint_eq(l.ballooned + l.reported, 0);
+}
+END_TEST
+
 /* gpa, len refused by every op with `want`, nothing given back. */
 static void refused(uint64_t gpa, uint64_t len, int want)
 {
@@ -554,6 +601,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, t_new_rejects_bad_regions);
 	tcase_add_test(tc, t_new_leaves_gm_alone);
 	tcase_add_test(tc, t_discard_frees);
+	tcase_add_test(tc, t_ledger);
 	tcase_add_test(tc, t_ranges_checked);
 	tcase_add_test(tc, t_adjacent_regions);
 	tcase_add_test(tc, t_region_at_the_top);

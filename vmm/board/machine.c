@@ -227,6 +227,7 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 		.ram_size = m->cfg.ram_size,
 		.ncpus = m->cfg.smp,
 		.ram = guest_ram_block(m->ram),
+		.guest_ram = m->ram,
 		.cfg = &m->cfg,
 	};
 	if ((ret = monitor_new(&be, m->loop, &m->monitor))) {

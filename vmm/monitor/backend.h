@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct balloon;
+struct guest_ram;
 struct ram;
 struct vm_config;
 
@@ -67,6 +68,7 @@ struct monitor_backend {
 	struct balloon *balloon;      /* NULL: no balloon device */
 	const char *balloon_qom_path; /* NULL: MONITOR_BALLOON_QOM_PATH */
 	struct ram *ram;              /* NULL: no RAM details in memory queries */
+	struct guest_ram *guest_ram;  /* NULL: no ledger in x-query-memvm-memory */
 	/* What the machine was built from (names, paths, backend and device
 	 * options for QOM and the queries); referenced, must outlive the
 	 * monitor. NULL: memvm's defaults. */

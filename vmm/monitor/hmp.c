@@ -216,6 +216,31 @@ static void info_memory(const struct qmp_ctx *ctx, FILE *out)
 	} else {
 		fprintf(out, "balloon: none\n");
 	}
+	json_t *l = json_object_get(r, "ledger");
+	if (l) {
+		/* Every byte of guest RAM once, as the host holds it. */
+		static const char *const parts[][2] = {
+			{ "resident-4k", "resident, 4 KiB pages" },
+			{ "resident-thp", "resident, transparent huge pages" },
+			{ "resident-hugetlb", "resident, hugetlb pages" },
+			{ "swapped", "swapped out" },
+			{ "ballooned", "given back by the balloon" },
+			{ "reported", "returned by free page reporting" },
+			{ "untouched", "never touched (or released otherwise)" },
+		};
+		fprintf(out, "ledger (every byte of guest RAM once):\n");
+		for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+			fprintf(out, "  %-40s %s\n", parts[i][1],
+				size_format(a, sizeof(a), (uint64_t)jint(l, parts[i][0])));
+		int64_t ksm = jint(l, "ksm-merged"), over = jint(l, "vmm-overhead");
+		fprintf(out,
+			"  of which merged by KSM: %s; huge pages held for parts the "
+			"balloon has: %s\n",
+			ksm >= 0 ? size_format(a, sizeof(a), (uint64_t)ksm) : "unknown",
+			size_format(b, sizeof(b), (uint64_t)jint(l, "stranded")));
+		fprintf(out, "memvm's own memory beside guest RAM: %s\n",
+			over >= 0 ? size_format(a, sizeof(a), (uint64_t)over) : "unknown");
+	}
 	json_decref(r);
 }
 

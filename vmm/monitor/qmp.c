@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "balloon/balloon.h"
+#include "memory/guest_ram.h"
 #include "memory/ram.h"
 #include "vmm/lib/version.h"
 
@@ -594,6 +595,24 @@ static json_t *cmd_query_memvm_memory(const struct qmp_ctx *ctx, json_t *args,
 		json_decref(m);
 		if (s.mem_path && json_object_set_new(r, "mem-path", json_string(s.mem_path))) {
 			/* a non-UTF-8 path is left out */
+		}
+	}
+	struct guest_ram_ledger l;
+	if (be->guest_ram && !guest_ram_ledger(be->guest_ram, &l)) {
+		/* Every byte of guest RAM once; ksm-merged and stranded are
+		 * within, vmm-overhead beside. */
+		json_t *lj = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "size",
+				       (json_int_t)l.size, "resident-4k", (json_int_t)l.resident_4k,
+				       "resident-thp", (json_int_t)l.resident_thp,
+				       "resident-hugetlb", (json_int_t)l.resident_hugetlb,
+				       "swapped", (json_int_t)l.swapped, "ballooned",
+				       (json_int_t)l.ballooned, "reported", (json_int_t)l.reported,
+				       "untouched", (json_int_t)l.untouched, "ksm-merged",
+				       (json_int_t)l.ksm_merged, "stranded", (json_int_t)l.stranded,
+				       "vmm-overhead", (json_int_t)l.vmm_overhead);
+		if (!lj || json_object_set_new(r, "ledger", lj)) {
+			json_decref(r);
+			return NULL;
 		}
 	}
 	if (be->balloon && json_object_set_new(r, "balloon", balloon_section(ctx))) {
