@@ -69,11 +69,20 @@ ctl U balloon 64M --wait=60 >"$T/wait.out" 2>&1
 expect_eq "U: balloon --wait returns 0 once the guest is there" 0 "$?"
 expect_match "U: ... and says so" "^balloon: actual=64 \(target reached\)$" "$T/wait.out"
 expect_eq "U: inflated to 64 MiB" 64 "$(actual_mib U)"
+# Listen for memvm's events meanwhile.
+{
+	echo '{"execute": "qmp_capabilities"}'
+	while kill -0 "$PID_U" 2>/dev/null && [ ! -e "$T/ev.stop" ]; do sleep 0.5; done
+} | socat -t 1 - "UNIX-CONNECT:$T/U.qmp" | tr -d '\r' >"$T/ev.out" &
+EVPID=$!
 send 'memhog 160 && echo "hog160=ok"'
 if wait_guest_line U "^hog160=ok" 180; then pass "U: a process allocating more than inflation left succeeds (deflate-on-oom)"; else fail "U: a process allocating more than inflation left succeeds (deflate-on-oom)" "$(tail -5 "$T/U.log" | tr '\n' '|')"; fi
 aU=$(actual_mib U)
 check "U: the balloon shrank to make room (actual ${aU:-?} MiB > 64)" [ -n "$aU" ] && [ "$aU" -gt 64 ]
 expect_no_match "U: no OOM kill in the guest" "Out of memory|oom-kill|Killed process" "$T/U.log"
+touch "$T/ev.stop"
+wait "$EVPID"
+expect_match "U: X_BALLOON_OOM_DEFLATE said the guest took memory back by itself" '"event": "X_BALLOON_OOM_DEFLATE", "data": \{"target": 67108864, "actual": [0-9]+\}' "$T/ev.out"
 
 # system_powerdown: Ctrl-Alt-Del reaches busybox init, which shuts down in
 # order (its shutdown action runs, processes end) and reboots, which memvm

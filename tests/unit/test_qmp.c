@@ -1708,6 +1708,20 @@ START_TEST(test_balloon_target_reached)
 		free(l);
 	}
 	ck_assert_int_eq(reached, 1); /* it left and came back */
+	/* The guest grows past the target by itself (deflate-on-oom): one
+	 * X_BALLOON_OOM_DEFLATE per episode. */
+	monitor_balloon_changed(mon, 110 * MiB);
+	tc_expect(&a, "\"event\": \"BALLOON_CHANGE\"");
+	tc_expect(&a, "\"event\": \"X_BALLOON_OOM_DEFLATE\", \"data\": {\"target\": 104857600, "
+		      "\"actual\": 115343360}}");
+	monitor_balloon_changed(mon, 120 * MiB);
+	tc_expect(&a, "\"event\": \"BALLOON_CHANGE\"");
+	ck_assert_ptr_null(tc_line(&a, 50));
+	/* Shrinking towards a new, lower target is no OOM deflation. */
+	ck_assert_int_eq(balloon_set_target(bal, 50 * MiB), 0);
+	monitor_balloon_changed(mon, 90 * MiB);
+	tc_expect(&a, "\"event\": \"BALLOON_CHANGE\"");
+	ck_assert_ptr_null(tc_line(&a, 50));
 	close(a.fd);
 }
 END_TEST

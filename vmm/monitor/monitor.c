@@ -76,7 +76,9 @@ struct monitor {
 	int efd;
 	bool bc_pending;
 	uint64_t bc_bytes;
-	uint64_t reached; /* the target X_BALLOON_TARGET_REACHED last named */
+	uint64_t reached;     /* the target X_BALLOON_TARGET_REACHED last named */
+	uint64_t prev_actual; /* the guest's size before the latest change */
+	bool oom_deflating;   /* X_BALLOON_OOM_DEFLATE sent, not over yet */
 
 	/* BALLOON_CHANGE throttle (QEMU's monitor_qapi_event_queue). */
 	int tfd;
@@ -741,8 +743,10 @@ static void on_throttle_timer(void *opaque, uint32_t events)
 	monitor_reap(mon);
 }
 
-/* X_BALLOON_TARGET_REACHED, memvm's own (unthrottled, once per target):
- * what a controller waits for instead of polling query-balloon. */
+/* memvm's own balloon events (unthrottled): X_BALLOON_TARGET_REACHED once
+ * per target, what a controller waits for instead of polling
+ * query-balloon; X_BALLOON_OOM_DEFLATE when the guest takes memory back by
+ * itself. */
 static void balloon_target_check(struct monitor *mon, uint64_t actual)
 {
 	if (!mon->be.balloon)
@@ -750,6 +754,18 @@ static void balloon_target_check(struct monitor *mon, uint64_t actual)
 	struct balloon_info i;
 	balloon_query(mon->be.balloon, &i);
 	uint64_t target = i.ram_size - MIN(i.ram_size, i.target_pages * BALLOON_PAGE_SIZE);
+	/* The guest grew past its target by itself: deflate-on-oom at work
+	 * (once per episode, until it is back within the target). */
+	bool oom = actual > target && actual > mon->prev_actual;
+	mon->prev_actual = actual;
+	if (oom && !mon->oom_deflating) {
+		json_t *d = json_pack("{s:I,s:I}", "target", (json_int_t)target, "actual",
+				      (json_int_t)actual);
+		if (d)
+			qmp_emit(&mon->ctx, "X_BALLOON_OOM_DEFLATE", d);
+		json_decref(d);
+	}
+	mon->oom_deflating = actual > target && (oom || mon->oom_deflating);
 	if (actual != target) {
 		mon->reached = UINT64_MAX;
 		return;
@@ -846,6 +862,7 @@ int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct mo
 	};
 	mon->efd = mon->tfd = -1;
 	mon->reached = be->ram_size; /* a full balloon at start is no news */
+	mon->prev_actual = be->ram_size;
 	mon->throttle_ms = MONITOR_BALLOON_CHANGE_THROTTLE_MS;
 	pthread_mutex_init(&mon->lock, NULL);
 	if (loop) {
