@@ -216,9 +216,9 @@ if [ -x "$CTL" ]; then
 	expect_eq "memvm-ctl: missing socket exits 1" 1 "$rc"
 	expect_eq "memvm-ctl: missing socket message" 1 "$(grep -c "^memvm-ctl: error: cannot connect to $T/nope.sock: no such socket" <<<"$out")"
 	# The idle payload has no balloon driver: --wait says so, status 1.
-	out=$("$CTL" -s "$Q" balloon 200M --wait=2 2>&1); rc=$?
+	"$CTL" -s "$Q" balloon 200M --wait=2 >"$T/wait.out" 2>&1; rc=$?
 	expect_eq "memvm-ctl balloon --wait without a guest driver exits 1" 1 "$rc"
-	expect_match "... naming the reason" "has no balloon driver running: actual stays 256 MiB \(target 200 MiB\)" <(echo "$out")
+	expect_match "... naming the reason" "has no balloon driver running: actual stays 256 MiB \(target 200 MiB\)" "$T/wait.out"
 	"$CTL" -s "$Q" balloon 256M >/dev/null 2>&1
 	"$CTL" -s "$H" status >"$T/ctl-hmp.out" 2>&1; rc=$?
 	check "memvm-ctl on the HMP socket fails clearly" [ "$rc" -eq 1 ] && expect_match "memvm-ctl on the HMP socket: message" "not a QMP socket" "$T/ctl-hmp.out"
