@@ -961,6 +961,10 @@ START_TEST(config_errors)
 		  p);
 	p = write_file("e8.ini", "[device \"x\"]\n  driver = \"virtio-gpu\"\n");
 	PARSE_ERR("e8.ini:2: [device \"x\"] driver: -device virtio-gpu", "-readconfig", p);
+	/* An error in one section, more sections after it: nothing kept. */
+	p = write_file("e9.ini", "[device \"b\"]\n  x = \"1\"\n[memory]\n  size = \"1G\"\n[boot]\n"
+				 "  kernel = \"/k\"\n");
+	PARSE_ERR("e9.ini:1: [device \"b\"]: driver is missing", "-readconfig", p);
 	PARSE_ERR("-readconfig /nonexistent/x.ini: No such file or directory", "-readconfig",
 		  "/nonexistent/x.ini");
 	PARSE_ERR("-readconfig needs a file name", "-readconfig");

@@ -405,6 +405,8 @@ static int rc_handler(void *user, const char *section, const char *name, const c
 		return 1;
 	if (strcmp(section, st->section)) {
 		flush_section(st);
+		if (st->ret)
+			return 1;
 		snprintf(st->section, sizeof(st->section), "%s", section);
 		st->section_line = st->header_line ? st->header_line : st->line;
 	}
@@ -447,12 +449,11 @@ int readconfig_load(const char *path, struct cfg_words *w, char *err, size_t err
 		return -e;
 	}
 	int r = ini_parse_stream(rc_reader, &st, rc_handler, &st);
-	if (!st.ret) {
+	if (!st.ret)
 		flush_section(&st);
-		for (int i = 0; i < st.ne; i++) {
-			free(st.e[i].key);
-			free(st.e[i].val);
-		}
+	for (int i = 0; i < st.ne; i++) { /* kept by an error */
+		free(st.e[i].key);
+		free(st.e[i].val);
 	}
 	if (!st.ret && r > 0)
 		rc_fail(&st, (unsigned)r <= st.nlines ? st.lines[r - 1] : st.line, NULL,
