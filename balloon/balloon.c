@@ -747,6 +747,7 @@ void balloon_query(struct balloon *b, struct balloon_info *out)
 		.target_pages = b->num_pages,
 		.actual_pages = b->actual,
 		.actual_bytes = guest_bytes_for(b, b->actual),
+		.target_bytes = guest_bytes_for(b, b->num_pages),
 		.driver_ready = b->t && (virtio_mmio_status(b->t) & VIRTIO_STATUS_DRIVER_OK),
 		.inflated_pages = b->inflated_pages,
 		.deflated_pages = b->deflated_pages,

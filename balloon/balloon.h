@@ -125,6 +125,7 @@ struct balloon_info {
 	uint64_t target_pages; /* num_pages (config) */
 	uint64_t actual_pages; /* actual (written by the guest) */
 	uint64_t actual_bytes; /* QEMU's query-balloon "actual": ram - actual pages */
+	uint64_t target_bytes; /* the guest size asked for: ram - target pages */
 	bool driver_ready;     /* the guest driver set DRIVER_OK */
 	/* Counters since start. */
 	uint64_t inflated_pages;      /* PFNs accepted on the inflate queue */

@@ -753,7 +753,7 @@ static void balloon_target_check(struct monitor *mon, uint64_t actual)
 		return;
 	struct balloon_info i;
 	balloon_query(mon->be.balloon, &i);
-	uint64_t target = i.ram_size - MIN(i.ram_size, i.target_pages * BALLOON_PAGE_SIZE);
+	uint64_t target = i.target_bytes;
 	/* The guest grew past its target by itself: deflate-on-oom at work
 	 * (once per episode, until it is back within the target). */
 	bool oom = actual > target && actual > mon->prev_actual;

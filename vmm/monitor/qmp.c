@@ -533,7 +533,7 @@ static json_t *balloon_section(const struct qmp_ctx *ctx)
 {
 	struct balloon_info i;
 	balloon_query(ctx->be->balloon, &i);
-	uint64_t target = i.ram_size - MIN(i.ram_size, i.target_pages * BALLOON_PAGE_SIZE);
+	uint64_t target = i.target_bytes;
 	const char *path = ctx->be->balloon_qom_path ? ctx->be->balloon_qom_path
 						     : MONITOR_BALLOON_QOM_PATH;
 	json_t *sec = json_pack(

@@ -365,14 +365,9 @@ static json_t *resolve(const struct qmp_ctx *ctx, json_t *args, bool listing, ch
 	return l;
 }
 
-static json_t *find_prop(json_t *l, const char *name)
-{
-	return qmp_find_named(l, name);
-}
-
 static const char *node_type(json_t *l)
 {
-	return json_string_value(json_object_get(find_prop(l, "type"), "value"));
+	return json_string_value(json_object_get(qmp_find_named(l, "type"), "value"));
 }
 
 /* ---- commands ------------------------------------------------------------ */
@@ -398,7 +393,7 @@ static json_t *cmd_qom_get(const struct qmp_ctx *ctx, json_t *args, struct qmp_e
 	if (!l)
 		return NULL;
 	const char *name = json_string_value(json_object_get(args, "property"));
-	json_t *p = find_prop(l, name), *v = json_object_get(p, "value");
+	json_t *p = qmp_find_named(l, name), *v = json_object_get(p, "value");
 	json_t *ret = json_incref(v);
 	if (!p)
 		qmp_error_set(err, QMP_CLS_GENERIC, "Property '%s.%s' not found", node_type(l),
@@ -449,7 +444,7 @@ static json_t *cmd_qom_set(const struct qmp_ctx *ctx, json_t *args, struct qmp_e
 	const char *type = node_type(l);
 	json_t *ret = NULL;
 	/* The one property that may change on a running machine, as in QEMU. */
-	if (!find_prop(l, name))
+	if (!qmp_find_named(l, name))
 		qmp_error_set(err, QMP_CLS_GENERIC, "Property '%s.%s' not found", type, name);
 	else if (!strcmp(type, BALLOON_QOM_TYPE) && !strcmp(name, "guest-stats-polling-interval"))
 		ret = set_polling_interval(ctx, json_object_get(args, "value"), err);
