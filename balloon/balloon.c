@@ -56,6 +56,7 @@ struct balloon {
 	uint32_t stats_queue;
 	int64_t stats[BALLOON_STAT_COUNT];
 	int64_t stats_last_update;
+	uint64_t stats_seq; /* reports received */
 	uint32_t stats_interval_s;
 	int timer_fd;
 
@@ -427,6 +428,7 @@ static int balloon_parse_stats(struct balloon *b, const struct virtq_elem *e)
 			b->stats[tag] = val > INT64_MAX ? INT64_MAX : (int64_t)val;
 	}
 	b->stats_last_update = (int64_t)time(NULL);
+	b->stats_seq++;
 	return 0;
 }
 
@@ -769,6 +771,7 @@ void balloon_get_stats(struct balloon *b, struct balloon_stats *out)
 	lock(b);
 	memcpy(out->value, b->stats, sizeof(out->value));
 	out->last_update = b->stats_last_update;
+	out->seq = b->stats_seq;
 	out->polling_interval_s = b->stats_interval_s;
 	unlock(b);
 }

@@ -145,6 +145,7 @@ void balloon_query(struct balloon *b, struct balloon_info *out);
 struct balloon_stats {
 	int64_t value[BALLOON_STAT_COUNT]; /* -1: not in the guest's last report */
 	int64_t last_update;               /* wall-clock seconds, 0: never */
+	uint64_t seq;                      /* reports received so far */
 	uint32_t polling_interval_s;
 };
 void balloon_get_stats(struct balloon *b, struct balloon_stats *out);

@@ -77,6 +77,8 @@ expect_eq "overcommit.ini: 512 MiB" $((512 << 20)) "$(q overcommit query-memory-
 expect_eq "overcommit.ini: deflate-on-oom" true "$(q overcommit qom-get "$(printf "$B" deflate-on-oom)")"
 expect_eq "overcommit.ini: free page reporting" true "$(q overcommit qom-get "$(printf "$B" free-page-reporting)")"
 expect_eq "overcommit.ini: RAM marked mergeable for KSM" true "$(q overcommit x-query-memvm-memory | jq -c '."merge-effective"')"
+expect_eq "overcommit.ini: the memory autopilot on, floor 128 MiB" '{"enabled":true,"floor":134217728}' \
+	"$(q overcommit x-query-memvm-autopilot | jq -c '{enabled, floor}')"
 
 # hugepages.ini: 256 MiB of preallocated huge pages, as a QEMU memory backend.
 if [ "$hp" = 1 ]; then

@@ -566,6 +566,20 @@ START_TEST(device_balloon)
 		  "virtio-balloon,guest-stats-polling-interval");
 	PARSE_ERR("deflate-on-oom=sure", "-device", "virtio-balloon,deflate-on-oom=sure");
 	PARSE_ERR("no property 'stats'", "-device", "virtio-balloon,stats=1");
+
+	/* The memory autopilot's options. */
+	PARSE_OK("-device", "virtio-balloon,autopilot=on,autopilot-floor=96M,autopilot-step=8,"
+			    "autopilot-reserve=1G");
+	ck_assert(g_cfg.balloon.autopilot);
+	ck_assert_uint_eq(g_cfg.balloon.autopilot_floor, 96ull << 20);
+	ck_assert_uint_eq(g_cfg.balloon.autopilot_step, 8ull << 20); /* plain number: MiB */
+	ck_assert_uint_eq(g_cfg.balloon.autopilot_reserve, 1ull << 30);
+	PARSE_OK("-device", "virtio-balloon");
+	ck_assert(!g_cfg.balloon.autopilot);
+	ck_assert_uint_eq(g_cfg.balloon.autopilot_floor, 0);
+	PARSE_ERR("autopilot-floor=lots", "-device", "virtio-balloon,autopilot-floor=lots");
+	PARSE_ERR("autopilot-step=0", "-device", "virtio-balloon,autopilot-step=0");
+	PARSE_ERR("autopilot=maybe", "-device", "virtio-balloon,autopilot=maybe");
 }
 END_TEST
 
@@ -855,12 +869,14 @@ START_TEST(config_round_trip)
 {
 	PARSE_OK("-m", "320M", "-smp", "3", "-kernel", "/k", "-initrd", "/i", "-append",
 		 "console=ttyS0 a=\"b c\"", "-device",
-		 "virtio-balloon,deflate-on-oom=on,guest-stats-polling-interval=5", "-device",
-		 "virtio-rng", "-device", "virtio-rng", "-device", "isa-debug-exit,iobase=0xf4",
-		 "-qmp", "unix:/tmp/q,server=on,wait=off", "-monitor", "stdio", "-serial",
-		 "file:/tmp/con", "-name", "vm7", "-uuid", "12345678-1234-1234-1234-123456789abc",
-		 "-no-reboot", "-S", "-machine", "mem-merge=off,dt=on,prealloc-threads=3",
-		 "-mem-path", "/dev/hugepages", "-mem-prealloc", "-sandbox", "on,log=on");
+		 "virtio-balloon,deflate-on-oom=on,guest-stats-polling-interval=5,autopilot=on,"
+		 "autopilot-floor=100M,autopilot-reserve=4097K",
+		 "-device", "virtio-rng", "-device", "virtio-rng", "-device",
+		 "isa-debug-exit,iobase=0xf4", "-qmp", "unix:/tmp/q,server=on,wait=off", "-monitor",
+		 "stdio", "-serial", "file:/tmp/con", "-name", "vm7", "-uuid",
+		 "12345678-1234-1234-1234-123456789abc", "-no-reboot", "-S", "-machine",
+		 "mem-merge=off,dt=on,prealloc-threads=3", "-mem-path", "/dev/hugepages",
+		 "-mem-prealloc", "-sandbox", "on,log=on");
 	char *a = written();
 	const char *path = write_file("rt.ini", a);
 	PARSE_OK("-readconfig", path);
@@ -871,6 +887,10 @@ START_TEST(config_round_trip)
 	ck_assert_str_eq(g_cfg.append, "console=ttyS0 a=\"b c\"");
 	ck_assert(g_cfg.balloon.deflate_on_oom && g_cfg.no_reboot && g_cfg.start_paused);
 	ck_assert(g_cfg.sandbox_log && g_cfg.monitor.stdio && !g_cfg.mem_merge);
+	ck_assert(g_cfg.balloon.autopilot);
+	ck_assert_uint_eq(g_cfg.balloon.autopilot_floor, 100ull << 20);
+	ck_assert_uint_eq(g_cfg.balloon.autopilot_reserve, 4097ull << 10);
+	ck_assert_uint_eq(g_cfg.balloon.autopilot_step, 0);
 	free(a);
 	free(b);
 	/* A memory backend, written as QEMU writes one. */

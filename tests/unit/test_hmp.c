@@ -197,6 +197,7 @@ START_TEST(test_help_and_unknown)
 {
 	char *out = hmp_run(&ctx, "help");
 	static const char *const lines[] = {
+		"autopilot [on|off] [floor=SIZE] [step=SIZE] [reserve=SIZE] -- turn the memory autopilot on or off, set its limits, show it\n",
 		"balloon target -- request VM to change its memory allocation (in MB)\n",
 		"cont|c  -- resume emulation\n",
 		"help|? [cmd] -- show the help\n",
@@ -213,14 +214,17 @@ START_TEST(test_help_and_unknown)
 	}
 	ck_assert_uint_eq(strlen(out), total);
 	free(out);
-	expect_out("?", "balloon target -- request VM to change its memory allocation (in MB)\n"
-			"cont|c  -- resume emulation\n"
-			"help|? [cmd] -- show the help\n"
-			"info [subcommand] -- show various information about the system state\n"
-			"quit|q  -- quit the emulator\n"
-			"stop|s  -- stop emulation\n"
-			"system_powerdown  -- send system power down event\n"
-			"system_reset  -- reset the system\n");
+	expect_out(
+		"?",
+		"autopilot [on|off] [floor=SIZE] [step=SIZE] [reserve=SIZE] -- turn the memory autopilot on or off, set its limits, show it\n"
+		"balloon target -- request VM to change its memory allocation (in MB)\n"
+		"cont|c  -- resume emulation\n"
+		"help|? [cmd] -- show the help\n"
+		"info [subcommand] -- show various information about the system state\n"
+		"quit|q  -- quit the emulator\n"
+		"stop|s  -- stop emulation\n"
+		"system_powerdown  -- send system power down event\n"
+		"system_reset  -- reset the system\n");
 	expect_out("help stop", "stop|s  -- stop emulation\n");
 	expect_out("help s", "stop|s  -- stop emulation\n");
 	expect_out("help balloon",

@@ -451,6 +451,8 @@ START_TEST(test_query_version_commands)
 		"query-memdev",
 		"query-memory-devices",
 		"query-qmp-schema",
+		"x-query-memvm-autopilot",
+		"x-memvm-autopilot",
 	};
 	ck_assert_uint_eq(json_array_size(c), ARRAY_SIZE(need));
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
@@ -596,6 +598,12 @@ START_TEST(test_balloon_commands)
 		     NULL);
 	expect_error("{\"execute\": \"query-balloon\"}", "DeviceNotActive",
 		     "No balloon device has been activated");
+	expect_error("{\"execute\": \"x-query-memvm-autopilot\"}", "DeviceNotActive",
+		     "No balloon device has been activated");
+	expect_error("{\"execute\": \"x-memvm-autopilot\", \"arguments\": {\"enabled\": true}}",
+		     "DeviceNotActive", "No balloon device has been activated");
+	expect_error("{\"execute\": \"x-memvm-autopilot\", \"arguments\": {\"enabled\": 1}}",
+		     "GenericError", "Invalid parameter type for 'enabled', expected: boolean");
 }
 END_TEST
 

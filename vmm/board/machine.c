@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "balloon/autopilot.h"
 #include "balloon/balloon.h"
 #include "devices/bus.h"
 #include "devices/debug_exit.h"
@@ -62,6 +63,7 @@ struct machine {
 	struct debug_exit *dbg;
 	struct virtio_rng *rng[VM_MAX_VIRTIO];
 	struct balloon *balloon;
+	struct autopilot *autopilot;
 
 	struct monitor *monitor;
 	enum shutdown_cause quit_cause; /* NONE: Ctrl-A x (host-ui) */
@@ -312,6 +314,60 @@ static int machine_check_ports(const struct vm_config *cfg, char *err, size_t er
 	return 0;
 }
 
+/* -device virtio-balloon's autopilot limits: the defaults for the RAM
+ * size, with what the options set. */
+static int machine_autopilot_limits(const struct vm_config *cfg, struct autopilot_limits *l,
+				    char *err, size_t errlen)
+{
+	const struct balloon_spec *bs = &cfg->balloon;
+	char why[160];
+	autopilot_limits_default(cfg->ram_size, l);
+	if (bs->autopilot_floor)
+		l->floor = bs->autopilot_floor;
+	if (bs->autopilot_step)
+		l->step = bs->autopilot_step;
+	if (bs->autopilot_reserve)
+		l->reserve = bs->autopilot_reserve;
+	if (autopilot_limits_check(cfg->ram_size, l, why, sizeof(why))) {
+		snprintf(err, errlen, "-device virtio-balloon: %s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every balloon gets an autopilot, on or off: off it still reports host
+ * and guest pressure. Its files are opened here, before the sandbox. */
+static int machine_create_autopilot(struct machine *m, char *err, size_t errlen)
+{
+	struct autopilot_limits l;
+	struct host_pressure *hp = NULL;
+	int ret = machine_autopilot_limits(&m->cfg, &l, err, errlen);
+	if (ret)
+		return ret;
+	uint64_t ps = ram_page_size(guest_ram_block(m->ram));
+	if ((ret = host_pressure_open(ps > 4096 ? ps : 0, &hp))) {
+		snprintf(err, errlen, "memory autopilot: %s", strerror(-ret));
+		return ret;
+	}
+	struct autopilot_config ac = {
+		.balloon = m->balloon,
+		.loop = m->loop,
+		.host = hp,
+		.ram_size = m->cfg.ram_size,
+		.huge_page_size = ps > 4096 ? ps : 0,
+		.enabled = m->cfg.balloon.autopilot,
+		.limits = &l,
+		.on_event = monitor_autopilot_event, /* NULL monitor: no-op */
+		.opaque = m->monitor,
+	};
+	if ((ret = autopilot_new(&ac, &m->autopilot))) {
+		snprintf(err, errlen, "memory autopilot: %s", strerror(-ret));
+		return ret;
+	}
+	monitor_set_autopilot(m->monitor, m->autopilot);
+	return 0;
+}
+
 static int machine_create_balloon(struct machine *m, char *err, size_t errlen)
 {
 	const struct balloon_spec *bs = &m->cfg.balloon;
@@ -337,7 +393,7 @@ static int machine_create_balloon(struct machine *m, char *err, size_t errlen)
 		return ret;
 	balloon_attach(m->balloon, t);
 	monitor_set_balloon(m->monitor, m->balloon);
-	return 0;
+	return machine_create_autopilot(m, err, errlen);
 }
 
 static int machine_open_serial(struct machine *m, char *err, size_t errlen)
@@ -496,6 +552,9 @@ static int machine_preflight(const struct vm_config *cfg, char *err, size_t errl
 	struct load_params lp = { .cfg = cfg, .emulated_kernel = kvm_host_emulates_kernel() };
 	int ret = load_preflight(&lp, err, errlen);
 	if (ret)
+		return ret;
+	struct autopilot_limits l;
+	if (cfg->balloon.enabled && (ret = machine_autopilot_limits(cfg, &l, err, errlen)))
 		return ret;
 	return machine_check_ports(cfg, err, errlen);
 }
@@ -745,6 +804,9 @@ void machine_destroy(struct machine *m)
 	/* The balloon and the monitor point at each other: detach, free the
 	 * transports, then the devices, then the monitor. */
 	monitor_set_balloon(m->monitor, NULL);
+	monitor_set_autopilot(m->monitor, NULL);
+	autopilot_free(m->autopilot);
+	m->autopilot = NULL;
 	devmgr_free(m->dm);
 	for (unsigned i = 0; i < ARRAY_SIZE(m->rng); i++)
 		virtio_rng_free(m->rng[i]);

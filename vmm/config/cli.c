@@ -2,6 +2,7 @@
 #include "vmm/lib/size.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,10 +176,30 @@ static int balloon_kv(struct vm_config *cfg, const char *opt, char *key, char *v
 		cfg->balloon.stats_interval_s = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(key, "autopilot"))
+		return bool_prop(opt, key, val, &cfg->balloon.autopilot, err, errlen);
+	static const struct {
+		const char *key;
+		size_t off;
+	} ap_sizes[] = {
+		{ "autopilot-floor", offsetof(struct balloon_spec, autopilot_floor) },
+		{ "autopilot-step", offsetof(struct balloon_spec, autopilot_step) },
+		{ "autopilot-reserve", offsetof(struct balloon_spec, autopilot_reserve) },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(ap_sizes); i++) {
+		if (strcmp(key, ap_sizes[i].key))
+			continue;
+		if (!val || size_parse(val, 1ull << 20, &n) || !n)
+			BAD("%s: %s=%s: expected a size (plain number = MiB, or K/M/G suffix)", opt,
+			    key, val ? val : "");
+		memcpy((char *)&cfg->balloon + ap_sizes[i].off, &n, sizeof(n));
+		return 0;
+	}
 	if (!strcmp(key, "id") || !strcmp(key, "bus"))
 		return 0;
 	BAD("%s: virtio-balloon has no property '%s' (deflate-on-oom, free-page-reporting, "
-	    "guest-stats-polling-interval)",
+	    "guest-stats-polling-interval, autopilot, autopilot-floor, autopilot-step, "
+	    "autopilot-reserve)",
 	    opt, key);
 }
 
@@ -801,6 +822,8 @@ void cli_usage(void *stream)
 		"Devices:\n"
 		"  -device virtio-balloon[,deflate-on-oom=on|off][,free-page-reporting=on|off]\n"
 		"                        [,guest-stats-polling-interval=SECONDS]\n"
+		"                        [,autopilot=on|off][,autopilot-floor=SIZE]\n"
+		"                        [,autopilot-step=SIZE][,autopilot-reserve=SIZE]\n"
 		"  -balloon virtio[,...]    short form of the above\n"
 		"  -device virtio-rng       entropy device\n"
 		"  -device isa-debug-exit[,iobase=PORT][,iosize=N]  exit with (value << 1) | 1\n"

@@ -35,6 +35,10 @@ struct balloon_spec {
 	bool deflate_on_oom;
 	bool free_page_reporting;
 	uint32_t stats_interval_s;
+	/* The memory autopilot (balloon/autopilot.h): on at start, and its
+	 * limits in bytes (0: the default for the RAM size). */
+	bool autopilot;
+	uint64_t autopilot_floor, autopilot_step, autopilot_reserve;
 };
 
 /* -object memory-backend-ram|file|memfd: memvm's RAM, when -machine

@@ -591,6 +591,17 @@ int writeconfig_write(const struct vm_config *cfg, FILE *f)
 		r |= kv(f, "deflate-on-oom", "%s", onoff(cfg->balloon.deflate_on_oom));
 		r |= kv(f, "free-page-reporting", "%s", onoff(cfg->balloon.free_page_reporting));
 		r |= kv(f, "guest-stats-polling-interval", "%u", cfg->balloon.stats_interval_s);
+		if (cfg->balloon.autopilot)
+			r |= kv(f, "autopilot", "on");
+		if (cfg->balloon.autopilot_floor)
+			r |= kv(f, "autopilot-floor", "%s",
+				SIZE_OPT_STR(cfg->balloon.autopilot_floor));
+		if (cfg->balloon.autopilot_step)
+			r |= kv(f, "autopilot-step", "%s",
+				SIZE_OPT_STR(cfg->balloon.autopilot_step));
+		if (cfg->balloon.autopilot_reserve)
+			r |= kv(f, "autopilot-reserve", "%s",
+				SIZE_OPT_STR(cfg->balloon.autopilot_reserve));
 	}
 	for (unsigned i = 0; i < cfg->rng; i++) {
 		r |= fprintf(f, "[device \"rng%u\"]\n", i) < 0;

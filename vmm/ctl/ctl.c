@@ -60,6 +60,9 @@ static void usage(FILE *f)
 	      "  stats                   guest memory statistics (from the balloon driver)\n"
 	      "  stats-interval SECONDS  poll guest statistics every SECONDS (0: off)\n"
 	      "  memory                  memvm's guest memory summary\n"
+	      "  autopilot [on|off] [floor=SIZE] [step=SIZE] [reserve=SIZE]\n"
+	      "                          the memory autopilot: turn it on or off, set its\n"
+	      "                          limits; then show its state\n"
 	      "  hmp COMMAND-LINE        run a human monitor command, print its output\n"
 	      "  watch [-n N]            balloon target, actual size and guest RAM resident in\n"
 	      "                          host memory, every 0.5 s (N updates; q or EOF quits)\n"
@@ -513,6 +516,7 @@ int main(int argc, char **argv)
 	/* Check the arguments before connecting. */
 	uint64_t bytes = 0;
 	long count = 0, wait_s = 0;
+	json_t *ap_args = NULL;
 	static const char *const simple[] = { "status", "stop",         "cont",
 					      "quit",   "system_reset", "system_powerdown",
 					      "stats",  "memory" };
@@ -538,6 +542,29 @@ int main(int argc, char **argv)
 		if (ret || bytes == 0 || bytes > INT64_MAX)
 			die("balloon: invalid size '%s' (e.g. 512M, 1G; plain numbers are MiB)",
 			    args[0]);
+	} else if (!strcmp(cmd, "autopilot")) {
+		if (!(ap_args = json_object()))
+			die("out of memory");
+		for (int k = 0; k < nargs; k++) {
+			const char *w = args[k], *eq = strchr(w, '=');
+			uint64_t v;
+			if (!strcmp(w, "on") || !strcmp(w, "off")) {
+				json_object_set_new(ap_args, "enabled",
+						    json_boolean(!strcmp(w, "on")));
+				continue;
+			}
+			size_t kl = eq ? (size_t)(eq - w) : 0;
+			if (!eq || !((kl == 5 && !strncmp(w, "floor", 5)) ||
+				     (kl == 4 && !strncmp(w, "step", 4)) ||
+				     (kl == 7 && !strncmp(w, "reserve", 7))))
+				die("usage: autopilot [on|off] [floor=SIZE] [step=SIZE] [reserve=SIZE]");
+			if (size_parse(eq + 1, 1ull << 20, &v) || v > INT64_MAX)
+				die("autopilot: invalid size '%s' (e.g. 64M, 1G; plain numbers are MiB)",
+				    eq + 1);
+			char key[8];
+			snprintf(key, sizeof(key), "%.*s", (int)kl, w);
+			json_object_set_new(ap_args, key, json_integer((json_int_t)v));
+		}
 	} else if (!strcmp(cmd, "info")) {
 		if (nargs != 1 || strcmp(args[0], "balloon"))
 			die("usage: info balloon");
@@ -597,6 +624,12 @@ int main(int argc, char **argv)
 		cmd_stats_interval(&c, args[0]);
 	} else if (!strcmp(cmd, "memory")) {
 		cmd_hmp(&c, "info memory");
+	} else if (!strcmp(cmd, "autopilot")) {
+		if (json_object_size(ap_args))
+			json_decref(qmp_call(&c, "x-memvm-autopilot", ap_args));
+		else
+			json_decref(ap_args);
+		cmd_hmp(&c, "info autopilot");
 	} else if (!strcmp(cmd, "hmp")) {
 		char line[4096] = "";
 		size_t len = 0;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct autopilot;
 struct balloon;
 struct guest_ram;
 struct ram;
@@ -66,6 +67,7 @@ struct monitor_backend {
 	uint64_t ram_size; /* guest RAM in bytes */
 	unsigned ncpus;
 	struct balloon *balloon;      /* NULL: no balloon device */
+	struct autopilot *autopilot;  /* NULL: none (no balloon) */
 	const char *balloon_qom_path; /* NULL: MONITOR_BALLOON_QOM_PATH */
 	struct ram *ram;              /* NULL: no RAM details in memory queries */
 	struct guest_ram *guest_ram;  /* NULL: no ledger in x-query-memvm-memory */

@@ -274,6 +274,48 @@ static void info_ksm(const struct qmp_ctx *ctx, FILE *out)
 	json_decref(r);
 }
 
+/* The autopilot's state, from x-query-memvm-autopilot's reply. */
+static void print_autopilot(FILE *out, json_t *r)
+{
+	char a[32], b[32], c[32];
+	json_t *h = json_object_get(r, "host"), *g = json_object_get(r, "guest");
+	fprintf(out, "autopilot: %s (floor %s, step %s, reserve %s, every %" PRId64 " ms)\n",
+		jbool(r, "enabled") ? "on" : "off",
+		size_format(a, sizeof(a), (uint64_t)jint(r, "floor")),
+		size_format(b, sizeof(b), (uint64_t)jint(r, "step")),
+		size_format(c, sizeof(c), (uint64_t)jint(r, "reserve")), jint(r, "interval-ms"));
+	fprintf(out, "host: %s pressure, %" PRId64 " per mille stalled (%s)",
+		json_string_value(json_object_get(h, "level")), jint(h, "stall-permille"),
+		json_string_value(json_object_get(h, "source")));
+	if (json_object_get(h, "limit"))
+		fprintf(out, ", %s of %s in use",
+			size_format(a, sizeof(a), (uint64_t)jint(h, "usage")),
+			size_format(b, sizeof(b), (uint64_t)jint(h, "limit")));
+	fprintf(out, "\n");
+	const char *cause = json_string_value(json_object_get(g, "cause"));
+	fprintf(out, "guest: %s pressure%s%s%s\n", json_string_value(json_object_get(g, "level")),
+		cause ? " (" : "", cause ? cause : "", cause ? ")" : "");
+	json_t *last = json_object_get(r, "last");
+	if (last)
+		fprintf(out, "last move: %s to %s (%s), %" PRId64 " ms ago\n",
+			json_string_value(json_object_get(last, "action")),
+			size_format(a, sizeof(a), (uint64_t)jint(last, "target")),
+			json_string_value(json_object_get(last, "reason")), jint(last, "ms-ago"));
+	fprintf(out,
+		"moves: %" PRId64 " inflations, %" PRId64 " deflations, %" PRId64 " given up\n",
+		jint(r, "inflations"), jint(r, "deflations"), jint(r, "give-ups"));
+	if (jbool(r, "huge-pool-low"))
+		fprintf(out, "huge page pool: low (a deflate may have to wait)\n");
+}
+
+static void info_autopilot(const struct qmp_ctx *ctx, FILE *out)
+{
+	json_t *r = run(ctx, out, "x-query-memvm-autopilot", NULL);
+	if (r)
+		print_autopilot(out, r);
+	json_decref(r);
+}
+
 struct info_cmd {
 	const char *name;
 	const char *help;
@@ -281,6 +323,8 @@ struct info_cmd {
 };
 
 static const struct info_cmd info_cmds[] = {
+	{ "autopilot", "show the memory autopilot: state, limits, host and guest pressure",
+	  info_autopilot },
 	{ "balloon", "show balloon information", info_balloon },
 	{ "cpus", "show infos for each CPU", info_cpus },
 	{ "ksm", "show KSM (same-page merging) state for guest RAM", info_ksm },
@@ -351,6 +395,50 @@ static void cmd_balloon(const struct qmp_ctx *ctx, FILE *out, char **argv, int a
 	json_decref(args);
 }
 
+/* autopilot [on|off] [floor=SIZE] [step=SIZE] [reserve=SIZE] */
+static void cmd_autopilot(const struct qmp_ctx *ctx, FILE *out, char **argv, int argc)
+{
+	json_t *args = json_object();
+	if (!args)
+		return;
+	for (int i = 1; i < argc; i++) {
+		const char *w = argv[i], *eq = strchr(w, '=');
+		uint64_t v;
+		int bad = 0;
+		if (!strcmp(w, "on") || !strcmp(w, "off")) {
+			bad = json_object_set_new(args, "enabled", json_boolean(!strcmp(w, "on")));
+		} else if (eq && (!strncmp(w, "floor=", 6) || !strncmp(w, "step=", 5) ||
+				  !strncmp(w, "reserve=", 8))) {
+			char key[8];
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - w), w);
+			if (size_parse(eq + 1, 1ull << 20, &v) || v > INT64_MAX) {
+				fprintf(out,
+					"invalid size '%s'\nTry \"help autopilot\" for more information\n",
+					eq + 1);
+				json_decref(args);
+				return;
+			}
+			bad = json_object_set_new(args, key, json_integer((json_int_t)v));
+		} else {
+			fprintf(out,
+				"autopilot: unknown argument '%s' (on, off, floor=SIZE, step=SIZE, "
+				"reserve=SIZE)\n",
+				w);
+			json_decref(args);
+			return;
+		}
+		if (bad) {
+			json_decref(args);
+			return;
+		}
+	}
+	json_t *r = run(ctx, out, "x-memvm-autopilot", args);
+	if (r)
+		print_autopilot(out, r);
+	json_decref(r);
+	json_decref(args);
+}
+
 static void cmd_stop(const struct qmp_ctx *ctx, FILE *out, char **argv, int argc)
 {
 	(void)argv;
@@ -388,6 +476,8 @@ static void cmd_quit(const struct qmp_ctx *ctx, FILE *out, char **argv, int argc
 
 /* Sorted by name, as QEMU's help lists them. */
 static const struct hmp_cmd hmp_cmds[] = {
+	{ "autopilot", "[on|off] [floor=SIZE] [step=SIZE] [reserve=SIZE]",
+	  "turn the memory autopilot on or off, set its limits, show it", cmd_autopilot, 4 },
 	{ "balloon", "target", "request VM to change its memory allocation (in MB)", cmd_balloon,
 	  1 },
 	{ "cont|c", "", "resume emulation", cmd_cont, 0 },

@@ -16,10 +16,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "balloon/autopilot.h"
 #include "balloon/balloon.h"
 #include "vmm/config/config.h"
 #include "vmm/lib/evloop.h"
 #include "vmm/lib/sigbus.h"
+#include "vmm/monitor/autopilot_qmp.h"
 #include "vmm/monitor/hmp.h"
 #include "vmm/monitor/qmp.h"
 #include "vmm/monitor/qom.h"
@@ -80,20 +82,28 @@ struct monitor {
 	uint64_t prev_actual; /* the guest's size before the latest change */
 	bool oom_deflating;   /* X_BALLOON_OOM_DEFLATE sent, not over yet */
 
-	/* BALLOON_CHANGE throttle (QEMU's monitor_qapi_event_queue). */
-	int tfd;
-	uint32_t throttle_ms;
-	bool throttling;
-	char *throttled_line;
+	/* Throttled events (QEMU's monitor_qapi_event_queue), one window each. */
+	struct throttle {
+		struct monitor *mon;
+		const char *name;
+		int tfd;
+		uint32_t ms;
+		bool throttling;
+		char *line;
+	} throttles[4];
 };
 
+/* QEMU throttles BALLOON_CHANGE; memvm's pressure events alike. */
+static const char *const throttled_events[] = {
+	"BALLOON_CHANGE",
+	"X_HOST_MEMORY_PRESSURE",
+	"X_GUEST_MEMORY_PRESSURE",
+	"X_HUGEPAGE_POOL_LOW",
+};
 static const char *const throttled_event = "BALLOON_CHANGE";
 
 const struct qmp_command *const monitor_qmp_tables[] = {
-	qom_commands,
-	query_commands,
-	hmp_qmp_commands,
-	NULL,
+	qom_commands, query_commands, autopilot_commands, hmp_qmp_commands, NULL,
 };
 
 /* ---- output ----------------------------------------------------------- */
@@ -692,14 +702,21 @@ static void broadcast_now(struct monitor *mon, const char *line)
 	}
 }
 
-static void arm_throttle(struct monitor *mon)
+static void arm_throttle(struct throttle *t)
 {
 	struct itimerspec its = {
-		.it_value = { .tv_sec = mon->throttle_ms / 1000,
-			      .tv_nsec = (long)(mon->throttle_ms % 1000) * 1000000 },
+		.it_value = { .tv_sec = t->ms / 1000, .tv_nsec = (long)(t->ms % 1000) * 1000000 },
 	};
-	if (timerfd_settime(mon->tfd, 0, &its, NULL))
-		mon->throttling = false;
+	if (timerfd_settime(t->tfd, 0, &its, NULL))
+		t->throttling = false;
+}
+
+static struct throttle *throttle_of(struct monitor *mon, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mon->throttles); i++)
+		if (!strcmp(mon->throttles[i].name, name))
+			return &mon->throttles[i];
+	return NULL;
 }
 
 /* QEMU's rule: the first event goes out at once and opens a window; the
@@ -708,39 +725,40 @@ static void arm_throttle(struct monitor *mon)
 static void on_event(void *opaque, const char *name, const char *line)
 {
 	struct monitor *mon = opaque;
-	if (strcmp(name, throttled_event) || !mon->throttle_ms || mon->tfd < 0) {
+	struct throttle *t = throttle_of(mon, name);
+	if (!t || !t->ms || t->tfd < 0) {
 		broadcast_now(mon, line);
 		return;
 	}
-	if (!mon->throttling) {
+	if (!t->throttling) {
 		broadcast_now(mon, line);
-		mon->throttling = true;
-		arm_throttle(mon);
+		t->throttling = true;
+		arm_throttle(t);
 		return;
 	}
 	char *copy = strdup(line);
 	if (copy) {
-		free(mon->throttled_line);
-		mon->throttled_line = copy;
+		free(t->line);
+		t->line = copy;
 	}
 }
 
 static void on_throttle_timer(void *opaque, uint32_t events)
 {
-	struct monitor *mon = opaque;
+	struct throttle *t = opaque;
 	uint64_t n;
 	(void)events;
-	if (read(mon->tfd, &n, sizeof(n)) != sizeof(n))
+	if (read(t->tfd, &n, sizeof(n)) != sizeof(n))
 		return;
-	if (mon->throttled_line) {
-		broadcast_now(mon, mon->throttled_line);
-		free(mon->throttled_line);
-		mon->throttled_line = NULL;
-		arm_throttle(mon);
+	if (t->line) {
+		broadcast_now(t->mon, t->line);
+		free(t->line);
+		t->line = NULL;
+		arm_throttle(t);
 	} else {
-		mon->throttling = false;
+		t->throttling = false;
 	}
-	monitor_reap(mon);
+	monitor_reap(t->mon);
 }
 
 /* memvm's own balloon events (unthrottled): X_BALLOON_TARGET_REACHED once
@@ -819,10 +837,63 @@ void monitor_balloon_changed(void *monitor, uint64_t guest_bytes)
 
 int monitor_set_event_throttle(struct monitor *mon, const char *event, uint32_t ms)
 {
-	if (strcmp(event, throttled_event))
+	struct throttle *t = throttle_of(mon, event);
+	if (!t)
 		return -ENOENT;
-	mon->throttle_ms = ms;
+	t->ms = ms;
 	return 0;
+}
+
+static const char *level_name(enum autopilot_level l)
+{
+	return l == AUTOPILOT_HIGH ? "high" : "normal";
+}
+
+/* The autopilot's events, in memvm's x- namespace (QEMU has none). */
+void monitor_autopilot_event(void *monitor, const struct autopilot_event *ev)
+{
+	struct monitor *mon = monitor;
+	json_t *d = NULL;
+	const char *name = NULL;
+	if (!mon)
+		return;
+	switch (ev->kind) {
+	case AUTOPILOT_EV_ACTION:
+		name = "X_BALLOON_AUTOPILOT";
+		d = json_pack("{s:s,s:s,s:I,s:I}", "action",
+			      ev->cause ? ev->cause : autopilot_action_name(ev->action), "reason",
+			      ev->cause ? "none" : autopilot_reason_name(ev->why), "target",
+			      (json_int_t)ev->target, "actual", (json_int_t)ev->actual);
+		break;
+	case AUTOPILOT_EV_HOST_PRESSURE:
+		name = "X_HOST_MEMORY_PRESSURE";
+		d = json_pack("{s:s,s:s,s:I,s:I,s:i}", "level", level_name(ev->level), "source",
+			      ev->source ? ev->source : "none", "usage", (json_int_t)ev->usage,
+			      "limit", (json_int_t)ev->limit, "stall-permille",
+			      (int)ev->stall_permille);
+		break;
+	case AUTOPILOT_EV_GUEST_PRESSURE:
+		name = "X_GUEST_MEMORY_PRESSURE";
+		d = json_pack("{s:s,s:s,s:I}", "level", level_name(ev->level), "cause",
+			      ev->cause ? ev->cause : "none", "available",
+			      (json_int_t)ev->available);
+		break;
+	case AUTOPILOT_EV_STALLED:
+		name = "X_BALLOON_STALLED";
+		d = json_pack("{s:I,s:I,s:I}", "target", (json_int_t)ev->target, "actual",
+			      (json_int_t)ev->actual, "waited-ms", (json_int_t)ev->waited_ms);
+		break;
+	case AUTOPILOT_EV_HUGE_POOL:
+		name = "X_HUGEPAGE_POOL_LOW";
+		d = json_pack("{s:b,s:I,s:I,s:I}", "low", ev->low, "page-size",
+			      (json_int_t)ev->page_size, "free", (json_int_t)ev->free_pages,
+			      "needed", (json_int_t)ev->needed_pages);
+		break;
+	}
+	if (d)
+		qmp_emit(&mon->ctx, name, d);
+	json_decref(d);
+	monitor_reap(mon);
 }
 
 static void emit_cause(struct monitor *mon, const char *event, bool guest,
@@ -860,34 +931,50 @@ int monitor_new(const struct monitor_backend *be, struct evloop *loop, struct mo
 		.opaque = mon,
 		.extra = monitor_qmp_tables,
 	};
-	mon->efd = mon->tfd = -1;
+	mon->efd = -1;
 	mon->reached = be->ram_size; /* a full balloon at start is no news */
 	mon->prev_actual = be->ram_size;
-	mon->throttle_ms = MONITOR_BALLOON_CHANGE_THROTTLE_MS;
+	size_t nt = 0;
+	for (; nt < ARRAY_SIZE(mon->throttles); nt++)
+		mon->throttles[nt] = (struct throttle){ .mon = mon,
+							.name = throttled_events[nt],
+							.tfd = -1,
+							.ms = MONITOR_EVENT_THROTTLE_MS };
 	pthread_mutex_init(&mon->lock, NULL);
 	if (loop) {
 		mon->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		mon->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (mon->efd < 0 || mon->tfd < 0) {
+		if (mon->efd < 0) {
 			ret = -errno;
 			goto err;
 		}
 		ret = evloop_add(loop, mon->efd, EPOLLIN, on_balloon_efd, mon);
 		if (ret)
 			goto err;
-		ret = evloop_add(loop, mon->tfd, EPOLLIN, on_throttle_timer, mon);
-		if (ret) {
-			evloop_del(loop, mon->efd);
-			goto err;
+		for (nt = 0; nt < ARRAY_SIZE(mon->throttles); nt++) {
+			struct throttle *t = &mon->throttles[nt];
+			t->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+			if (t->tfd < 0) {
+				ret = -errno;
+				goto err_del;
+			}
+			if ((ret = evloop_add(loop, t->tfd, EPOLLIN, on_throttle_timer, t))) {
+				close(t->tfd);
+				t->tfd = -1;
+				goto err_del;
+			}
 		}
 	}
 	*out = mon;
 	return 0;
+err_del:
+	while (nt-- > 0) {
+		evloop_del(loop, mon->throttles[nt].tfd);
+		close(mon->throttles[nt].tfd);
+	}
+	evloop_del(loop, mon->efd);
 err:
 	if (mon->efd >= 0)
 		close(mon->efd);
-	if (mon->tfd >= 0)
-		close(mon->tfd);
 	pthread_mutex_destroy(&mon->lock);
 	free(mon);
 	return ret;
@@ -911,6 +998,12 @@ void monitor_set_ram(struct monitor *mon, struct ram *ram)
 {
 	if (mon)
 		mon->be.ram = ram;
+}
+
+void monitor_set_autopilot(struct monitor *mon, struct autopilot *ap)
+{
+	if (mon)
+		mon->be.autopilot = ap;
 }
 
 void monitor_free(struct monitor *mon)
@@ -937,15 +1030,19 @@ void monitor_free(struct monitor *mon)
 		if (!lstat(l->path, &st) && st.st_dev == l->dev && st.st_ino == l->ino)
 			unlink(l->path);
 	}
-	if (mon->loop) {
+	if (mon->loop)
 		evloop_del(mon->loop, mon->efd);
-		evloop_del(mon->loop, mon->tfd);
-	}
 	if (mon->efd >= 0)
 		close(mon->efd);
-	if (mon->tfd >= 0)
-		close(mon->tfd);
-	free(mon->throttled_line);
+	for (size_t i = 0; i < ARRAY_SIZE(mon->throttles); i++) {
+		struct throttle *t = &mon->throttles[i];
+		if (t->tfd >= 0) {
+			if (mon->loop)
+				evloop_del(mon->loop, t->tfd);
+			close(t->tfd);
+		}
+		free(t->line);
+	}
 	pthread_mutex_destroy(&mon->lock);
 	free(mon);
 }

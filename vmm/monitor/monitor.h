@@ -24,6 +24,8 @@
 #include "vmm/lib/util.h"
 #include "vmm/monitor/backend.h"
 
+struct autopilot;
+struct autopilot_event;
 struct balloon;
 struct chardev_spec;
 struct evloop;
@@ -36,8 +38,10 @@ struct ram;
 /* One reply may echo a whole message (an error naming a huge argument). */
 #define MONITOR_MAX_OUTPUT (MONITOR_MAX_MESSAGE + 1024 * 1024)
 /* QEMU throttles BALLOON_CHANGE to one event a second, sending the latest
- * value at the end of the window. */
-#define MONITOR_BALLOON_CHANGE_THROTTLE_MS 1000
+ * value at the end of the window; memvm's X_HOST_MEMORY_PRESSURE,
+ * X_GUEST_MEMORY_PRESSURE and X_HUGEPAGE_POOL_LOW are throttled alike. */
+#define MONITOR_EVENT_THROTTLE_MS          1000
+#define MONITOR_BALLOON_CHANGE_THROTTLE_MS MONITOR_EVENT_THROTTLE_MS
 
 enum monitor_proto { MONITOR_QMP, MONITOR_HMP };
 
@@ -63,6 +67,7 @@ int monitor_chown_sockets(struct monitor *mon, uid_t uid, gid_t gid) WUR;
 
 void monitor_set_balloon(struct monitor *mon, struct balloon *balloon);
 void monitor_set_ram(struct monitor *mon, struct ram *ram);
+void monitor_set_autopilot(struct monitor *mon, struct autopilot *ap);
 
 /* -qmp / -monitor: listens on spec->path (or serves stdin/stdout when
  * spec->stdio). 0 or -errno with one line in err (no "memvm: " prefix). */
@@ -88,8 +93,14 @@ void monitor_event_reset(struct monitor *mon, bool guest, enum shutdown_cause ca
  * monitor as its opaque. Any thread (hands over to the loop through an
  * eventfd); a NULL monitor is a no-op. */
 void monitor_balloon_changed(void *monitor, uint64_t guest_bytes);
-/* Throttle interval of a throttled event (BALLOON_CHANGE); 0 disables
- * throttling. -ENOENT for events that are not throttled. */
+/* The memory autopilot's events (struct autopilot_config's on_event, the
+ * monitor its opaque): X_BALLOON_AUTOPILOT, X_HOST_MEMORY_PRESSURE,
+ * X_GUEST_MEMORY_PRESSURE, X_BALLOON_STALLED, X_HUGEPAGE_POOL_LOW. Loop
+ * thread; a NULL monitor is a no-op. */
+void monitor_autopilot_event(void *monitor, const struct autopilot_event *ev);
+/* Throttle interval of a throttled event (BALLOON_CHANGE and the pressure
+ * events); 0 disables throttling. -ENOENT for events that are not
+ * throttled. */
 int monitor_set_event_throttle(struct monitor *mon, const char *event, uint32_t ms) WUR;
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "balloon/autopilot.h"
 #include "balloon/balloon.h"
 #include "memory/guest_ram.h"
 #include "memory/ram.h"
@@ -475,6 +476,9 @@ static json_t *cmd_balloon(const struct qmp_ctx *ctx, json_t *args, struct qmp_e
 		set_err(err, CLS_GENERIC, "balloon: %s", strerror(-ret));
 		return NULL;
 	}
+	/* The operator's target wins: the autopilot, if on, turns off. */
+	if (ctx->be->autopilot)
+		(void)autopilot_operator_target(ctx->be->autopilot);
 	return json_object();
 }
 

@@ -67,7 +67,7 @@ typedef json_t *qmp_command_fn(const struct qmp_ctx *ctx, json_t *args, struct q
 struct qmp_command {
 	const char *name;
 	qmp_command_fn *fn;
-	struct qmp_arg args[4];
+	struct qmp_arg args[6];
 };
 
 /* Error classes, as QEMU names them. */

@@ -1,0 +1,149 @@
+#!/bin/bash
+# The memory autopilot on real guests: three busybox guests of 256 MiB in
+# one cgroup whose memory.high is set 240 MiB above what they hold once
+# booted (well below the 768 MiB they could take): A idles, C allocates in
+# bursts (2 x 120 MiB, freed each time), then B grows its working set to
+# 200 MiB. Run twice on fresh guests: with the autopilot off, what C once
+# touched stays with the host and the cgroup goes over memory.high; with it
+# on, C's free memory goes back and the cgroup stays under it, no guest
+# process is OOM-killed, and the idle guest answers its console within a
+# few seconds throughout. (make bench runs the longer form with a plot.)
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+. tests/guest-lib.sh
+T=$TESTS_TMP
+CTL=$BUILD/memvm-ctl
+CG=/sys/fs/cgroup
+MiB=$((1 << 20))
+
+require_user_space autopilot
+if ! grep -qw memory "$CG/cgroup.controllers" 2>/dev/null; then
+	fail "autopilot: a cgroup v2 memory controller at $CG" "mount cgroup2 on $CG (the nested KVM host does)"
+	exit 0
+fi
+echo +memory >"$CG/cgroup.subtree_control" 2>/dev/null
+
+cleanup() {
+	exec 7>&- 8>&- 9>&- 2>/dev/null
+	for p in $(jobs -p); do kill -TERM "$p" 2>/dev/null; done
+	wait
+	for m in on off; do
+		[ -d "$CG/memvm-ap-$m" ] || continue
+		while read -r p; do kill -KILL "$p" 2>/dev/null; done <"$CG/memvm-ap-$m/cgroup.procs"
+		sleep 0.5
+		rmdir "$CG/memvm-ap-$m" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ctl() { local g=$1; shift; "$CTL" -s "$T/$g.qmp" "$@"; }
+# send GUEST LINE: types a line on that guest's console.
+send() {
+	case $1 in *A) printf '%s\n' "$2" >&7 ;; *B) printf '%s\n' "$2" >&8 ;; *C) printf '%s\n' "$2" >&9 ;; esac
+}
+now_ms() { date +%s%3N; }
+
+# ping GUEST N: how long (ms) the guest's shell takes to answer, or 99999.
+ping_ms() {
+	local g=$1 n=$2 t0
+	t0=$(now_ms)
+	send "$g" "echo pong-$n"
+	if wait_guest_line "$g" "^pong-$n" 30; then echo $(($(now_ms) - t0)); else echo 99999; fi
+}
+
+run_mode() {
+	local mode=$1 cg=$CG/memvm-ap-$1 g
+	mkdir -p "$cg" || { fail "autopilot $mode: cgroup" "cannot create $cg"; return; }
+	for g in A B C; do
+		mkfifo "$T/$mode$g.in"
+		# Joins the cgroup, then becomes memvm.
+		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+			"$MEMVM" -m 256M -kernel "$VMLINUX" -initrd "$INIT_BUSYBOX" -append "$GUEST_APPEND" \
+			-device "virtio-balloon,deflate-on-oom=on,guest-stats-polling-interval=1,autopilot=$mode,autopilot-step=32M" \
+			-qmp "unix:$T/$mode$g.qmp,server=on,wait=off" -serial stdio \
+			<"$T/$mode$g.in" >"$T/$mode$g.log" 2>"$T/$mode$g.err" &
+		eval "PID_$mode$g=$!"
+	done
+	exec 7>"$T/${mode}A.in" 8>"$T/${mode}B.in" 9>"$T/${mode}C.in"
+	for g in A B C; do
+		wait_guest_line "$mode$g" "MEMVM-BUSYBOX-READY" ||
+			{ fail "autopilot $mode: guest $g boots" "$(tail -3 "$T/$mode$g.log" "$T/$mode$g.err" | tr '\n' '|')"; return; }
+	done
+	sleep 3 # the shells' prompts
+	local u0 high
+	u0=$(cat "$cg/memory.current")
+	high=$((u0 + 240 * MiB))
+	echo "$high" >"$cg/memory.high"
+	echo "autopilot $mode: the three guests hold $((u0 / MiB)) MiB once booted; memory.high $((high / MiB)) MiB"
+	# The cgroup's usage, every half second.
+	(while [ -d "$cg" ]; do cat "$cg/memory.current" 2>/dev/null; sleep 0.5; done) >"$T/$mode.usage" &
+	local sampler=$!
+	# C's events: what the autopilot saw and did.
+	{
+		echo '{"execute": "qmp_capabilities"}'
+		while [ ! -e "$T/$mode.stop" ]; do sleep 0.5; done
+	} | socat -t 1 - "UNIX-CONNECT:$T/${mode}C.qmp" | tr -d '\r' >"$T/${mode}C.events" &
+	local listener=$!
+
+	local worst=0 n=0 ms
+	send "${mode}C" 'memhog 120 && memhog 120 && echo "burst=ok"'
+	for _ in $(seq 60); do
+		wait_guest_line "${mode}C" "^burst=ok" 2 && break
+		ms=$(ping_ms "${mode}A" $((n += 1))); [ "$ms" -gt "$worst" ] && worst=$ms
+	done
+	wait_guest_line "${mode}C" "^burst=ok" 1 || fail "autopilot $mode: C's bursts finish" "$(tail -3 "$T/${mode}C.log" | tr '\n' '|')"
+	sleep 5
+	send "${mode}B" 'for i in 1 2 3 4 5; do memhog 40 hold & sleep 2; done; sleep 2; echo "grow=ok"'
+	local grew=no
+	for _ in $(seq 60); do
+		wait_guest_line "${mode}B" "^grow=ok" 2 && { grew=yes; break; }
+		ms=$(ping_ms "${mode}A" $((n += 1))); [ "$ms" -gt "$worst" ] && worst=$ms
+	done
+	sleep 5
+	touch "$T/$mode.stop"
+	kill "$sampler" 2>/dev/null
+	wait "$listener" 2>/dev/null
+	local peak events
+	peak=$(sort -n "$T/$mode.usage" | tail -1)
+	events=$(awk '$1 == "high" {print $2}' "$cg/memory.events")
+	echo "autopilot $mode: peak usage $((peak / MiB)) MiB against memory.high $((high / MiB)) MiB (over it $events times); A's console answered within $worst ms at worst"
+	if [ "$mode" = on ]; then
+		check "autopilot on: B's working set grew to 200 MiB" [ "$grew" = yes ]
+		check "autopilot on: the cgroup stayed under memory.high (peak $((peak / MiB)) of $((high / MiB)) MiB)" [ "$peak" -le "$high" ]
+		check "autopilot on: the idle guest answered within 5 s throughout (worst $worst ms)" [ "$worst" -le 5000 ]
+		expect_match "autopilot on: C saw the host's pressure in its own cgroup" '"event": "X_HOST_MEMORY_PRESSURE", "data": \{"level": "high", "source": "cgroup /sys/fs/cgroup/memvm-ap-on"' "$T/onC.events"
+		expect_match "autopilot on: C's autopilot inflated it for the host" '"event": "X_BALLOON_AUTOPILOT", "data": \{"action": "inflate", "reason": "host-pressure"' "$T/onC.events"
+		ctl onC autopilot >"$T/onC.status" 2>&1
+		expect_match "autopilot on: memvm-ctl autopilot shows it on, with its step" "^autopilot: on \(floor 64 MiB, step 32 MiB, reserve 16 MiB, every 1000 ms\)" "$T/onC.status"
+		expect_match "autopilot on: ... and the inflations it made" "^moves: [1-9][0-9]* inflations" "$T/onC.status"
+		local tgt
+		tgt=$(ctl onC info balloon | sed -nE 's/^balloon: actual=([0-9]+)$/\1/p')
+		check "autopilot on: C is ballooned, never below its 64 MiB floor (${tgt:-?} MiB)" [ -n "$tgt" ] && [ "$tgt" -ge 64 ] && [ "$tgt" -lt 256 ]
+		# The operator's word wins: a target turns the autopilot off.
+		ctl onA balloon 200M >/dev/null
+		ctl onA autopilot >"$T/onA.status" 2>&1
+		expect_match "autopilot on: an operator's balloon command turns it off" "^autopilot: off" "$T/onA.status"
+		ctl onA autopilot on floor=100M >"$T/onA.status2" 2>&1
+		expect_match "autopilot on: memvm-ctl autopilot on floor=100M turns it back on" "^autopilot: on \(floor 100 MiB," "$T/onA.status2"
+		ctl onA autopilot floor=1G >"$T/onA.bad" 2>&1
+		expect_eq "autopilot on: a floor above the RAM is refused" 1 "$?"
+		expect_match "autopilot on: ... saying why" "floor: at most the guest's RAM \(256 MiB\)" "$T/onA.bad"
+		for g in A B C; do
+			expect_no_match "autopilot on: no OOM kill in guest $g" "Out of memory|oom-kill|Killed process" "$T/on$g.log"
+		done
+	else
+		check "autopilot off: the same guests take the cgroup over memory.high (peak $((peak / MiB)) of $((high / MiB)) MiB)" [ "$peak" -gt "$high" ]
+	fi
+	for g in A B C; do ctl "$mode$g" quit >/dev/null 2>&1; done
+	exec 7>&- 8>&- 9>&-
+	for g in A B C; do
+		local pid
+		eval "pid=\$PID_$mode$g"
+		wait "$pid"
+	done
+	rmdir "$cg" 2>/dev/null
+}
+
+run_mode off
+run_mode on
