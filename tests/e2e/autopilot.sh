@@ -1,8 +1,8 @@
 #!/bin/bash
 # The memory autopilot on real guests: three busybox guests of 256 MiB in
-# one cgroup whose memory.high is set 240 MiB above what they hold once
+# one cgroup whose memory.high is set 280 MiB above what they hold once
 # booted (well below the 768 MiB they could take): A idles, C allocates in
-# bursts (2 x 120 MiB, freed each time), then B grows its working set to
+# bursts (2 x 160 MiB, freed each time), then B grows its working set to
 # 200 MiB. Run twice on fresh guests: with the autopilot off, what C once
 # touched stays with the host and the cgroup goes over memory.high; with it
 # on, C's free memory goes back and the cgroup stays under it, no guest
@@ -49,7 +49,7 @@ ping_ms() {
 	local g=$1 n=$2 t0
 	t0=$(now_ms)
 	send "$g" "echo pong-$n"
-	if wait_guest_line "$g" "^pong-$n" 30; then echo $(($(now_ms) - t0)); else echo 99999; fi
+	if wait_guest_line "$g" "^pong-$n" 20; then echo $(($(now_ms) - t0)); else echo 99999; fi
 }
 
 run_mode() {
@@ -60,7 +60,7 @@ run_mode() {
 		# Joins the cgroup, then becomes memvm.
 		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
 			"$MEMVM" -m 256M -kernel "$VMLINUX" -initrd "$INIT_BUSYBOX" -append "$GUEST_APPEND" \
-			-device "virtio-balloon,deflate-on-oom=on,guest-stats-polling-interval=1,autopilot=$mode,autopilot-step=32M" \
+			-device "virtio-balloon,deflate-on-oom=on,guest-stats-polling-interval=1,autopilot=$mode,autopilot-step=64M,autopilot-floor=48M" \
 			-qmp "unix:$T/$mode$g.qmp,server=on,wait=off" -serial stdio \
 			<"$T/$mode$g.in" >"$T/$mode$g.log" 2>"$T/$mode$g.err" &
 		eval "PID_$mode$g=$!"
@@ -73,7 +73,7 @@ run_mode() {
 	sleep 3 # the shells' prompts
 	local u0 high
 	u0=$(cat "$cg/memory.current")
-	high=$((u0 + 240 * MiB))
+	high=$((u0 + 280 * MiB))
 	echo "$high" >"$cg/memory.high"
 	echo "autopilot $mode: the three guests hold $((u0 / MiB)) MiB once booted; memory.high $((high / MiB)) MiB"
 	# The cgroup's usage, every half second.
@@ -87,16 +87,18 @@ run_mode() {
 	local listener=$!
 
 	local worst=0 n=0 ms
-	send "${mode}C" 'memhog 120 && memhog 120 && echo "burst=ok"'
-	for _ in $(seq 60); do
+	send "${mode}C" 'memhog 160 && memhog 160 && echo "burst=ok"'
+	local end=$((SECONDS + 150))
+	while [ "$SECONDS" -lt "$end" ]; do
 		wait_guest_line "${mode}C" "^burst=ok" 2 && break
 		ms=$(ping_ms "${mode}A" $((n += 1))); [ "$ms" -gt "$worst" ] && worst=$ms
 	done
 	wait_guest_line "${mode}C" "^burst=ok" 1 || fail "autopilot $mode: C's bursts finish" "$(tail -3 "$T/${mode}C.log" | tr '\n' '|')"
 	sleep 5
-	send "${mode}B" 'for i in 1 2 3 4 5; do memhog 40 hold & sleep 2; done; sleep 2; echo "grow=ok"'
+	send "${mode}B" 'for i in 1 2 3 4 5; do memhog 40 hold & sleep 3; done; sleep 2; echo "grow=ok"'
 	local grew=no
-	for _ in $(seq 60); do
+	end=$((SECONDS + 150))
+	while [ "$SECONDS" -lt "$end" ]; do
 		wait_guest_line "${mode}B" "^grow=ok" 2 && { grew=yes; break; }
 		ms=$(ping_ms "${mode}A" $((n += 1))); [ "$ms" -gt "$worst" ] && worst=$ms
 	done
@@ -115,11 +117,11 @@ run_mode() {
 		expect_match "autopilot on: C saw the host's pressure in its own cgroup" '"event": "X_HOST_MEMORY_PRESSURE", "data": \{"level": "high", "source": "cgroup /sys/fs/cgroup/memvm-ap-on"' "$T/onC.events"
 		expect_match "autopilot on: C's autopilot inflated it for the host" '"event": "X_BALLOON_AUTOPILOT", "data": \{"action": "inflate", "reason": "host-pressure"' "$T/onC.events"
 		ctl onC autopilot >"$T/onC.status" 2>&1
-		expect_match "autopilot on: memvm-ctl autopilot shows it on, with its step" "^autopilot: on \(floor 64 MiB, step 32 MiB, reserve 16 MiB, every 1000 ms\)" "$T/onC.status"
+		expect_match "autopilot on: memvm-ctl autopilot shows it on, with its step" "^autopilot: on \(floor 48 MiB, step 64 MiB, reserve 16 MiB, every 1000 ms\)" "$T/onC.status"
 		expect_match "autopilot on: ... and the inflations it made" "^moves: [1-9][0-9]* inflations" "$T/onC.status"
 		local tgt
 		tgt=$(ctl onC info balloon | sed -nE 's/^balloon: actual=([0-9]+)$/\1/p')
-		check "autopilot on: C is ballooned, never below its 64 MiB floor (${tgt:-?} MiB)" [ -n "$tgt" ] && [ "$tgt" -ge 64 ] && [ "$tgt" -lt 256 ]
+		check "autopilot on: C is ballooned, never below its 48 MiB floor (${tgt:-?} MiB)" [ -n "$tgt" ] && [ "$tgt" -ge 48 ] && [ "$tgt" -lt 256 ]
 		# The operator's word wins: a target turns the autopilot off.
 		ctl onA balloon 200M >/dev/null
 		ctl onA autopilot >"$T/onA.status" 2>&1
