@@ -23,7 +23,7 @@ FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc clang-format golang-go \
 	golang-github-digitalocean-go-qemu-dev
 FORMAT_DEB_PKGS := clang-format
-BENCH_DEB_PKGS := bc qemu-system-x86
+BENCH_DEB_PKGS := bc qemu-system-x86 gnuplot-nox jq socat
 # QEMU (TCG) and socat for the nested KVM host, busybox for its initramfs.
 NESTED_DEB_PKGS := qemu-system-x86 socat busybox-static cpio
 
@@ -168,8 +168,8 @@ fuzz: $(FUZZ_BINS)
 deps-bench:
 	@$(MAKE) --no-print-directory deps EXTRA_DEB_PKGS="$(BENCH_DEB_PKGS)"
 
-bench: deps deps-bench
-	@$(MAKE) --no-print-directory all payloads
+bench: deps deps-bench deps-guest deps-nested
+	@$(MAKE) --no-print-directory all payloads guest
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 # Installs memvm, memvm-ctl and their man pages under $(DESTDIR)$(PREFIX).

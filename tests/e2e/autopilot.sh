@@ -8,6 +8,12 @@
 # on, C's free memory goes back and the cgroup stays under it, no guest
 # process is OOM-killed, and the idle guest answers its console within a
 # few seconds throughout. (make bench runs the longer form with a plot.)
+#
+# AUTOPILOT_TIMELINE=FILE: also record, every second, the cgroup's usage
+# and limit, its PSI "some" avg10, and each guest's target, actual size,
+# available memory (guest statistics) and RSS, as
+# "mode t_s usage high psi Atarget Aactual Aavail Arss B... C..." (MiB);
+# AUTOPILOT_LONG=1: four bursts, and B lets go of its memory at the end.
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . tests/guest-lib.sh
@@ -43,6 +49,29 @@ send() {
 	case $1 in *A) printf '%s\n' "$2" >&7 ;; *B) printf '%s\n' "$2" >&8 ;; *C) printf '%s\n' "$2" >&9 ;; esac
 }
 now_ms() { date +%s%3N; }
+LONG=${AUTOPILOT_LONG:-}
+TIMELINE=${AUTOPILOT_TIMELINE:-}
+
+# One guest's "target actual available rss" in MiB (- when unknown).
+guest_sample() {
+	printf '{"execute": "qmp_capabilities"}\n{"execute": "x-query-memvm-memory", "id": 1}\n' |
+		timeout 5 socat -t 2 - "UNIX-CONNECT:$T/$1.qmp" 2>/dev/null | tr -d '\r' |
+		jq -r 'select(.id == 1) | .return | [.balloon.target, .balloon.actual,
+			.balloon.stats["stat-available-memory"], .rss] |
+			map(if . == null or . < 0 then "-" else (. / 1048576 | floor) end) | join(" ")' 2>/dev/null
+}
+
+# timeline MODE CGROUP HIGH: appends a line a second to $TIMELINE.
+timeline() {
+	local mode=$1 cg=$2 high=$3 t0=$SECONDS line g
+	while [ -d "$cg" ] && [ ! -e "$T/$mode.stop" ]; do
+		line="$mode $((SECONDS - t0)) $(($(cat "$cg/memory.current") >> 20)) $((high >> 20))"
+		line+=" $(sed -nE 's/^some avg10=([0-9.]+).*/\1/p' "$cg/memory.pressure")"
+		for g in A B C; do line+=" $(guest_sample "$mode$g" || echo '- - - -')"; done
+		echo "$line" >>"$TIMELINE"
+		sleep 1
+	done
+}
 
 # ping GUEST N: how long (ms) the guest's shell takes to answer, or 99999.
 ping_ms() {
@@ -78,7 +107,11 @@ run_mode() {
 	echo "autopilot $mode: the three guests hold $((u0 / MiB)) MiB once booted; memory.high $((high / MiB)) MiB"
 	# The cgroup's usage, every half second.
 	(while [ -d "$cg" ]; do cat "$cg/memory.current" 2>/dev/null; sleep 0.5; done) >"$T/$mode.usage" &
-	local sampler=$!
+	local sampler=$! tl=
+	if [ -n "$TIMELINE" ]; then
+		timeline "$mode" "$cg" "$high" &
+		tl=$!
+	fi
 	# C's events: what the autopilot saw and did.
 	{
 		echo '{"execute": "qmp_capabilities"}'
@@ -87,7 +120,11 @@ run_mode() {
 	local listener=$!
 
 	local worst=0 n=0 ms
-	send "${mode}C" 'memhog 160 && memhog 160 && echo "burst=ok"'
+	if [ -n "$LONG" ]; then
+		send "${mode}C" 'for i in 1 2 3 4; do memhog 160; sleep 5; done; echo "burst=ok"'
+	else
+		send "${mode}C" 'memhog 160 && memhog 160 && echo "burst=ok"'
+	fi
 	local end=$((SECONDS + 150))
 	while [ "$SECONDS" -lt "$end" ]; do
 		wait_guest_line "${mode}C" "^burst=ok" 2 && break
@@ -103,8 +140,14 @@ run_mode() {
 		ms=$(ping_ms "${mode}A" $((n += 1))); [ "$ms" -gt "$worst" ] && worst=$ms
 	done
 	sleep 5
+	if [ -n "$LONG" ]; then
+		# B lets go: the host relaxes, and memory goes back by half steps.
+		send "${mode}B" 'kill $(pidof memhog); echo "let-go"'
+		sleep 60
+	fi
 	touch "$T/$mode.stop"
 	kill "$sampler" 2>/dev/null
+	[ -n "$tl" ] && wait "$tl" 2>/dev/null
 	wait "$listener" 2>/dev/null
 	local peak events
 	peak=$(sort -n "$T/$mode.usage" | tail -1)
