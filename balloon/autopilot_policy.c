@@ -310,6 +310,11 @@ const char *autopilot_action_name(enum autopilot_action a)
 	return "?";
 }
 
+const char *autopilot_level_name(enum autopilot_level l)
+{
+	return l == AUTOPILOT_HIGH ? "high" : "normal";
+}
+
 const char *autopilot_reason_name(enum autopilot_reason r)
 {
 	switch (r) {

@@ -121,8 +121,10 @@ void autopilot_policy_target_changed(struct autopilot_policy *p, uint64_t now_ms
 void autopilot_policy_step(struct autopilot_policy *p, const struct autopilot_input *in,
 			   struct autopilot_decision *out);
 
-/* "hold", "inflate", "deflate", "give-up"; "none", "host-pressure", ... */
+/* "hold", "inflate", "deflate", "give-up"; "none", "host-pressure", ...;
+ * "normal", "high". */
 const char *autopilot_action_name(enum autopilot_action a);
 const char *autopilot_reason_name(enum autopilot_reason r);
+const char *autopilot_level_name(enum autopilot_level l);
 
 #endif

@@ -13,20 +13,15 @@ static struct autopilot *need_autopilot(const struct qmp_ctx *ctx, struct qmp_er
 	return ctx->be->autopilot;
 }
 
-static const char *level_name(enum autopilot_level l)
-{
-	return l == AUTOPILOT_HIGH ? "high" : "normal";
-}
-
 static json_t *status_json(struct autopilot *ap)
 {
 	struct autopilot_status st;
 	autopilot_query(ap, &st);
 	const struct autopilot_limits *l = &st.limits;
 	json_t *host = json_pack("{s:s,s:s,s:i}", "source", st.source, "level",
-				 level_name(st.host_level), "stall-permille",
+				 autopilot_level_name(st.host_level), "stall-permille",
 				 (int)st.stall_permille);
-	json_t *guest = json_pack("{s:s}", "level", level_name(st.guest_level));
+	json_t *guest = json_pack("{s:s}", "level", autopilot_level_name(st.guest_level));
 	json_t *r = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I}", "enabled",
 			      st.enabled, "floor", (json_int_t)l->floor, "step",
 			      (json_int_t)l->step, "reserve", (json_int_t)l->reserve, "interval-ms",

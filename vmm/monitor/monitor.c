@@ -844,11 +844,6 @@ int monitor_set_event_throttle(struct monitor *mon, const char *event, uint32_t 
 	return 0;
 }
 
-static const char *level_name(enum autopilot_level l)
-{
-	return l == AUTOPILOT_HIGH ? "high" : "normal";
-}
-
 /* The autopilot's events, in memvm's x- namespace (QEMU has none). */
 void monitor_autopilot_event(void *monitor, const struct autopilot_event *ev)
 {
@@ -867,14 +862,14 @@ void monitor_autopilot_event(void *monitor, const struct autopilot_event *ev)
 		break;
 	case AUTOPILOT_EV_HOST_PRESSURE:
 		name = "X_HOST_MEMORY_PRESSURE";
-		d = json_pack("{s:s,s:s,s:I,s:I,s:i}", "level", level_name(ev->level), "source",
-			      ev->source ? ev->source : "none", "usage", (json_int_t)ev->usage,
-			      "limit", (json_int_t)ev->limit, "stall-permille",
-			      (int)ev->stall_permille);
+		d = json_pack("{s:s,s:s,s:I,s:I,s:i}", "level", autopilot_level_name(ev->level),
+			      "source", ev->source ? ev->source : "none", "usage",
+			      (json_int_t)ev->usage, "limit", (json_int_t)ev->limit,
+			      "stall-permille", (int)ev->stall_permille);
 		break;
 	case AUTOPILOT_EV_GUEST_PRESSURE:
 		name = "X_GUEST_MEMORY_PRESSURE";
-		d = json_pack("{s:s,s:s,s:I}", "level", level_name(ev->level), "cause",
+		d = json_pack("{s:s,s:s,s:I}", "level", autopilot_level_name(ev->level), "cause",
 			      ev->cause ? ev->cause : "none", "available",
 			      (json_int_t)ev->available);
 		break;
