@@ -84,6 +84,9 @@ ping_ms() {
 run_mode() {
 	local mode=$1 cg=$CG/memvm-ap-$1 g
 	mkdir -p "$cg" || { fail "autopilot $mode: cgroup" "cannot create $cg"; return; }
+	# A limit from the start (memvm picks its cgroup when it starts), high
+	# enough for the boots; lowered once they are done.
+	echo $((1024 * MiB)) >"$cg/memory.high"
 	for g in A B C; do
 		mkfifo "$T/$mode$g.in"
 		# Joins the cgroup, then becomes memvm.
