@@ -32,6 +32,9 @@ fi
 for g in K1:on K2:on N1:off N2:off; do
 	start_guest "${g%%:*}" -m 128M -machine "mem-merge=${g##*:}" -kernel "$VMLINUX" -initrd "$INIT_BUSYBOX" \
 		-append "$GUEST_APPEND memhog=32"
+	# One boot at a time: the nested KVM host (TCG, Debian 6.1.0-57)
+	# panics or crashes guests when several boot at the same moment.
+	wait_guest_line "${g%%:*}" "MEMVM-BUSYBOX-READY" 120 || true
 done
 
 # KSM: the two mem-merge=on guests share memhog's 32 MiB; the others not.
