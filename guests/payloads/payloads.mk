@@ -1,6 +1,6 @@
 # Bare-metal test payloads: tiny ELF images assembled from source.
 PAYLOAD_DIR := $(BUILD)/payloads
-PAYLOADS64 := hello64 retval64 int3 triple reset64 xsave64 echo64 idle64 flood64 vqflood64 vqhigh64
+PAYLOADS64 := hello64 retval64 int3 fwait64 triple reset64 xsave64 echo64 idle64 flood64 vqflood64 vqhigh64
 PAYLOADS16 := real16 exit16
 PAYLOAD_BINS := $(PAYLOADS64:%=$(PAYLOAD_DIR)/%.elf) $(PAYLOADS16:%=$(PAYLOAD_DIR)/%.elf)
 

@@ -38,6 +38,11 @@ expect_eq "int3 in kernel mode: #BP handler runs, returns after int3" \
 	"$(printf '#BP handler ran\nint3 returned to the next instruction')" "$(cat "$T/int3.out")"
 expect_eq "int3 payload exit status" 7 "$rc"
 
+run_payload fwait -kernel "$P/fwait64.elf" -device isa-debug-exit
+expect_eq "fwait in kernel mode goes on to the next instruction" \
+	"fwait went on to the next instruction" "$(cat "$T/fwait.out")"
+expect_eq "fwait payload exit status" 7 "$rc"
+
 run_payload triple -kernel "$P/triple.elf"
 expect_eq "triple fault exits with the crash status" 2 "$rc"
 expect_match "triple fault is reported" "triple fault" "$T/triple.err"

@@ -234,6 +234,37 @@ START_TEST(crashes_and_unknown_exits_end_the_vcpu)
 }
 END_TEST
 
+/* The PVM host's emulator lacks INT3 and FWAIT in guest kernel mode:
+ * memvm does them as the CPU would. */
+START_TEST(int3_and_fwait_are_done_for_the_host)
+{
+	struct vcpu_fixup f;
+	const uint8_t int3[] = { 0xcc }, fwait[] = { 0x9b, 0x65, 0x48 }, other[] = { 0x0f, 0xae };
+	const uint64_t cr0 = 0x80050033; /* Linux's: PG AM WP NE ET MP PE */
+
+	ck_assert_int_eq(vcpu_fixup_plan(int3, 1, cr0, 0, &f), 0);
+	ck_assert_uint_eq(f.advance, 1);
+	ck_assert_int_eq(f.vector, 3);
+	/* no pending x87 exception: a no-op */
+	ck_assert_int_eq(vcpu_fixup_plan(fwait, 3, cr0, 0x3800, &f), 0);
+	ck_assert_uint_eq(f.advance, 1);
+	ck_assert_int_eq(f.vector, -1);
+	/* FSW.ES: #MF, a fault, RIP unchanged */
+	ck_assert_int_eq(vcpu_fixup_plan(fwait, 3, cr0, 0x0081, &f), 0);
+	ck_assert_uint_eq(f.advance, 0);
+	ck_assert_int_eq(f.vector, 16);
+	/* CR0.TS with CR0.MP: #NM first, whatever FSW says */
+	ck_assert_int_eq(vcpu_fixup_plan(fwait, 3, cr0 | 8, 0x0081, &f), 0);
+	ck_assert_uint_eq(f.advance, 0);
+	ck_assert_int_eq(f.vector, 7);
+	/* TS without MP: WAIT runs */
+	ck_assert_int_eq(vcpu_fixup_plan(fwait, 1, (cr0 & ~2ull) | 8, 0, &f), 0);
+	ck_assert_int_eq(f.vector, -1);
+	ck_assert_int_eq(vcpu_fixup_plan(other, 2, cr0, 0, &f), -ENOTSUP);
+	ck_assert_int_eq(vcpu_fixup_plan(int3, 0, cr0, 0, &f), -ENOTSUP);
+}
+END_TEST
+
 /* ---- run state ---- */
 
 START_TEST(first_request_wins_until_restart)
@@ -384,6 +415,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, mmio_unassigned_reads_zero_and_oversized_is_clamped);
 	tcase_add_test(tc, system_events_request_poweroff_and_reset);
 	tcase_add_test(tc, crashes_and_unknown_exits_end_the_vcpu);
+	tcase_add_test(tc, int3_and_fwait_are_done_for_the_host);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("runstate");
 	tcase_set_timeout(tc, 30);

@@ -240,28 +240,54 @@ static unsigned vcpu_fetch_insn(struct vcpu *v, uint64_t rip, uint8_t *buf)
 	return 0;
 }
 
-/* The host emulator cannot execute INT3 in guest kernel mode: do it for
- * the guest by skipping the byte and injecting #BP (a trap, so the pushed
- * RIP is the next instruction). */
-static int vcpu_emulate_int3(struct vcpu *v)
+#define CR0_MP (1ull << 1)
+#define CR0_TS (1ull << 3)
+#define FSW_ES 0x80u /* an unmasked x87 exception is pending */
+
+/* The host emulator cannot execute INT3 or FWAIT in guest kernel mode (the
+ * PVM host: Linux runs INT3 in its boot self-test and FWAIT in fpu__drop at
+ * every task exit). Both are simple enough to do for the guest. */
+int vcpu_fixup_plan(const uint8_t *insn, unsigned n, uint64_t cr0, uint16_t fsw,
+		    struct vcpu_fixup *out)
 {
-	struct kvm_regs regs;
+	if (n < 1)
+		return -ENOTSUP;
+	switch (insn[0]) {
+	case 0xcc: /* INT3: a trap, so the pushed RIP is the next instruction */
+		*out = (struct vcpu_fixup){ .advance = 1, .vector = 3 };
+		return 0;
+	case 0x9b: /* FWAIT: faults (RIP unchanged) as the SDM says, else a no-op */
+		if ((cr0 & CR0_MP) && (cr0 & CR0_TS))
+			*out = (struct vcpu_fixup){ .advance = 0, .vector = 7 };
+		else if (fsw & FSW_ES)
+			*out = (struct vcpu_fixup){ .advance = 0, .vector = 16 };
+		else
+			*out = (struct vcpu_fixup){ .advance = 1, .vector = -1 };
+		return 0;
+	default:
+		return -ENOTSUP;
+	}
+}
+
+static int vcpu_apply_fixup(struct vcpu *v, struct kvm_regs *regs, const struct vcpu_fixup *f)
+{
 	struct kvm_vcpu_events ev;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+	regs->rip += f->advance;
+	if (f->advance && ioctl(v->fd, KVM_SET_REGS, regs) < 0)
 		return -errno;
-	regs.rip += 1;
-	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
-		return -errno;
-	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
-		return -errno;
-	ev.exception.injected = 1;
-	ev.exception.nr = 3;
-	ev.exception.has_error_code = 0;
-	ev.exception.error_code = 0;
-	ev.flags = 0;
-	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
-		return -errno;
-	v->int3_fixups++;
+	if (f->vector >= 0) {
+		if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+			return -errno;
+		ev.exception.injected = 1;
+		ev.exception.nr = (uint8_t)f->vector;
+		/* #BP, #NM and #MF push no error code */
+		ev.exception.has_error_code = 0;
+		ev.exception.error_code = 0;
+		ev.flags = 0;
+		if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+			return -errno;
+	}
+	v->insn_fixups++;
 	return 0;
 }
 
@@ -290,11 +316,16 @@ static enum vcpu_outcome vcpu_handle_internal_error(struct vcpu *v)
 		return VCPU_OUTCOME_ERROR;
 	if (n == 0)
 		n = vcpu_fetch_insn(v, regs.rip, bytes);
-	if (n >= 1 && bytes[0] == 0xcc)
-		return vcpu_emulate_int3(v) ? VCPU_OUTCOME_ERROR : VCPU_OUTCOME_NONE;
-
 	struct kvm_sregs s;
-	unsigned cpl = ioctl(v->fd, KVM_GET_SREGS, &s) == 0 ? (s.cs.selector & 3u) : 0;
+	bool have_sregs = ioctl(v->fd, KVM_GET_SREGS, &s) == 0;
+	struct kvm_fpu fpu = { 0 };
+	if (n >= 1 && bytes[0] == 0x9b && ioctl(v->fd, KVM_GET_FPU, &fpu) < 0)
+		return VCPU_OUTCOME_ERROR;
+	struct vcpu_fixup fix;
+	if (have_sregs && vcpu_fixup_plan(bytes, n, s.cr0, fpu.fsw, &fix) == 0)
+		return vcpu_apply_fixup(v, &regs, &fix) ? VCPU_OUTCOME_ERROR : VCPU_OUTCOME_NONE;
+
+	unsigned cpl = have_sregs ? (s.cs.selector & 3u) : 0;
 	char hex[3 * 16 + 1] = "";
 	for (unsigned i = 0; i < n; i++)
 		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", bytes[i]);

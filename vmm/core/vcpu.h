@@ -38,10 +38,24 @@ struct vcpu {
 	bool thread_started;
 	int tid;              /* host thread id once running (monitor) */
 	uint64_t exits;       /* statistics */
-	uint64_t int3_fixups; /* #BP injected for the host's missing INT3 */
+	uint64_t insn_fixups; /* INT3/FWAIT done for the host's emulator */
 	char name[16];        /* "vCPU 0", for the sandbox's denial line */
 	bool sandbox_probe;   /* test hook: make a forbidden call (vcpu_probe_sandbox) */
 };
+
+/* What memvm does for an instruction the host's emulator could not run
+ * (KVM_INTERNAL_ERROR_EMULATION): advance RIP by `advance`, then inject
+ * exception `vector` unless it is -1. */
+struct vcpu_fixup {
+	unsigned advance;
+	int vector;
+};
+
+/* Plans the fix-up for the instruction bytes insn[0..n) given the guest's
+ * CR0 and x87 status word: INT3 (a #BP trap) and FWAIT (a no-op, or #NM /
+ * #MF as the CPU would raise them). -ENOTSUP for anything else. */
+int vcpu_fixup_plan(const uint8_t *insn, unsigned n, uint64_t cr0, uint16_t fsw,
+		    struct vcpu_fixup *out) WUR;
 
 /* Test hook: vCPU v makes a system call the sandbox forbids on its next
  * pass through its loop (kick it to make that now). */
