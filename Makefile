@@ -23,7 +23,7 @@ FUZZ_DEB_PKGS := clang libclang-rt-14-dev
 TEST_DEB_PKGS := socat jq qemu-system-x86 util-linux bc clang-format golang-go \
 	golang-github-digitalocean-go-qemu-dev
 FORMAT_DEB_PKGS := clang-format
-BENCH_DEB_PKGS := bc qemu-system-x86 gnuplot-nox jq socat
+BENCH_DEB_PKGS := bc qemu-system-x86 gnuplot-nox jq socat python3
 # QEMU (TCG) and socat for the nested KVM host, busybox for its initramfs.
 NESTED_DEB_PKGS := qemu-system-x86 socat busybox-static cpio
 

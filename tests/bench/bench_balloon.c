@@ -247,7 +247,7 @@ static void scenario(struct balloon *b, const char *label, uint32_t stride, int 
 			best_p = tp;
 	}
 	double rb = (double)n / best_b / 1e6, rp = (double)n / best_p / 1e6;
-	printf("balloon inflate%s: %.1f M PFN/s (%s) vs %.1f M PFN/s per-page madvise: %.1fx\n",
+	printf("balloon inflate%s: %.2f M PFN/s (%s) vs %.2f M PFN/s per-page madvise: %.1fx\n",
 	       label, rb, stride == 1 ? "merged runs" : "no runs to merge", rp, rb / rp);
 
 	/* The device's own share: validation, sort, merge, rings. */

@@ -111,6 +111,7 @@ qmp "$Q" >"$T/conv.out" <<EOF
 {"execute": "qom-get", "arguments": {"path": "/nope", "property": "guest-stats"}, "id": 26}
 {"execute": "balloon", "arguments": {"value": 1099511627776}, "id": 27}
 {"execute": "x-query-memvm-memory", "id": 28}
+{"execute": "x-query-memvm-vcpus", "id": 31}
 {"execute": "balloon", "arguments": {"value": 201326592}, "id": 29}
 {"execute": "query-status", "id": {"nested": ["id", 1]}}
 {"execute": "query-status", "id": "str"}
@@ -140,6 +141,7 @@ expect_json "query-cpus-fast: 2 vCPUs with host thread ids" "$T/conv.out" 10 '(.
 expect_json "query-memory-size-summary" "$T/conv.out" 11 '.return == {"base-memory": 268435456, "plugged-memory": 0}'
 expect_json "x-query-memvm-memory" "$T/conv.out" 12 '.return["ram-size"] == 268435456 and (.return.backing | type == "string") and (.return.rss | type == "number") and .return.balloon.actual == 268435456'
 expect_json "query-balloon" "$T/conv.out" 13 '.return == {"actual": 268435456}'
+expect_json "x-query-memvm-vcpus: time in KVM_RUN for both vCPUs, exits for the boot CPU" "$T/conv.out" 31 '(.return | length) == 2 and .return[0].exits > 0 and all(.return[]; .["run-ns"] > 0 and .["thread-id"] > 0)'
 expect_json "balloon 192 MiB" "$T/conv.out" 14 '.return == {}'
 expect_json "qom-get guest-stats" "$T/conv.out" 15 '(.return.stats | keys | length) == 10 and (.return.stats | has("stat-free-memory")) and (.return["last-update"] | type == "number")'
 expect_json "qom-set guest-stats-polling-interval" "$T/conv.out" 16 '.return == {}'

@@ -96,6 +96,15 @@ static int f_tid(void *o, unsigned i)
 	(void)o;
 	return 4000 + (int)i;
 }
+static int f_counters(void *o, unsigned i, struct monitor_cpu_counters *c)
+{
+	(void)o;
+	/* vCPU 1 failing must drop it from the list, not the reply */
+	if (i == 1)
+		return -ENOENT;
+	*c = (struct monitor_cpu_counters){ .exits = 7, .run_ns = 5000000000ull, .insn_fixups = 2 };
+	return 0;
+}
 static int f_discard(void *o, uint64_t gpa, uint64_t len, uint64_t *freed)
 {
 	(void)o;
@@ -135,6 +144,7 @@ static void setup(void)
 		.reset = f_reset,
 		.powerdown = f_powerdown,
 		.cpu_thread_id = f_tid,
+		.cpu_counters = f_counters,
 		.ram_size = RAM,
 		.ncpus = 2,
 		.balloon = bal,
@@ -430,6 +440,7 @@ START_TEST(test_query_version_commands)
 		"query-kvm",
 		"query-cpus-fast",
 		"x-query-memvm-memory",
+		"x-query-memvm-vcpus",
 		"qom-get",
 		"qom-set",
 		"qom-list",
@@ -633,6 +644,17 @@ START_TEST(test_memory_kvm_cpus)
 			    (const char *[]){ "core-id", "thread-id", "socket-id", NULL });
 	}
 	json_decref(c);
+
+	json_t *v = ok("{\"execute\": \"x-query-memvm-vcpus\"}");
+	ck_assert_uint_eq(json_array_size(v), 1);
+	json_t *v0 = json_array_get(v, 0);
+	expect_keys(v0, (const char *[]){ "cpu-index", "thread-id", "exits", "run-ns",
+					  "insn-fixups", NULL });
+	ck_assert_int_eq(json_integer_value(json_object_get(v0, "thread-id")), 4000);
+	ck_assert_int_eq(json_integer_value(json_object_get(v0, "exits")), 7);
+	ck_assert_int_eq(json_integer_value(json_object_get(v0, "run-ns")), 5000000000ll);
+	ck_assert_int_eq(json_integer_value(json_object_get(v0, "insn-fixups")), 2);
+	json_decref(v);
 
 	json_t *x = ok("{\"execute\": \"x-query-memvm-memory\"}");
 	ck_assert_int_eq(json_integer_value(json_object_get(x, "ram-size")), (json_int_t)RAM);
@@ -1128,7 +1150,7 @@ START_TEST(test_table_extra)
 	ctx.extra = extra_tables;
 	negotiate();
 	json_t *c = listed();
-	ck_assert_uint_eq(json_array_size(c), 17); /* QMP's own 15, x-echo, x-fail */
+	ck_assert_uint_eq(json_array_size(c), 18); /* QMP's own 16, x-echo, x-fail */
 	ck_assert_int_eq(count_listed(c, "x-echo"), 1);
 	ck_assert_int_eq(count_listed(c, "x-fail"), 1);
 	ck_assert_int_eq(count_listed(c, "query-status"), 1);

@@ -208,6 +208,12 @@ static int machine_be_thread_id(void *opaque, unsigned index)
 	return vm_vcpu_thread_id(m->vm, index);
 }
 
+static int machine_be_cpu_counters(void *opaque, unsigned index, struct monitor_cpu_counters *c)
+{
+	struct machine *m = opaque;
+	return vm_vcpu_counters(m->vm, index, &c->exits, &c->run_ns, &c->insn_fixups);
+}
+
 /* Before the devices, so the balloon can report to it from the start. */
 static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 {
@@ -226,6 +232,7 @@ static int machine_create_monitor(struct machine *m, char *err, size_t errlen)
 		.reset = machine_be_reset,
 		.powerdown = machine_be_powerdown,
 		.cpu_thread_id = machine_be_thread_id,
+		.cpu_counters = machine_be_cpu_counters,
 		.ram_size = m->cfg.ram_size,
 		.ncpus = m->cfg.smp,
 		.ram = guest_ram_block(m->ram),

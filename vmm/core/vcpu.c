@@ -287,7 +287,7 @@ static int vcpu_apply_fixup(struct vcpu *v, struct kvm_regs *regs, const struct 
 		if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
 			return -errno;
 	}
-	v->insn_fixups++;
+	__atomic_fetch_add(&v->insn_fixups, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -444,7 +444,15 @@ void *vcpu_thread(void *arg)
 			break;
 		if (__atomic_load_n(&v->sandbox_probe, __ATOMIC_ACQUIRE))
 			sandbox_probe_forbidden();
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		/* An idle vCPU can stay in KVM_RUN for seconds (hlt is handled in
+		 * the kernel): readers add the current call from run_since. */
+		uint64_t t0 = clock_ns();
+		__atomic_store_n(&v->run_since, t0, __ATOMIC_RELEASE);
+		int rr = ioctl(v->fd, KVM_RUN, 0);
+		uint64_t t1 = clock_ns();
+		__atomic_store_n(&v->run_since, 0, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&v->run_ns, t1 - t0, __ATOMIC_RELAXED);
+		if (rr < 0) {
 			/* EINTR: kicked. EAGAIN: an AP leaving wait-for-SIPI. */
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -459,7 +467,7 @@ void *vcpu_thread(void *arg)
 			outcome = VCPU_OUTCOME_ERROR;
 			break;
 		}
-		v->exits++;
+		__atomic_fetch_add(&v->exits, 1, __ATOMIC_RELAXED);
 		outcome = vcpu_handle_exit(v);
 		if (outcome != VCPU_OUTCOME_NONE)
 			break;

@@ -37,7 +37,9 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	int tid;              /* host thread id once running (monitor) */
-	uint64_t exits;       /* statistics */
+	uint64_t exits;       /* statistics (atomic: the monitor reads them) */
+	uint64_t run_ns;      /* wall time inside KVM_RUN, ended calls */
+	uint64_t run_since;   /* clock_ns() when the current KVM_RUN began, 0: none */
 	uint64_t insn_fixups; /* INT3/FWAIT done for the host's emulator */
 	char name[16];        /* "vCPU 0", for the sandbox's denial line */
 	bool sandbox_probe;   /* test hook: make a forbidden call (vcpu_probe_sandbox) */

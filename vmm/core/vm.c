@@ -228,6 +228,21 @@ int vm_vcpu_thread_id(struct vm *vm, unsigned i)
 	return i < vm->nvcpus ? __atomic_load_n(&vm->vcpus[i].tid, __ATOMIC_ACQUIRE) : -1;
 }
 
+int vm_vcpu_counters(struct vm *vm, unsigned i, uint64_t *exits, uint64_t *run_ns, uint64_t *fixups)
+{
+	if (i >= vm->nvcpus)
+		return -ENOENT;
+	const struct vcpu *v = &vm->vcpus[i];
+	*exits = __atomic_load_n(&v->exits, __ATOMIC_RELAXED);
+	uint64_t since = __atomic_load_n(&v->run_since, __ATOMIC_ACQUIRE);
+	*run_ns = __atomic_load_n(&v->run_ns, __ATOMIC_RELAXED);
+	uint64_t now = clock_ns();
+	if (since && now > since)
+		*run_ns += now - since;
+	*fixups = __atomic_load_n(&v->insn_fixups, __ATOMIC_RELAXED);
+	return 0;
+}
+
 int vm_start_vcpus(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++) {

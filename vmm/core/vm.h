@@ -45,6 +45,10 @@ int vm_create_vcpus(struct vm *vm, const struct vcpu_env *env, unsigned n, bool 
 struct vcpu *vm_vcpu(struct vm *vm, unsigned i);
 /* Host thread id of a running vCPU, -1 if none (monitor query-cpus-fast). */
 int vm_vcpu_thread_id(struct vm *vm, unsigned i);
+/* vCPU i's exits, wall time inside KVM_RUN and instructions memvm ran for
+ * the host's emulator, so far: 0, or -ENOENT for no such vCPU. */
+int vm_vcpu_counters(struct vm *vm, unsigned i, uint64_t *exits, uint64_t *run_ns,
+		     uint64_t *fixups) WUR;
 
 /* Starts a thread per vCPU: 0 or -errno (threads already started keep
  * running: vm_stop_vcpus() ends them). */

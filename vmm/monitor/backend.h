@@ -40,6 +40,13 @@ enum shutdown_cause {
  * is referenced, must); attach the balloon and RAM later with
  * monitor_set_balloon() and monitor_set_ram(), e.g. when the monitor is
  * created before the devices. */
+/* A vCPU's counters since the VM started. */
+struct monitor_cpu_counters {
+	uint64_t exits;       /* KVM_RUN returns */
+	uint64_t run_ns;      /* wall time inside KVM_RUN */
+	uint64_t insn_fixups; /* instructions memvm ran for the host's emulator */
+};
+
 struct monitor_backend {
 	void *opaque;
 	int (*stop)(void *opaque); /* pause all vCPUs: 0 or -errno */
@@ -61,6 +68,9 @@ struct monitor_backend {
 	int (*powerdown)(void *opaque);
 	/* Host thread id of vCPU `index`, or -1 (NULL: -1 for all). */
 	int (*cpu_thread_id)(void *opaque, unsigned index);
+	/* vCPU `index`'s counters for x-query-memvm-vcpus: 0 or -errno (NULL:
+	 * the command reports none). */
+	int (*cpu_counters)(void *opaque, unsigned index, struct monitor_cpu_counters *out);
 	/* Test hook (NULL in normal runs): a forbidden system call on the
 	 * monitor's thread now, or on vCPU 0's thread soon. 0 or -errno. */
 	int (*sandbox_probe)(void *opaque, bool vcpu);

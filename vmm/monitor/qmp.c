@@ -533,6 +533,31 @@ static json_t *cmd_query_cpus_fast(const struct qmp_ctx *ctx, json_t *args, stru
 	return list;
 }
 
+/* memvm's own: per vCPU, how often it left KVM_RUN and how long it was in
+ * it (the rest of its wall time is memvm's: set-up and exit handling). */
+static json_t *cmd_query_memvm_vcpus(const struct qmp_ctx *ctx, json_t *args, struct qmp_error *err)
+{
+	(void)args;
+	(void)err;
+	const struct monitor_backend *be = ctx->be;
+	json_t *list = json_array();
+	for (unsigned i = 0; list && i < be->ncpus; i++) {
+		struct monitor_cpu_counters c = { 0 };
+		if (be->cpu_counters && be->cpu_counters(be->opaque, i, &c) < 0)
+			continue;
+		int tid = be->cpu_thread_id ? be->cpu_thread_id(be->opaque, i) : -1;
+		if (json_array_append_new(list,
+					  json_pack("{s:i,s:i,s:I,s:I,s:I}", "cpu-index", (int)i,
+						    "thread-id", tid, "exits", (json_int_t)c.exits,
+						    "run-ns", (json_int_t)c.run_ns, "insn-fixups",
+						    (json_int_t)c.insn_fixups))) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
+
 static json_t *balloon_section(const struct qmp_ctx *ctx)
 {
 	struct balloon_info i;
@@ -661,6 +686,7 @@ static const struct qmp_command commands[] = {
 	{ "query-kvm", cmd_query_kvm, { { 0 } } },
 	{ "query-cpus-fast", cmd_query_cpus_fast, { { 0 } } },
 	{ "x-query-memvm-memory", cmd_query_memvm_memory, { { 0 } } },
+	{ "x-query-memvm-vcpus", cmd_query_memvm_vcpus, { { 0 } } },
 	{ "x-debug-sandbox-probe", cmd_debug_sandbox_probe, { { "thread", QMP_ARG_STR, false } } },
 };
 
