@@ -30,9 +30,9 @@ ooms_of() { sed -nE "s/^autopilot $1: OOM kills in the guests: ([0-9]+)/\1/p" "$
 for peer in off fixed; do
 	label="autopilot off"
 	[ "$peer" = fixed ] && label="fixed balloon (128 MiB each)"
-	row autopilot "3 guests, cgroup peak usage / memory.high" ratio lower "$(ratio_of on)" "$label" "$(ratio_of $peer)"
-	row autopilot "3 guests, OOM kills in the guests" kills lower "$(ooms_of on)" "$label" "$(ooms_of $peer)"
-	row autopilot "3 guests, idle guest's worst console answer" ms lower "$(worst_of on)" "$label" "$(worst_of $peer)"
+	row autopilot "autopilot on, 3 guests: cgroup peak usage / memory.high" ratio lower "$(ratio_of on)" "$label" "$(ratio_of $peer)"
+	row autopilot "autopilot on, 3 guests: OOM kills in the guests" kills lower "$(ooms_of on)" "$label" "$(ooms_of $peer)"
+	row autopilot "autopilot on, 3 guests: idle guest's worst console answer" ms lower "$(worst_of on)" "$label" "$(worst_of $peer)"
 done
 grep '^FAIL' "$out/run.log" | sed 's/^/bench: (scenario) /'
 if ! command -v gnuplot >/dev/null; then

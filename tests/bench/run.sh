@@ -69,5 +69,9 @@ for p in start balloon ksm prealloc autopilot; do
 	done
 done
 progress "report ($((SECONDS - t0)) s in all)"
-python3 tests/bench/report.py "$BENCH_OUT"
+if [ ! -s "$BENCH_OUT/rows.jsonl" ]; then
+	echo "bench: error: no benchmark could run (the reasons are above); nothing to report" >&2
+	exit 1
+fi
+python3 tests/bench/report.py "$BENCH_OUT" || exit 1
 echo "bench: report in $BENCH_OUT/report.md, data in $BENCH_OUT/report.json"

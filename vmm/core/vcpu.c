@@ -449,9 +449,11 @@ void *vcpu_thread(void *arg)
 		uint64_t t0 = clock_ns();
 		__atomic_store_n(&v->run_since, t0, __ATOMIC_RELEASE);
 		int rr = ioctl(v->fd, KVM_RUN, 0);
+		int run_errno = errno;
 		uint64_t t1 = clock_ns();
 		__atomic_store_n(&v->run_since, 0, __ATOMIC_RELEASE);
 		__atomic_fetch_add(&v->run_ns, t1 - t0, __ATOMIC_RELAXED);
+		errno = run_errno;
 		if (rr < 0) {
 			/* EINTR: kicked. EAGAIN: an AP leaving wait-for-SIPI. */
 			if (errno == EINTR || errno == EAGAIN)
