@@ -1,6 +1,7 @@
 # Sourced by the benchmarks: progress lines and result rows.
-# BENCH_OUT (default $BUILD/bench) holds rows.jsonl, which
-# tests/bench/report.py turns into report.md, report.json and the plots.
+# Rows go to BENCH_ROWS (default $BENCH_OUT/rows.jsonl, BENCH_OUT
+# defaulting to $BUILD/bench); tests/bench/report.py turns rows.jsonl into
+# report.md, report.json and the plots.
 
 progress() { echo "bench: [$(date +%H:%M:%S)] $*"; }
 
@@ -12,5 +13,5 @@ row() {
 		--arg w "${BENCH_WHERE:-unknown}" \
 		'def nums: [splits(" +") | select(length > 0) | tonumber];
 		{group: $g, name: $n, unit: $u, better: $b, memvm: ($m | nums), peer: $p, peer_values: ($q | nums), where: $w}' \
-		>>"${BENCH_OUT:-$BUILD/bench}/rows.jsonl"
+		>>"${BENCH_ROWS:-${BENCH_OUT:-$BUILD/bench}/rows.jsonl}"
 }
